@@ -1,0 +1,104 @@
+//! `Engine`: the target ISA and Cranelift flags, the engine-wide registry of signatures
+//! (so `call_indirect` compares one integer), and the per-signature trampolines.
+
+use crate::code_memory::CodeMemory;
+use crate::compile;
+use crate::error::{Error, Result};
+use crate::types::FuncType;
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Compiles and runs modules. Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    isa: OwnedTargetIsa,
+    signatures: Mutex<SignatureRegistry>,
+}
+
+#[derive(Default)]
+struct SignatureRegistry {
+    ids: HashMap<FuncType, u32>,
+    trampolines: Vec<Trampolines>,
+    /// Code of every trampoline made so far; lives as long as the engine.
+    code: Vec<CodeMemory>,
+}
+
+/// Entry points shared by every function of one signature.
+#[derive(Clone, Copy)]
+pub(crate) struct Trampolines {
+    /// `extern "C" fn(wasm_call, vmctx, *mut ValRaw)`: host -> wasm.
+    pub array_call: *const u8,
+    /// A function with the wasm convention that calls a host function (wasm -> host).
+    pub host_call: *const u8,
+}
+
+// SAFETY: the pointers are entries of code that is immutable once published and freed only
+// with the engine; sharing them between threads is sharing read-only code.
+unsafe impl Send for Trampolines {}
+// SAFETY: as above.
+unsafe impl Sync for Trampolines {}
+
+impl Default for Engine {
+    /// The process-wide engine with default settings.
+    fn default() -> Self {
+        static DEFAULT: OnceLock<Engine> = OnceLock::new();
+        DEFAULT.get_or_init(|| Engine::new().expect("the host ISA is supported")).clone()
+    }
+}
+
+impl Engine {
+    /// An engine for the host CPU.
+    pub fn new() -> Result<Engine> {
+        if !cfg!(all(target_arch = "x86_64", unix)) {
+            return Err(Error::Resource("heron runs on x86-64 Unix only for now".into()));
+        }
+        let mut flags = settings::builder();
+        let set = |flags: &mut settings::Builder, name: &str, value: &str| {
+            flags.set(name, value).map_err(|e| Error::Resource(format!("cranelift flag {name}: {e}")))
+        };
+        set(&mut flags, "opt_level", "speed")?;
+        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        let isa_builder =
+            cranelift_native::builder().map_err(|e| Error::Resource(format!("unsupported host: {e}")))?;
+        let isa = isa_builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| Error::Resource(format!("cranelift ISA: {e}")))?;
+        crate::signals::install();
+        Ok(Engine { inner: Arc::new(EngineInner { isa, signatures: Mutex::default() }) })
+    }
+
+    pub(crate) fn isa_owned(&self) -> OwnedTargetIsa {
+        self.inner.isa.clone()
+    }
+
+    pub(crate) fn isa(&self) -> &dyn cranelift_codegen::isa::TargetIsa {
+        &*self.inner.isa
+    }
+
+    /// The engine-wide id of `ty`, compiling its trampolines the first time it is seen.
+    pub(crate) fn register_signature(&self, ty: &FuncType) -> Result<u32> {
+        let mut registry = self.inner.signatures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = registry.ids.get(ty) {
+            return Ok(*id);
+        }
+        let (code, trampolines) = compile::compile_trampolines(self, ty)?;
+        let id = u32::try_from(registry.trampolines.len()).map_err(|_| Error::Resource("too many signatures".into()))?;
+        registry.trampolines.push(trampolines);
+        registry.code.push(code);
+        registry.ids.insert(ty.clone(), id);
+        Ok(id)
+    }
+
+    /// The trampolines of a registered signature.
+    pub(crate) fn trampolines(&self, id: u32) -> Trampolines {
+        let registry = self.inner.signatures.lock().unwrap_or_else(|e| e.into_inner());
+        registry.trampolines[id as usize]
+    }
+}

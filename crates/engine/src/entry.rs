@@ -1,0 +1,162 @@
+//! Entering compiled code and coming back from a trap.
+//!
+//! `heron_enter` (assembly below) saves the callee-saved registers and the stack pointer in
+//! an `Activation`, then calls a signature's array trampoline. A trap is a signal at a
+//! recorded trap site; the handler (`signals.rs`) points the interrupted context's stack
+//! pointer back at the saved one and its PC at `heron_trap_landing`, which restores the
+//! registers and returns 1 from `heron_enter`. Activations nest (wasm -> host -> wasm) and
+//! form a per-thread list.
+
+use crate::error::HostError;
+use crate::trap::Trap;
+use crate::values::ValRaw;
+use crate::vmctx::VMFuncRef;
+use std::cell::{Cell, RefCell};
+use std::ptr;
+
+/// One entry into compiled code on this thread.
+#[repr(C)]
+pub(crate) struct Activation {
+    /// Stack pointer after `heron_enter` saved its registers; written by `heron_enter`.
+    saved_sp: usize,
+    /// The trap the signal handler caught, as `Trap as u8`.
+    trap: u8,
+    previous: *mut Activation,
+}
+
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    ".globl heron_enter",
+    ".hidden heron_enter",
+    ".type heron_enter,@function",
+    "heron_enter:",
+    // (array_call: rdi, wasm_call: rsi, vmctx: rdx, values: rcx, activation: r8) -> eax
+    "push rbp",
+    "mov rbp, rsp",
+    "push rbx",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "sub rsp, 8",
+    "mov [r8], rsp",
+    "mov rax, rdi",
+    "mov rdi, rsi",
+    "mov rsi, rdx",
+    "mov rdx, rcx",
+    "call rax",
+    "xor eax, eax",
+    "2:",
+    "add rsp, 8",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+    ".globl heron_trap_landing",
+    ".hidden heron_trap_landing",
+    "heron_trap_landing:",
+    "mov eax, 1",
+    "jmp 2b",
+    ".size heron_enter, . - heron_enter",
+);
+
+extern "C" {
+    fn heron_enter(
+        array_call: *const u8,
+        wasm_call: *const u8,
+        vmctx: *mut u8,
+        values: *mut ValRaw,
+        activation: *mut Activation,
+    ) -> u32;
+    fn heron_trap_landing();
+}
+
+thread_local! {
+    /// Innermost activation of this thread, null outside compiled code.
+    static CURRENT: Cell<*mut Activation> = const { Cell::new(ptr::null_mut()) };
+    /// The lowest stack address wasm may use on this thread; 0 until computed.
+    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
+    /// The error of a failed host function, until the entry it unwinds to takes it.
+    static HOST_ERROR: RefCell<Option<HostError>> = const { RefCell::new(None) };
+}
+
+/// Stack kept free below the wasm limit: host calls, the trap path and the embedder's own
+/// frames run there.
+const STACK_RESERVE: usize = 256 * 1024;
+
+/// The stack limit compiled code checks in its prologue, for the current thread.
+pub(crate) fn thread_stack_limit() -> usize {
+    STACK_LIMIT.with(|limit| {
+        if limit.get() == 0 {
+            crate::signals::prepare_thread();
+            limit.set(crate::signals::thread_stack_low() + STACK_RESERVE);
+        }
+        limit.get()
+    })
+}
+
+/// Why a call into compiled code did not return normally.
+pub(crate) enum Unwind {
+    Trap(Trap),
+    Host(HostError),
+}
+
+/// Calls `func_ref` with the arguments in `values`, leaving the results there.
+///
+/// # Safety
+/// `func_ref` must point to a live `VMFuncRef` whose code and context outlive the call, and
+/// `values` must hold at least max(params, results) slots, the params typed as it expects.
+pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Result<(), Unwind> {
+    let limit = thread_stack_limit();
+    // SAFETY: the caller guarantees `func_ref` is live; its context starts with a header.
+    let (array_call, wasm_call, vmctx) = unsafe {
+        let f = &*func_ref;
+        (*f.vmctx).stack_limit = limit;
+        (f.array_call, f.wasm_call, f.vmctx.cast::<u8>())
+    };
+    let mut activation = Activation { saved_sp: 0, trap: 0, previous: CURRENT.with(|c| c.get()) };
+    CURRENT.with(|c| c.set(&mut activation));
+    // SAFETY: the trampoline matches the callee's signature (both come from its VMFuncRef),
+    // `values` is as the caller guarantees, and `activation` outlives the call.
+    let trapped = unsafe { heron_enter(array_call, wasm_call, vmctx, values, &mut activation) };
+    CURRENT.with(|c| c.set(activation.previous));
+    if trapped == 0 {
+        return Ok(());
+    }
+    let trap = Trap::from_u8(activation.trap).unwrap_or(Trap::Unreachable);
+    if trap == Trap::HostError {
+        if let Some(error) = HOST_ERROR.with(|e| e.borrow_mut().take()) {
+            return Err(Unwind::Host(error));
+        }
+    }
+    Err(Unwind::Trap(trap))
+}
+
+/// Records a host function's failure for the entry that the coming trap unwinds to.
+pub(crate) fn set_host_error(error: HostError) {
+    HOST_ERROR.with(|e| *e.borrow_mut() = Some(error));
+}
+
+/// Called by the signal handler: if this thread is running compiled code, records `trap`
+/// and returns the (stack pointer, PC) to resume at. Allocates nothing.
+pub(crate) fn unwind_target(trap: Trap) -> Option<(usize, usize)> {
+    let activation = CURRENT.with(|c| c.get());
+    if activation.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null CURRENT points to the activation of a `call` still on this stack.
+    unsafe {
+        (*activation).trap = trap as u8;
+        Some(((*activation).saved_sp, heron_trap_landing as *const () as usize))
+    }
+}
+
+/// Whether this thread is inside compiled code.
+pub(crate) fn in_wasm() -> bool {
+    !CURRENT.with(|c| c.get()).is_null()
+}

@@ -1,0 +1,190 @@
+//! Functions: `Func`, a callable handle to a wasm or host function, and `HostFunc`, a host
+//! closure dressed with a context and a `VMFuncRef` so compiled code calls it like any
+//! other function.
+
+use crate::engine::Engine;
+use crate::entry::{self, Unwind};
+use crate::error::{Error, HostError, Result};
+use crate::instance::InstanceInner;
+use crate::types::FuncType;
+use crate::values::{Val, ValRaw};
+use crate::vmctx::{VMContextHeader, VMFuncRef, HOST_CONTEXT_MAGIC, VMCONTEXT_MAGIC};
+use std::sync::Arc;
+
+/// The host side of a function: reads its arguments from and writes its results to the
+/// slots (sized max(params, results, 1)).
+pub type HostCallback = dyn Fn(&mut [ValRaw]) -> std::result::Result<(), HostError>;
+
+/// A function that can be called from the host or stored in a table. Cheap to clone.
+#[derive(Clone)]
+pub struct Func {
+    func_ref: *const VMFuncRef,
+    owner: FuncOwner,
+}
+
+/// What keeps a `VMFuncRef` alive.
+#[derive(Clone)]
+pub(crate) enum FuncOwner {
+    Instance(Arc<InstanceInner>),
+    Host(Arc<HostFunc>),
+}
+
+/// A host function with everything compiled code needs to call it.
+pub(crate) struct HostFunc {
+    /// The context compiled code passes as `vmctx`; its `owner` points to this struct.
+    header: VMContextHeader,
+    func_ref: VMFuncRef,
+    ty: FuncType,
+    callback: Box<HostCallback>,
+}
+
+impl std::fmt::Debug for Func {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Func({:p})", self.func_ref)
+    }
+}
+
+impl HostFunc {
+    pub(crate) fn slots(&self) -> usize {
+        self.ty.params().len().max(self.ty.results().len()).max(1)
+    }
+
+    pub(crate) fn invoke(&self, values: &mut [ValRaw]) -> std::result::Result<(), HostError> {
+        (self.callback)(values)
+    }
+}
+
+impl Func {
+    /// A host function of type `ty`. `callback` receives the arguments and fills the
+    /// results slice (pre-sized to the result count).
+    pub fn new(
+        engine: &Engine,
+        ty: FuncType,
+        callback: impl Fn(&[Val], &mut [Val]) -> std::result::Result<(), HostError> + 'static,
+    ) -> Func {
+        let signature = ty.clone();
+        Func::new_raw(engine, ty, move |slots| {
+            let args: Vec<Val> =
+                signature.params().iter().zip(slots.iter()).map(|(t, raw)| Val::from_raw(*raw, *t)).collect();
+            let mut results: Vec<Val> = signature.results().iter().map(|t| Val::default_for(*t)).collect();
+            callback(&args, &mut results)?;
+            for ((slot, value), ty) in slots.iter_mut().zip(&results).zip(signature.results()) {
+                if value.ty() != *ty {
+                    return Err(HostError::new(format!("host function returned a {} for a {ty} result", value.ty())));
+                }
+                *slot = value.to_raw();
+            }
+            Ok(())
+        })
+    }
+
+    /// A host function working on raw slots: the fast path for embedders that convert
+    /// values themselves.
+    pub fn new_raw(
+        engine: &Engine,
+        ty: FuncType,
+        callback: impl Fn(&mut [ValRaw]) -> std::result::Result<(), HostError> + 'static,
+    ) -> Func {
+        let type_id = engine.register_signature(&ty).expect("signature registration only fails on absurd counts");
+        let trampolines = engine.trampolines(type_id);
+        let host = Arc::new_cyclic(|weak: &std::sync::Weak<HostFunc>| {
+            let this = weak.as_ptr();
+            // SAFETY: only the address is taken; new_cyclic places the value there.
+            let header_address = unsafe { std::ptr::addr_of!((*this).header) };
+            HostFunc {
+                header: VMContextHeader {
+                    magic: HOST_CONTEXT_MAGIC,
+                    _pad: 0,
+                    stack_limit: 0,
+                    owner: this.cast(),
+                },
+                func_ref: VMFuncRef {
+                    wasm_call: trampolines.host_call,
+                    array_call: trampolines.array_call,
+                    vmctx: header_address.cast_mut(),
+                    type_id,
+                    _pad: 0,
+                },
+                ty,
+                callback: Box::new(callback),
+            }
+        });
+        Func { func_ref: &host.func_ref, owner: FuncOwner::Host(host) }
+    }
+
+    /// A handle to function `func_ref` of an instance.
+    pub(crate) fn from_instance(instance: Arc<InstanceInner>, func_ref: *const VMFuncRef) -> Func {
+        Func { func_ref, owner: FuncOwner::Instance(instance) }
+    }
+
+    /// Recovers a handle from a funcref value (null gives `None`).
+    pub(crate) fn from_vm_func_ref(func_ref: *const VMFuncRef) -> Option<Func> {
+        if func_ref.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null funcref value points to a VMFuncRef of a live instance or host
+        // function (whoever holds the value keeps it alive); its context header says which,
+        // and its owner field is the address inside that owner's Arc.
+        unsafe {
+            let header = &*(*func_ref).vmctx;
+            let owner = match header.magic {
+                VMCONTEXT_MAGIC => {
+                    let instance = header.owner.cast::<InstanceInner>();
+                    Arc::increment_strong_count(instance);
+                    FuncOwner::Instance(Arc::from_raw(instance))
+                }
+                HOST_CONTEXT_MAGIC => {
+                    let host = header.owner.cast::<HostFunc>();
+                    Arc::increment_strong_count(host);
+                    FuncOwner::Host(Arc::from_raw(host))
+                }
+                _ => return None,
+            };
+            Some(Func { func_ref, owner })
+        }
+    }
+
+    /// The function's signature.
+    pub fn ty(&self) -> &FuncType {
+        match &self.owner {
+            FuncOwner::Host(host) => &host.ty,
+            FuncOwner::Instance(instance) => instance.func_type_of(self.func_ref),
+        }
+    }
+
+    pub(crate) fn vm_func_ref(&self) -> *const VMFuncRef {
+        self.func_ref
+    }
+
+    /// Whether two handles name the same function.
+    pub fn same(&self, other: &Func) -> bool {
+        std::ptr::eq(self.func_ref, other.func_ref)
+    }
+
+    /// Calls the function with type-checked arguments.
+    pub fn call(&self, args: &[Val]) -> Result<Vec<Val>> {
+        let ty = self.ty().clone();
+        if args.len() != ty.params().len() || args.iter().zip(ty.params()).any(|(a, t)| a.ty() != *t) {
+            return Err(Error::Link(format!("arguments do not match the signature {ty}")));
+        }
+        let mut slots: Vec<ValRaw> = args.iter().map(Val::to_raw).collect();
+        slots.resize(ty.params().len().max(ty.results().len()).max(1), ValRaw::default());
+        // SAFETY: the slots were checked against the signature and sized for the results.
+        unsafe { self.call_raw(&mut slots)? };
+        Ok(ty.results().iter().zip(slots).map(|(t, raw)| Val::from_raw(raw, *t)).collect())
+    }
+
+    /// Calls the function on raw slots: the arguments in, the results out.
+    ///
+    /// # Safety
+    /// `slots` must hold at least max(params, results) slots and begin with the arguments,
+    /// each of its parameter's type (funcrefs pointing to live functions).
+    pub unsafe fn call_raw(&self, slots: &mut [ValRaw]) -> Result<()> {
+        // SAFETY: `self` keeps the function alive; the slots are as the caller guarantees.
+        match unsafe { entry::call(self.func_ref, slots.as_mut_ptr()) } {
+            Ok(()) => Ok(()),
+            Err(Unwind::Trap(trap)) => Err(Error::Trap(trap)),
+            Err(Unwind::Host(error)) => Err(Error::Host(error)),
+        }
+    }
+}

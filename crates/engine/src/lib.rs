@@ -1,0 +1,43 @@
+//! heron-engine: a WebAssembly engine on Cranelift, with no knowledge of JS.
+//!
+//! The pipeline:
+//! 1. [`Module::new`] decodes and validates the binary with wasmparser (`module.rs`) into a
+//!    `ModuleInfo`: types, imports, exports, segments and function bodies.
+//! 2. `compile.rs` translates every function body to Cranelift IR (`translate/`), compiles the
+//!    functions in parallel, and loads the code with cranelift-jit (`code_memory.rs`), keeping
+//!    each function's trap sites.
+//! 3. [`Instance::new`] resolves imports, lays out the instance's `VMContext` (`vmctx.rs`),
+//!    creates memories, tables and globals, runs the segment initialisers and the start function.
+//! 4. [`Func::call`] enters compiled code through a per-signature trampoline (`entry.rs`); a trap
+//!    is a signal at a recorded trap site (`signals.rs`) that unwinds to that entry.
+
+mod code_memory;
+mod compile;
+mod engine;
+mod entry;
+mod error;
+mod func;
+mod global;
+mod instance;
+mod libcalls;
+mod memory;
+mod module;
+mod signals;
+mod table;
+mod translate;
+mod trap;
+mod types;
+mod values;
+mod vmctx;
+
+pub use engine::Engine;
+pub use error::{Error, HostError, Result};
+pub use func::Func;
+pub use global::Global;
+pub use instance::{Extern, Instance};
+pub use memory::{Memory, WASM_PAGE_SIZE};
+pub use module::{ExportDesc, ImportDesc, Module};
+pub use table::Table;
+pub use trap::Trap;
+pub use types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+pub use values::{ExternRef, Val, ValRaw};

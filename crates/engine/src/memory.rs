@@ -1,0 +1,149 @@
+//! Linear memory. Each memory reserves `RESERVATION` bytes of address space up front, so its
+//! base never moves and every address a 32-bit index plus a 32-bit offset can form lies inside
+//! the reservation: compiled code needs no bounds checks, and an access past the current
+//! length hits inaccessible pages and faults into the trap handler.
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::types::MemoryType;
+use crate::vmctx::VMMemoryDefinition;
+use std::cell::UnsafeCell;
+use std::sync::{Arc, Mutex};
+
+/// Bytes in a wasm page.
+pub const WASM_PAGE_SIZE: u64 = 65536;
+
+/// Largest number of pages a 32-bit memory may have.
+const MAX_PAGES: u64 = 65536;
+
+/// Address space reserved per memory: 4 GiB of index space, 4 GiB of offset space, and a
+/// page for the widest access. Only committed pages cost memory; the rest is PROT_NONE.
+const RESERVATION: usize = (8 << 30) + 65536;
+
+/// A linear memory. Cheap to clone; clones share the memory.
+#[derive(Clone)]
+pub struct Memory {
+    inner: Arc<MemoryInner>,
+}
+
+struct MemoryInner {
+    /// Read by compiled code through a pointer in each instance's vmctx; written by `grow`.
+    definition: Box<UnsafeCell<VMMemoryDefinition>>,
+    ty: MemoryType,
+    /// Serialises `grow`.
+    grow_lock: Mutex<()>,
+}
+
+// SAFETY: the mapping is owned by this memory; `definition` is only written by `grow` under
+// `grow_lock`, and the base never changes. Wasm threads (shared memories) are not supported,
+// so no compiled code on another thread reads it concurrently.
+unsafe impl Send for MemoryInner {}
+// SAFETY: as above.
+unsafe impl Sync for MemoryInner {}
+
+impl Memory {
+    /// A new zero-filled memory of `ty.limits.min` pages.
+    pub fn new(_engine: &Engine, ty: MemoryType) -> Result<Memory> {
+        if ty.shared {
+            return Err(Error::Resource("shared memories (threads) are not supported yet".into()));
+        }
+        if ty.limits.min > MAX_PAGES || ty.limits.max.is_some_and(|m| m > MAX_PAGES) {
+            return Err(Error::Resource("memory size exceeds 65536 pages (4 GiB)".into()));
+        }
+        // SAFETY: a fresh private reservation; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                RESERVATION,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Error::Resource("could not reserve address space for a memory".into()));
+        }
+        let definition = VMMemoryDefinition { base: base.cast(), current_length: 0 };
+        let memory = Memory {
+            inner: Arc::new(MemoryInner {
+                definition: Box::new(UnsafeCell::new(definition)),
+                ty,
+                grow_lock: Mutex::new(()),
+            }),
+        };
+        memory.grow(ty.limits.min)?;
+        Ok(memory)
+    }
+
+    /// The type it was created with (its minimum is the initial size).
+    pub fn ty(&self) -> MemoryType {
+        self.inner.ty
+    }
+
+    /// Current size in pages.
+    pub fn size(&self) -> u64 {
+        self.data_size() as u64 / WASM_PAGE_SIZE
+    }
+
+    /// Current size in bytes.
+    pub fn data_size(&self) -> usize {
+        // SAFETY: a plain read of the definition this memory owns.
+        unsafe { (*self.inner.definition.get()).current_length }
+    }
+
+    /// Start of the memory; valid for `data_size()` bytes until the next grow (and the
+    /// address never changes).
+    pub fn data_ptr(&self) -> *mut u8 {
+        // SAFETY: as in `data_size`.
+        unsafe { (*self.inner.definition.get()).base }
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages.
+    pub fn grow(&self, delta: u64) -> Result<u64> {
+        let _guard = self.inner.grow_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let old_pages = self.size();
+        let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
+        let new_pages = old_pages.checked_add(delta).filter(|p| *p <= maximum);
+        let Some(new_pages) = new_pages else {
+            return Err(Error::Resource(format!("cannot grow memory from {old_pages} by {delta} pages (maximum {maximum})")));
+        };
+        if delta == 0 {
+            return Ok(old_pages);
+        }
+        let old_bytes = self.data_size();
+        let new_bytes = (new_pages * WASM_PAGE_SIZE) as usize;
+        // SAFETY: the range lies inside this memory's reservation (new_pages <= 65536).
+        let status = unsafe {
+            libc::mprotect(
+                self.data_ptr().add(old_bytes).cast(),
+                new_bytes - old_bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if status != 0 {
+            return Err(Error::Resource("out of memory growing a memory".into()));
+        }
+        // SAFETY: guarded by grow_lock; compiled code only reads the length.
+        unsafe { (*self.inner.definition.get()).current_length = new_bytes };
+        Ok(old_pages)
+    }
+
+    /// The definition compiled code reads through an instance's vmctx.
+    pub(crate) fn definition(&self) -> *mut VMMemoryDefinition {
+        self.inner.definition.get()
+    }
+
+    /// Whether two handles name the same memory.
+    pub fn same(&self, other: &Memory) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Drop for MemoryInner {
+    fn drop(&mut self) {
+        // SAFETY: the reservation made in `new`; no instance refers to it any more, since
+        // instances hold a `Memory` handle.
+        unsafe { libc::munmap((*self.definition.get()).base.cast(), RESERVATION) };
+    }
+}

@@ -1,0 +1,147 @@
+//! Tables: arrays of references that compiled code indexes through a `VMTableDefinition`
+//! (for `call_indirect`), whether the table was defined by a module or created by the host.
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::func::Func;
+use crate::trap::Trap;
+use crate::types::{TableType, ValType};
+use crate::values::{Val, ValRaw};
+use crate::vmctx::VMTableDefinition;
+use std::cell::UnsafeCell;
+use std::sync::Arc;
+
+/// Largest table heron creates, in elements.
+const MAX_ELEMENTS: u64 = 10_000_000;
+
+/// A table. Cheap to clone; clones share the table.
+#[derive(Clone)]
+pub struct Table {
+    inner: Arc<TableInner>,
+}
+
+struct TableInner {
+    /// Read by compiled code; updated whenever `elements` reallocates or grows.
+    definition: Box<UnsafeCell<VMTableDefinition>>,
+    elements: UnsafeCell<Vec<usize>>,
+    ty: TableType,
+    /// The functions stored from the host side, kept alive while the table lives.
+    owners: UnsafeCell<Vec<Val>>,
+}
+
+impl Table {
+    /// A new table of `ty.limits.min` elements, each `init`.
+    pub fn new(_engine: &Engine, ty: TableType, init: Val) -> Result<Table> {
+        if ty.limits.min > MAX_ELEMENTS {
+            return Err(Error::Resource(format!("table size exceeds {MAX_ELEMENTS} elements")));
+        }
+        let table = Table {
+            inner: Arc::new(TableInner {
+                definition: Box::new(UnsafeCell::new(VMTableDefinition { base: std::ptr::null_mut(), length: 0 })),
+                elements: UnsafeCell::new(Vec::new()),
+                ty,
+                owners: UnsafeCell::new(Vec::new()),
+            }),
+        };
+        table.grow(ty.limits.min, init)?;
+        Ok(table)
+    }
+
+    /// Its type (the minimum is the initial size).
+    pub fn ty(&self) -> TableType {
+        self.inner.ty
+    }
+
+    /// Number of elements.
+    pub fn size(&self) -> u64 {
+        // SAFETY: reads of the table's own vector; single-threaded use (see `grow`).
+        unsafe { (*self.inner.elements.get()).len() as u64 }
+    }
+
+    /// Element `index`, or `None` past the end.
+    pub fn get(&self, index: u64) -> Option<Val> {
+        // SAFETY: as in `size`.
+        let raw = unsafe { *(&*self.inner.elements.get()).get(usize::try_from(index).ok()?)? };
+        Some(Val::from_raw(ValRaw::ptr(raw), self.inner.ty.element))
+    }
+
+    /// Sets element `index`.
+    pub fn set(&self, index: u64, value: Val) -> Result<()> {
+        self.check(&value)?;
+        let raw = value.to_raw().get_ptr();
+        // SAFETY: as in `size`.
+        unsafe {
+            let elements = &mut *self.inner.elements.get();
+            let slot = usize::try_from(index).ok().and_then(|i| elements.get_mut(i)).ok_or(Trap::TableOutOfBounds)?;
+            *slot = raw;
+            self.keep_alive(value);
+        }
+        Ok(())
+    }
+
+    /// Grows by `delta` elements set to `init`; returns the old size.
+    pub fn grow(&self, delta: u64, init: Val) -> Result<u64> {
+        self.check(&init)?;
+        let old = self.size();
+        let maximum = self.inner.ty.limits.max.unwrap_or(MAX_ELEMENTS).min(MAX_ELEMENTS);
+        let new = old.checked_add(delta).filter(|n| *n <= maximum);
+        let Some(new) = new else {
+            return Err(Error::Resource(format!("cannot grow table from {old} by {delta} elements (maximum {maximum})")));
+        };
+        let raw = init.to_raw().get_ptr();
+        // SAFETY: tables are used from one thread at a time (no wasm threads), and compiled
+        // code reads `definition` only while no host call into this method is running on it.
+        unsafe {
+            let elements = &mut *self.inner.elements.get();
+            elements.resize(new as usize, raw);
+            let definition = &mut *self.inner.definition.get();
+            definition.base = elements.as_mut_ptr();
+            definition.length = new as u32;
+            self.keep_alive(init);
+        }
+        Ok(old)
+    }
+
+    fn check(&self, value: &Val) -> Result<()> {
+        if value.ty() != self.inner.ty.element {
+            return Err(Error::Link(format!("table of {} cannot hold a {}", self.inner.ty.element, value.ty())));
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    /// Same single-thread rule as the other mutators.
+    unsafe fn keep_alive(&self, value: Val) {
+        if matches!(value, Val::FuncRef(Some(_))) {
+            // SAFETY: per this function's contract.
+            unsafe { (*self.inner.owners.get()).push(value) };
+        }
+    }
+
+    /// Keeps `func`'s owner alive as long as this table.
+    pub(crate) fn retain(&self, func: Func) {
+        // SAFETY: as in `grow`.
+        unsafe { self.keep_alive(Val::FuncRef(Some(func))) };
+    }
+
+    /// Stores a raw element written by instantiation (a pointer into the instance's own
+    /// vmctx or null). Bounds are the caller's to check.
+    pub(crate) fn set_raw(&self, index: usize, raw: usize) {
+        // SAFETY: as in `grow`.
+        unsafe { (&mut *self.inner.elements.get())[index] = raw };
+    }
+
+    pub(crate) fn definition(&self) -> *mut VMTableDefinition {
+        self.inner.definition.get()
+    }
+
+    /// Element type.
+    pub fn element(&self) -> ValType {
+        self.inner.ty.element
+    }
+
+    /// Whether two handles name the same table.
+    pub fn same(&self, other: &Table) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}

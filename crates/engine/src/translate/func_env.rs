@@ -1,0 +1,235 @@
+//! What translation knows about the runtime: how compiled code reaches memories, globals,
+//! tables and functions through `vmctx`. The only file under `translate/` that reads
+//! `VmOffsets` or calls into `libcalls`.
+#![forbid(unsafe_code)]
+
+use super::wasm_signature;
+use crate::error::Result;
+use crate::libcalls;
+use crate::module::ModuleInfo;
+use crate::trap::Trap;
+use crate::vmctx::VmOffsets;
+use cranelift_codegen::ir::{self, condcodes::IntCC, types, AbiParam, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::FunctionBuilder;
+use wasmparser::{MemArg, Operator};
+
+pub(crate) struct FuncEnv<'a> {
+    pub module: &'a ModuleInfo,
+    offsets: &'a VmOffsets,
+    vmctx: Value,
+}
+
+/// Flags for loads of runtime fields that never change while compiled code runs.
+fn readonly() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
+/// Flags for accesses to linear memory: little-endian, and a fault is an out-of-bounds trap.
+fn heap() -> MemFlagsData {
+    MemFlagsData::new()
+        .with_endianness(ir::Endianness::Little)
+        .with_trap_code(Some(Trap::MemoryOutOfBounds.to_clif()))
+}
+
+impl<'a> FuncEnv<'a> {
+    pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value) -> Self {
+        FuncEnv { module, offsets, vmctx }
+    }
+
+    /// Translates memory, global, table and call instructions. Returns false for anything else.
+    pub fn translate_runtime_op(
+        &mut self,
+        op: &Operator<'_>,
+        b: &mut FunctionBuilder<'_>,
+        stack: &mut Vec<Value>,
+    ) -> Result<bool> {
+        use Operator as O;
+        match *op {
+            O::GlobalGet { global_index } => {
+                let ty = self.module.global_type(global_index).content.clif();
+                let storage = self.global_storage(b, global_index);
+                stack.push(b.ins().load(ty, MemFlagsData::trusted(), storage, 0));
+            }
+            O::GlobalSet { global_index } => {
+                let value = stack.pop().expect("validated");
+                let storage = self.global_storage(b, global_index);
+                b.ins().store(MemFlagsData::trusted(), value, storage, 0);
+            }
+            O::I32Load { memarg } | O::F32Load { memarg } | O::I64Load { memarg } | O::F64Load { memarg } => {
+                let ty = match op {
+                    O::I32Load { .. } => types::I32,
+                    O::I64Load { .. } => types::I64,
+                    O::F32Load { .. } => types::F32,
+                    _ => types::F64,
+                };
+                let (addr, offset) = self.heap_address(b, &memarg, stack.pop().expect("validated"));
+                stack.push(b.ins().load(ty, heap(), addr, offset));
+            }
+            O::I32Load8S { memarg } => self.extending_load(b, stack, &memarg, types::I32, 8, true),
+            O::I32Load8U { memarg } => self.extending_load(b, stack, &memarg, types::I32, 8, false),
+            O::I32Load16S { memarg } => self.extending_load(b, stack, &memarg, types::I32, 16, true),
+            O::I32Load16U { memarg } => self.extending_load(b, stack, &memarg, types::I32, 16, false),
+            O::I64Load8S { memarg } => self.extending_load(b, stack, &memarg, types::I64, 8, true),
+            O::I64Load8U { memarg } => self.extending_load(b, stack, &memarg, types::I64, 8, false),
+            O::I64Load16S { memarg } => self.extending_load(b, stack, &memarg, types::I64, 16, true),
+            O::I64Load16U { memarg } => self.extending_load(b, stack, &memarg, types::I64, 16, false),
+            O::I64Load32S { memarg } => self.extending_load(b, stack, &memarg, types::I64, 32, true),
+            O::I64Load32U { memarg } => self.extending_load(b, stack, &memarg, types::I64, 32, false),
+            O::I32Store { memarg } | O::I64Store { memarg } | O::F32Store { memarg } | O::F64Store { memarg } => {
+                self.store(b, stack, &memarg, None)
+            }
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(b, stack, &memarg, Some(8)),
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(b, stack, &memarg, Some(16)),
+            O::I64Store32 { memarg } => self.store(b, stack, &memarg, Some(32)),
+            O::MemorySize { mem } => {
+                let definition = self.memory_definition(b, mem);
+                let bytes = b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::memory_length() as i32);
+                let pages = b.ins().ushr_imm_u(bytes, 16);
+                stack.push(b.ins().ireduce(types::I32, pages));
+            }
+            O::MemoryGrow { mem } => {
+                let delta = stack.pop().expect("validated");
+                let index = b.ins().iconst(types::I32, i64::from(mem));
+                let args = [self.vmctx, index, delta];
+                let old = self.call_libcall(b, libcalls::memory_grow_address(), &[types::I64, types::I32, types::I32], types::I32, &args);
+                stack.push(old);
+            }
+            O::Call { function_index } => self.translate_call(b, stack, function_index),
+            O::CallIndirect { type_index, table_index } => {
+                self.translate_call_indirect(b, stack, type_index, table_index)
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn global_storage(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
+        b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.global_pointer(index) as i32)
+    }
+
+    fn memory_definition(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
+        b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.memory_pointer(index) as i32)
+    }
+
+    /// The address of an access at `index + memarg.offset`. No bounds check: the memory's
+    /// reservation covers every 32-bit index plus every 32-bit offset, and whatever lies
+    /// beyond the current length is inaccessible, so an out-of-bounds access faults.
+    fn heap_address(&self, b: &mut FunctionBuilder<'_>, memarg: &MemArg, index: Value) -> (Value, i32) {
+        let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
+            unreachable!("GC array accesses are rejected by validation")
+        };
+        let definition = self.memory_definition(b, memory);
+        // The base never moves (see memory.rs), so this load is read-only too.
+        let base = b.ins().load(types::I64, readonly(), definition, VmOffsets::memory_base() as i32);
+        let index = b.ins().uextend(types::I64, index);
+        let address = b.ins().iadd(base, index);
+        match i32::try_from(memarg.offset) {
+            Ok(offset) => (address, offset),
+            Err(_) => {
+                let offset = b.ins().iconst(types::I64, memarg.offset as i64);
+                (b.ins().iadd(address, offset), 0)
+            }
+        }
+    }
+
+    fn extending_load(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        stack: &mut Vec<Value>,
+        memarg: &MemArg,
+        ty: Type,
+        bits: u8,
+        signed: bool,
+    ) {
+        let (addr, offset) = self.heap_address(b, memarg, stack.pop().expect("validated"));
+        let value = match (bits, signed) {
+            (8, true) => b.ins().sload8(ty, heap(), addr, offset),
+            (8, false) => b.ins().uload8(ty, heap(), addr, offset),
+            (16, true) => b.ins().sload16(ty, heap(), addr, offset),
+            (16, false) => b.ins().uload16(ty, heap(), addr, offset),
+            (_, true) => b.ins().sload32(heap(), addr, offset),
+            (_, false) => b.ins().uload32(heap(), addr, offset),
+        };
+        stack.push(value);
+    }
+
+    fn store(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, memarg: &MemArg, bits: Option<u8>) {
+        let value = stack.pop().expect("validated");
+        let (addr, offset) = self.heap_address(b, memarg, stack.pop().expect("validated"));
+        match bits {
+            None => b.ins().store(heap(), value, addr, offset),
+            Some(8) => b.ins().istore8(heap(), value, addr, offset),
+            Some(16) => b.ins().istore16(heap(), value, addr, offset),
+            Some(_) => b.ins().istore32(heap(), value, addr, offset),
+        };
+    }
+
+    /// Calls a Rust function of `libcalls` by absolute address with the host convention.
+    fn call_libcall(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        address: usize,
+        params: &[Type],
+        result: Type,
+        args: &[Value],
+    ) -> Value {
+        let mut sig = ir::Signature::new(CallConv::SystemV);
+        sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+        sig.returns.push(AbiParam::new(result));
+        let sig = b.import_signature(sig);
+        let callee = b.ins().iconst(types::I64, address as i64);
+        let call = b.ins().call_indirect(sig, callee, args);
+        b.inst_results(call)[0]
+    }
+
+    fn translate_call(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
+        let ty = self.module.func_type(index);
+        let sig = b.import_signature(wasm_signature(ty));
+        let func_ref = self.offsets.func_ref(index) as i32;
+        let code = b.ins().load(types::I64, readonly(), self.vmctx, func_ref + VmOffsets::func_ref_wasm_call() as i32);
+        let callee_vmctx = if self.module.is_defined_func(index) {
+            self.vmctx
+        } else {
+            b.ins().load(types::I64, readonly(), self.vmctx, func_ref + VmOffsets::func_ref_vmctx() as i32)
+        };
+        let at = stack.len() - ty.params().len();
+        let mut args = vec![callee_vmctx];
+        args.extend(stack.drain(at..));
+        let call = b.ins().call_indirect(sig, code, &args);
+        stack.extend_from_slice(b.inst_results(call));
+    }
+
+    fn translate_call_indirect(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        stack: &mut Vec<Value>,
+        type_index: u32,
+        table_index: u32,
+    ) {
+        let ty = &self.module.types[type_index as usize];
+        let expected_id = self.module.type_ids[type_index as usize];
+        let element_index = stack.pop().expect("validated");
+        let table = b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.table_pointer(table_index) as i32);
+        let length = b.ins().load(types::I32, MemFlagsData::trusted(), table, VmOffsets::table_length() as i32);
+        let in_bounds = b.ins().icmp(IntCC::UnsignedLessThan, element_index, length);
+        b.ins().trapz(in_bounds, Trap::UndefinedElement.to_clif());
+        let base = b.ins().load(types::I64, MemFlagsData::trusted(), table, VmOffsets::table_base() as i32);
+        let element_offset = b.ins().uextend(types::I64, element_index);
+        let element_offset = b.ins().ishl_imm_u(element_offset, 3);
+        let slot = b.ins().iadd(base, element_offset);
+        let func_ref = b.ins().load(types::I64, MemFlagsData::trusted(), slot, 0);
+        b.ins().trapz(func_ref, Trap::IndirectCallToNull.to_clif());
+        let type_id = b.ins().load(types::I32, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_type_id() as i32);
+        let matches = b.ins().icmp_imm_u(IntCC::Equal, type_id, i64::from(expected_id));
+        b.ins().trapz(matches, Trap::BadSignature.to_clif());
+        let code = b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_wasm_call() as i32);
+        let callee_vmctx = b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_vmctx() as i32);
+        let sig = b.import_signature(wasm_signature(ty));
+        let at = stack.len() - ty.params().len();
+        let mut args = vec![callee_vmctx];
+        args.extend(stack.drain(at..));
+        let call = b.ins().call_indirect(sig, code, &args);
+        stack.extend_from_slice(b.inst_results(call));
+    }
+}

@@ -1,0 +1,177 @@
+//! Layout of `VMContext`, the per-instance block compiled code reaches through its `vmctx`
+//! argument, and of the `VM*` structs it points to. Every offset generated code uses is
+//! computed here.
+//!
+//! ```text
+//! VMContext {
+//!     magic: u32, _pad: u32,                  // VMCONTEXT_MAGIC or HOST_CONTEXT_MAGIC
+//!     stack_limit: usize,                     // lowest SP wasm may use on this thread
+//!     owner: *const (),                       // Arc pointer of the instance or host function
+//!     memories: [*mut VMMemoryDefinition; n_memories],
+//!     globals:  [*mut VMGlobalDefinition; n_globals],
+//!     tables:   [*mut VMTableDefinition; n_tables],
+//!     func_refs: [VMFuncRef; n_funcs],        // imported functions first, then defined ones
+//! }
+//! ```
+//! Memories, globals and tables are reached through pointers whatever their origin
+//! (defined, imported, created by the host), so one code shape serves all of them; the
+//! pointer loads are read-only and Cranelift hoists them out of loops.
+
+use crate::module::ModuleInfo;
+use std::mem::{offset_of, size_of};
+
+/// Marks a block as an instance's `VMContext`.
+pub(crate) const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"hrnI");
+/// Marks a block as a host function's context (a `VMContext` header and nothing else).
+pub(crate) const HOST_CONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"hrnH");
+
+/// The fixed start of every context, instance or host.
+#[repr(C)]
+pub(crate) struct VMContextHeader {
+    pub magic: u32,
+    pub _pad: u32,
+    pub stack_limit: usize,
+    pub owner: *const (),
+}
+
+/// A linear memory as compiled code sees it. `base` never moves (the memory reserves its
+/// whole address range up front); `current_length` changes on grow.
+#[repr(C)]
+pub struct VMMemoryDefinition {
+    pub base: *mut u8,
+    pub current_length: usize,
+}
+
+/// A global's storage: 16 bytes, value in the low bytes, as in a `ValRaw`.
+#[repr(C, align(16))]
+pub struct VMGlobalDefinition {
+    pub bytes: [u8; 16],
+}
+
+/// A table as compiled code sees it: `length` elements at `base`, each a `*const VMFuncRef`
+/// (funcref tables) or an extern reference (externref tables), 0 meaning null.
+#[repr(C)]
+pub struct VMTableDefinition {
+    pub base: *mut usize,
+    pub length: u32,
+}
+
+/// Everything needed to call a function, whoever defined it: the value a funcref holds is
+/// a pointer to one of these.
+#[repr(C)]
+pub struct VMFuncRef {
+    /// Entry with the wasm calling convention: `(vmctx, params...) -> results`.
+    pub wasm_call: *const u8,
+    /// Entry with the array convention: `(wasm_call, vmctx, *mut ValRaw)`, for host callers.
+    pub array_call: *const u8,
+    /// The callee's context: an instance's `VMContext` or a host function's.
+    pub vmctx: *mut VMContextHeader,
+    /// Engine-wide id of the signature, compared by `call_indirect`.
+    pub type_id: u32,
+    pub _pad: u32,
+}
+
+/// Offsets of one module's `VMContext` layout.
+#[derive(Clone, Debug)]
+pub(crate) struct VmOffsets {
+    n_memories: u32,
+    n_globals: u32,
+    n_tables: u32,
+    n_funcs: u32,
+    memories: u32,
+    globals: u32,
+    tables: u32,
+    func_refs: u32,
+    size: u32,
+}
+
+const PTR: u32 = size_of::<usize>() as u32;
+
+impl VmOffsets {
+    pub fn new(module: &ModuleInfo) -> Self {
+        let count = |n: usize| u32::try_from(n).expect("index spaces are bounded by the validator");
+        let (n_memories, n_globals) = (count(module.memories.len()), count(module.globals.len()));
+        let (n_tables, n_funcs) = (count(module.tables.len()), count(module.funcs.len()));
+        let memories = size_of::<VMContextHeader>() as u32;
+        let globals = memories + n_memories * PTR;
+        let tables = globals + n_globals * PTR;
+        let func_refs = tables + n_tables * PTR;
+        let size = func_refs + n_funcs * size_of::<VMFuncRef>() as u32;
+        VmOffsets { n_memories, n_globals, n_tables, n_funcs, memories, globals, tables, func_refs, size }
+    }
+
+    /// Total size of the `VMContext` in bytes.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    pub const fn stack_limit() -> u32 {
+        offset_of!(VMContextHeader, stack_limit) as u32
+    }
+
+    /// Offset of the pointer to memory `index`'s definition.
+    pub fn memory_pointer(&self, index: u32) -> u32 {
+        assert!(index < self.n_memories);
+        self.memories + index * PTR
+    }
+
+    /// Offset of the pointer to global `index`'s storage.
+    pub fn global_pointer(&self, index: u32) -> u32 {
+        assert!(index < self.n_globals);
+        self.globals + index * PTR
+    }
+
+    /// Offset of the pointer to table `index`'s definition.
+    pub fn table_pointer(&self, index: u32) -> u32 {
+        assert!(index < self.n_tables);
+        self.tables + index * PTR
+    }
+
+    /// Offset of function `index`'s `VMFuncRef`.
+    pub fn func_ref(&self, index: u32) -> u32 {
+        assert!(index < self.n_funcs);
+        self.func_refs + index * size_of::<VMFuncRef>() as u32
+    }
+
+    pub const fn memory_base() -> u32 {
+        offset_of!(VMMemoryDefinition, base) as u32
+    }
+
+    pub const fn memory_length() -> u32 {
+        offset_of!(VMMemoryDefinition, current_length) as u32
+    }
+
+    pub const fn table_base() -> u32 {
+        offset_of!(VMTableDefinition, base) as u32
+    }
+
+    pub const fn table_length() -> u32 {
+        offset_of!(VMTableDefinition, length) as u32
+    }
+
+    pub const fn func_ref_wasm_call() -> u32 {
+        offset_of!(VMFuncRef, wasm_call) as u32
+    }
+
+    pub const fn func_ref_vmctx() -> u32 {
+        offset_of!(VMFuncRef, vmctx) as u32
+    }
+
+    pub const fn func_ref_type_id() -> u32 {
+        offset_of!(VMFuncRef, type_id) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structs_have_the_sizes_compiled_code_assumes() {
+        assert_eq!(size_of::<VMContextHeader>(), 24);
+        assert_eq!(size_of::<VMFuncRef>(), 32);
+        assert_eq!(size_of::<VMGlobalDefinition>(), 16);
+        assert_eq!(VmOffsets::func_ref_type_id(), 24);
+        assert_eq!(VmOffsets::memory_length(), 8);
+    }
+}
