@@ -260,6 +260,16 @@ impl Instance {
         }
     }
 
+    /// The index of `func` in this instance's function index space, if it is one of the
+    /// functions this instance defines or imports.
+    pub fn func_index(&self, func: &Func) -> Option<u32> {
+        let first = self.inner.func_ref(0) as usize;
+        let offset = (func.vm_func_ref() as usize).checked_sub(first)?;
+        let index = offset / std::mem::size_of::<VMFuncRef>();
+        let count = self.inner.module.inner.info.funcs.len();
+        (index < count && offset % std::mem::size_of::<VMFuncRef>() == 0).then_some(index as u32)
+    }
+
     /// The module this is an instance of.
     pub fn module(&self) -> &Module {
         &self.inner.module

@@ -133,7 +133,9 @@ impl ModuleInfo {
         let mut info = ModuleInfo { bytes: bytes.to_vec(), ..Default::default() };
         let mut validator = Validator::new_with_features(features());
         let mut allocations = wasmparser::FuncValidatorAllocations::default();
-        for payload in Parser::new(0).parse_all(bytes) {
+        let mut parser = Parser::new(0);
+        parser.set_features(features());
+        for payload in parser.parse_all(bytes) {
             let payload = payload?;
             if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
                 let mut func_validator = to_validate.into_validator(std::mem::take(&mut allocations));

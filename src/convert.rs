@@ -1,0 +1,123 @@
+//! ToWebAssemblyValue and ToJSValue from the JS API spec, on raw N-API values (this runs on
+//! every call across the boundary, so it avoids the napi-rs macro layer).
+
+use crate::error::{throw_type_error, Pending};
+use heron_engine::{ValRaw, ValType};
+use napi::sys;
+use std::ptr;
+
+/// Converts `value` to a wasm value of type `ty` (ToWebAssemblyValue). On `Err` a JS
+/// exception is pending.
+///
+/// # Safety
+/// `env` must be the current JS environment and `value` a live value of it.
+pub(crate) unsafe fn to_wasm(env: sys::napi_env, value: sys::napi_value, ty: ValType) -> Result<ValRaw, Pending> {
+    // SAFETY (whole body): every call passes the live env and values the caller vouched for,
+    // or values just returned by N-API, plus pointers to locals.
+    unsafe {
+        match ty {
+            ValType::I32 => {
+                let mut int = 0i32;
+                if sys::napi_get_value_int32(env, value, &mut int) != sys::Status::napi_ok {
+                    let number = to_number(env, value)?;
+                    sys::napi_get_value_int32(env, number, &mut int);
+                }
+                Ok(ValRaw::i32(int))
+            }
+            ValType::F32 | ValType::F64 => {
+                let mut double = 0f64;
+                if sys::napi_get_value_double(env, value, &mut double) != sys::Status::napi_ok {
+                    let number = to_number(env, value)?;
+                    sys::napi_get_value_double(env, number, &mut double);
+                }
+                Ok(if ty == ValType::F32 { ValRaw::u32((double as f32).to_bits()) } else { ValRaw::u64(double.to_bits()) })
+            }
+            ValType::I64 => to_bigint64(env, value).map(ValRaw::i64),
+            ValType::V128 => Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
+            ValType::FuncRef | ValType::ExternRef => {
+                Err(throw_type_error(env, "reference values are not supported at the JS boundary yet"))
+            }
+        }
+    }
+}
+
+/// ToNumber, which may run user code (`valueOf`) and throw.
+unsafe fn to_number(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
+    let mut number = ptr::null_mut();
+    // SAFETY: per this module's contract.
+    match unsafe { sys::napi_coerce_to_number(env, value, &mut number) } {
+        sys::Status::napi_ok => Ok(number),
+        _ => Err(Pending),
+    }
+}
+
+/// ToBigInt64: BigInts wrap modulo 2^64; booleans are 0 and 1; strings parse as BigInt does;
+/// anything else (Numbers included) is a TypeError.
+unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64, Pending> {
+    // SAFETY: per this module's contract.
+    unsafe {
+        let mut int = 0i64;
+        let mut lossless = false;
+        if sys::napi_get_value_bigint_int64(env, value, &mut int, &mut lossless) == sys::Status::napi_ok {
+            return Ok(int);
+        }
+        let mut kind = 0;
+        sys::napi_typeof(env, value, &mut kind);
+        match kind {
+            sys::ValueType::napi_boolean => {
+                let mut flag = false;
+                sys::napi_get_value_bool(env, value, &mut flag);
+                Ok(i64::from(flag))
+            }
+            sys::ValueType::napi_string | sys::ValueType::napi_object => {
+                // BigInt(value) implements ToBigInt's string parsing and ToPrimitive.
+                let bigint = call_global_bigint(env, value)?;
+                sys::napi_get_value_bigint_int64(env, bigint, &mut int, &mut lossless);
+                Ok(int)
+            }
+            _ => Err(throw_type_error(env, "Cannot convert value to a BigInt for an i64 parameter")),
+        }
+    }
+}
+
+unsafe fn call_global_bigint(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
+    // SAFETY: per this module's contract.
+    unsafe {
+        let mut global = ptr::null_mut();
+        sys::napi_get_global(env, &mut global);
+        let mut constructor = ptr::null_mut();
+        sys::napi_get_named_property(env, global, c"BigInt".as_ptr(), &mut constructor);
+        let mut result = ptr::null_mut();
+        if sys::napi_call_function(env, global, constructor, 1, &value, &mut result) != sys::Status::napi_ok {
+            return Err(Pending);
+        }
+        let mut kind = 0;
+        sys::napi_typeof(env, result, &mut kind);
+        if kind != sys::ValueType::napi_bigint {
+            return Err(throw_type_error(env, "Cannot convert value to a BigInt for an i64 parameter"));
+        }
+        Ok(result)
+    }
+}
+
+/// Converts a wasm value of type `ty` to JS (ToJSValue).
+///
+/// # Safety
+/// `env` must be the current JS environment.
+pub(crate) unsafe fn to_js(env: sys::napi_env, raw: ValRaw, ty: ValType) -> Result<sys::napi_value, Pending> {
+    let mut value = ptr::null_mut();
+    // SAFETY: the live env and a pointer to a local.
+    unsafe {
+        match ty {
+            ValType::I32 => sys::napi_create_int32(env, raw.get_i32(), &mut value),
+            ValType::I64 => sys::napi_create_bigint_int64(env, raw.get_i64(), &mut value),
+            ValType::F32 => sys::napi_create_double(env, f64::from(f32::from_bits(raw.get_u32())), &mut value),
+            ValType::F64 => sys::napi_create_double(env, f64::from_bits(raw.get_u64()), &mut value),
+            ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
+            ValType::FuncRef | ValType::ExternRef => {
+                return Err(throw_type_error(env, "reference values are not supported at the JS boundary yet"))
+            }
+        };
+    }
+    Ok(value)
+}

@@ -1,0 +1,258 @@
+//! The two hot paths across the JS boundary, in raw N-API:
+//! - an exported wasm function is a JS function made by `napi_create_function` whose data
+//!   pointer leads straight to the engine `Func` and its signature: no lookup, no lock, no
+//!   allocation for up to `INLINE_SLOTS` values;
+//! - a JS function imported by wasm becomes an engine host function that converts its
+//!   arguments and calls the JS function with `napi_call_function`. If the JS function
+//!   throws, the exception stays pending, the wasm frames unwind, and the outermost export
+//!   returns with that very exception.
+
+use crate::convert::{to_js, to_wasm};
+use crate::error::{self, Pending};
+use heron_engine::{Engine, Func, FuncType, HostError, ValRaw, ValType};
+use napi::sys;
+use std::ffi::c_void;
+use std::ptr;
+
+/// Calls with at most this many parameters or results use stack storage only.
+const INLINE_SLOTS: usize = 8;
+
+/// What an exported function's JS object points to.
+struct ExportData {
+    func: Func,
+    params: Box<[ValType]>,
+    results: Box<[ValType]>,
+}
+
+/// Creates the JS function for an exported wasm function: `name` is the function index as a
+/// string and `length` its parameter count, as the JS API specifies.
+pub(crate) fn export_function(env: sys::napi_env, func: Func, name: &str) -> Result<sys::napi_value, Pending> {
+    let ty = func.ty().clone();
+    let data = Box::into_raw(Box::new(ExportData {
+        params: ty.params().into(),
+        results: ty.results().into(),
+        func,
+    }));
+    let mut function = ptr::null_mut();
+    // SAFETY: `data` is a live heap allocation handed to the function object, which frees it
+    // in `finalize_export` when the function is garbage collected.
+    unsafe {
+        let status = sys::napi_create_function(
+            env,
+            name.as_ptr().cast(),
+            name.len() as isize,
+            Some(call_export),
+            data.cast(),
+            &mut function,
+        );
+        if status != sys::Status::napi_ok {
+            drop(Box::from_raw(data));
+            return Err(Pending);
+        }
+        sys::napi_add_finalizer(env, function, data.cast(), Some(finalize_export), ptr::null_mut(), ptr::null_mut());
+        let mut length = ptr::null_mut();
+        sys::napi_create_uint32(env, ty.params().len() as u32, &mut length);
+        let property = sys::napi_property_descriptor {
+            utf8name: c"length".as_ptr(),
+            name: ptr::null_mut(),
+            method: None,
+            getter: None,
+            setter: None,
+            value: length,
+            attributes: sys::PropertyAttributes::configurable,
+            data: ptr::null_mut(),
+        };
+        sys::napi_define_properties(env, function, 1, &property);
+    }
+    Ok(function)
+}
+
+unsafe extern "C" fn finalize_export(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the Box leaked in `export_function`, finalized exactly once.
+    drop(unsafe { Box::from_raw(data.cast::<ExportData>()) });
+}
+
+/// The body of every exported function.
+unsafe extern "C" fn call_export(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let mut argc = INLINE_SLOTS;
+    let mut argv = [ptr::null_mut(); INLINE_SLOTS];
+    let mut data = ptr::null_mut();
+    // SAFETY: N-API writes at most `argc` values into `argv` and the data pointer.
+    unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data) };
+    // Exported functions are not constructors. (N-API functions always have [[Construct]],
+    // so `new f()` is refused here rather than by the engine as V8 does.)
+    let mut new_target = ptr::null_mut();
+    // SAFETY: reads the callback's new.target into a local.
+    unsafe { sys::napi_get_new_target(env, info, &mut new_target) };
+    if !new_target.is_null() {
+        error::throw_type_error(env, "WebAssembly exported functions are not constructors");
+        return ptr::null_mut();
+    }
+    // SAFETY: the data pointer of these functions is always their live ExportData.
+    let export = unsafe { &*data.cast::<ExportData>() };
+    let slots_needed = export.params.len().max(export.results.len()).max(1);
+    let result = if slots_needed <= INLINE_SLOTS && argc <= INLINE_SLOTS {
+        let mut slots = [ValRaw::default(); INLINE_SLOTS];
+        // SAFETY: `argv` holds `argc` live values (N-API reports the full count).
+        unsafe { call_with(env, export, &argv[..argc.min(INLINE_SLOTS)], &mut slots[..slots_needed]) }
+    } else {
+        let mut all_args = vec![ptr::null_mut(); argc];
+        let mut count = argc;
+        // SAFETY: as above, with a vector of the full argument count.
+        unsafe { sys::napi_get_cb_info(env, info, &mut count, all_args.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) };
+        let mut slots = vec![ValRaw::default(); slots_needed];
+        // SAFETY: as above.
+        unsafe { call_with(env, export, &all_args, &mut slots) }
+    };
+    result.unwrap_or(ptr::null_mut())
+}
+
+/// Converts the arguments (missing ones are `undefined`), calls, converts the results.
+unsafe fn call_with(
+    env: sys::napi_env,
+    export: &ExportData,
+    args: &[sys::napi_value],
+    slots: &mut [ValRaw],
+) -> Result<sys::napi_value, Pending> {
+    // SAFETY (whole body): `env` is the current env and `args` are its live values.
+    unsafe {
+        for (i, ty) in export.params.iter().enumerate() {
+            let arg = match args.get(i) {
+                Some(value) => *value,
+                None => undefined(env),
+            };
+            slots[i] = to_wasm(env, arg, *ty)?;
+        }
+        // SAFETY: the slots hold one converted value per parameter and room for the results.
+        export.func.call_raw(slots).map_err(|e| error::throw(env, e))?;
+        match export.results.len() {
+            0 => Ok(undefined(env)),
+            1 => to_js(env, slots[0], export.results[0]),
+            n => {
+                let mut array = ptr::null_mut();
+                sys::napi_create_array_with_length(env, n, &mut array);
+                for (i, ty) in export.results.iter().enumerate() {
+                    let value = to_js(env, slots[i], *ty)?;
+                    sys::napi_set_element(env, array, i as u32, value);
+                }
+                Ok(array)
+            }
+        }
+    }
+}
+
+unsafe fn undefined(env: sys::napi_env) -> sys::napi_value {
+    let mut value = ptr::null_mut();
+    // SAFETY: the live env and a pointer to a local.
+    unsafe { sys::napi_get_undefined(env, &mut value) };
+    value
+}
+
+/// A JS function held for wasm to call. Dropped with the engine's host function.
+struct JsCallee {
+    env: sys::napi_env,
+    function: sys::napi_ref,
+}
+
+impl Drop for JsCallee {
+    fn drop(&mut self) {
+        // SAFETY: the reference was created on `env`, on this thread, and is deleted once.
+        unsafe { sys::napi_delete_reference(self.env, self.function) };
+    }
+}
+
+/// Wraps the JS function `function` as an engine host function of type `ty`.
+pub(crate) fn host_function(
+    env: sys::napi_env,
+    engine: &Engine,
+    function: sys::napi_value,
+    ty: FuncType,
+) -> Result<Func, Pending> {
+    let mut reference = ptr::null_mut();
+    // SAFETY: a strong reference to a live function of this env.
+    if unsafe { sys::napi_create_reference(env, function, 1, &mut reference) } != sys::Status::napi_ok {
+        return Err(Pending);
+    }
+    let callee = JsCallee { env, function: reference };
+    let params: Box<[ValType]> = ty.params().into();
+    let results: Box<[ValType]> = ty.results().into();
+    Ok(Func::new_raw(engine, ty, move |slots| {
+        // SAFETY: wasm calls imports only on the thread running it, inside a JS call on
+        // `callee.env`, so the env and reference are valid here.
+        unsafe { call_js(&callee, &params, &results, slots) }.map_err(|Pending| HostError::opaque())
+    }))
+}
+
+unsafe fn call_js(callee: &JsCallee, params: &[ValType], results: &[ValType], slots: &mut [ValRaw]) -> Result<(), Pending> {
+    let env = callee.env;
+    // SAFETY (whole body): see `host_function`; values created here live in the handle
+    // scope opened for this call, which is closed on every path.
+    unsafe {
+        let mut scope = ptr::null_mut();
+        sys::napi_open_handle_scope(env, &mut scope);
+        let outcome = (|| {
+            let mut argv = [ptr::null_mut(); INLINE_SLOTS];
+            let mut heap_argv = Vec::new();
+            let argv: &mut [sys::napi_value] = if params.len() <= INLINE_SLOTS {
+                &mut argv[..params.len()]
+            } else {
+                heap_argv.resize(params.len(), ptr::null_mut());
+                &mut heap_argv
+            };
+            for (i, ty) in params.iter().enumerate() {
+                argv[i] = to_js(env, slots[i], *ty)?;
+            }
+            let mut function = ptr::null_mut();
+            sys::napi_get_reference_value(env, callee.function, &mut function);
+            let receiver = undefined(env);
+            let mut returned = ptr::null_mut();
+            let status = sys::napi_call_function(env, receiver, function, argv.len(), argv.as_ptr(), &mut returned);
+            if status != sys::Status::napi_ok {
+                return Err(Pending);
+            }
+            match results.len() {
+                0 => Ok(()),
+                1 => {
+                    slots[0] = to_wasm(env, returned, results[0])?;
+                    Ok(())
+                }
+                n => read_results(env, returned, results, &mut slots[..n]),
+            }
+        })();
+        sys::napi_close_handle_scope(env, scope);
+        outcome
+    }
+}
+
+/// Several results come back as an iterable (IterableToList), whose length must match.
+unsafe fn read_results(
+    env: sys::napi_env,
+    returned: sys::napi_value,
+    results: &[ValType],
+    slots: &mut [ValRaw],
+) -> Result<(), Pending> {
+    // SAFETY: see `call_js`.
+    unsafe {
+        let mut global = ptr::null_mut();
+        sys::napi_get_global(env, &mut global);
+        let mut array_class = ptr::null_mut();
+        sys::napi_get_named_property(env, global, c"Array".as_ptr(), &mut array_class);
+        let mut from = ptr::null_mut();
+        sys::napi_get_named_property(env, array_class, c"from".as_ptr(), &mut from);
+        let mut list = ptr::null_mut();
+        if sys::napi_call_function(env, array_class, from, 1, &returned, &mut list) != sys::Status::napi_ok {
+            return Err(Pending);
+        }
+        let mut length = 0u32;
+        sys::napi_get_array_length(env, list, &mut length);
+        if length as usize != results.len() {
+            return Err(error::throw_type_error(env, "the import returned the wrong number of results"));
+        }
+        for (i, ty) in results.iter().enumerate() {
+            let mut element = ptr::null_mut();
+            sys::napi_get_element(env, list, i as u32, &mut element);
+            slots[i] = to_wasm(env, element, *ty)?;
+        }
+        Ok(())
+    }
+}
