@@ -13,18 +13,29 @@ use std::ptr;
 /// Instantiates `module` with `imports` (one value per import, in order) and returns the
 /// export values in export order.
 #[napi]
-pub fn instantiate<'env>(env: &'env Env, module: &NativeModule, imports: Vec<Unknown<'env>>) -> Result<Unknown<'env>> {
+pub fn instantiate<'env>(
+    env: &'env Env,
+    module: &NativeModule,
+    imports: Vec<Unknown<'env>>,
+) -> Result<Unknown<'env>> {
     let raw_env = env.raw();
     let exports = link_and_run(raw_env, &module.inner, &imports)?;
     // SAFETY: `exports` is a live array created on this env just now.
     Ok(unsafe { Unknown::from_raw_unchecked(raw_env, exports) })
 }
 
-fn link_and_run(env: sys::napi_env, module: &heron_engine::Module, imports: &[Unknown<'_>]) -> std::result::Result<sys::napi_value, Pending> {
+fn link_and_run(
+    env: sys::napi_env,
+    module: &heron_engine::Module,
+    imports: &[Unknown<'_>],
+) -> std::result::Result<sys::napi_value, Pending> {
     let engine = Engine::default();
     let descriptors = module.imports();
     if imports.len() != descriptors.len() {
-        return Err(error::throw_type_error(env, "wrong number of import values"));
+        return Err(error::throw_type_error(
+            env,
+            "wrong number of import values",
+        ));
     }
     let mut externs = Vec::with_capacity(imports.len());
     for (descriptor, value) in descriptors.iter().zip(imports) {
@@ -32,12 +43,23 @@ fn link_and_run(env: sys::napi_env, module: &heron_engine::Module, imports: &[Un
         match &descriptor.ty {
             ExternType::Func(ty) => {
                 if value.get_type().ok() != Some(ValueType::Function) {
-                    return Err(error::throw_link_error(env, &format!("import {name}: expected a function")));
+                    return Err(error::throw_link_error(
+                        env,
+                        &format!("import {name}: expected a function"),
+                    ));
                 }
-                externs.push(Extern::Func(func::host_function(env, &engine, value.raw(), ty.clone())?));
+                externs.push(Extern::Func(func::host_function(
+                    env,
+                    &engine,
+                    value.raw(),
+                    ty.clone(),
+                )?));
             }
             other => {
-                let message = format!("import {name}: {} imports are not supported yet", other.kind());
+                let message = format!(
+                    "import {name}: {} imports are not supported yet",
+                    other.kind()
+                );
                 return Err(error::throw_link_error(env, &message));
             }
         }
@@ -46,7 +68,10 @@ fn link_and_run(env: sys::napi_env, module: &heron_engine::Module, imports: &[Un
     export_values(env, &instance)
 }
 
-fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result<sys::napi_value, Pending> {
+fn export_values(
+    env: sys::napi_env,
+    instance: &Instance,
+) -> std::result::Result<sys::napi_value, Pending> {
     let exports = instance.exports();
     let mut array = ptr::null_mut();
     // SAFETY: the live env and a pointer to a local.
@@ -55,24 +80,28 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
     let mut functions: Vec<(heron_engine::Func, sys::napi_value)> = Vec::new();
     for (i, (_, value)) in exports.into_iter().enumerate() {
         let js = match value {
-            Extern::Func(f) => {
-                match functions.iter().find(|(known, _)| known.same(&f)) {
-                    Some((_, js)) => *js,
-                    None => {
-                        let name = instance.func_index(&f).map(|i| i.to_string()).unwrap_or_default();
-                        let js = func::export_function(env, f.clone(), &name)?;
-                        functions.push((f, js));
-                        js
-                    }
+            Extern::Func(f) => match functions.iter().find(|(known, _)| known.same(&f)) {
+                Some((_, js)) => *js,
+                None => {
+                    let name = instance
+                        .func_index(&f)
+                        .map(|i| i.to_string())
+                        .unwrap_or_default();
+                    let js = func::export_function(env, f.clone(), &name)?;
+                    functions.push((f, js));
+                    js
                 }
-            }
+            },
             other => {
                 let kind = match other {
                     Extern::Memory(_) => "memory",
                     Extern::Table(_) => "table",
                     _ => "global",
                 };
-                return Err(error::throw_link_error(env, &format!("{kind} exports are not supported yet")));
+                return Err(error::throw_link_error(
+                    env,
+                    &format!("{kind} exports are not supported yet"),
+                ));
             }
         };
         // SAFETY: as above; `js` is a live value of this env.

@@ -44,14 +44,25 @@ impl NativeModule {
         self.inner
             .imports()
             .iter()
-            .map(|i| ImportDescriptor { module: i.module.clone(), name: i.name.clone(), kind: i.ty.kind().into() })
+            .map(|i| ImportDescriptor {
+                module: i.module.clone(),
+                name: i.name.clone(),
+                kind: i.ty.kind().into(),
+            })
             .collect()
     }
 
     /// The exports, in order.
     #[napi]
     pub fn exports(&self) -> Vec<ExportDescriptor> {
-        self.inner.exports().iter().map(|e| ExportDescriptor { name: e.name.clone(), kind: e.ty.kind().into() }).collect()
+        self.inner
+            .exports()
+            .iter()
+            .map(|e| ExportDescriptor {
+                name: e.name.clone(),
+                kind: e.ty.kind().into(),
+            })
+            .collect()
     }
 }
 

@@ -64,13 +64,24 @@ impl Func {
     ) -> Func {
         let signature = ty.clone();
         Func::new_raw(engine, ty, move |slots| {
-            let args: Vec<Val> =
-                signature.params().iter().zip(slots.iter()).map(|(t, raw)| Val::from_raw(*raw, *t)).collect();
-            let mut results: Vec<Val> = signature.results().iter().map(|t| Val::default_for(*t)).collect();
+            let args: Vec<Val> = signature
+                .params()
+                .iter()
+                .zip(slots.iter())
+                .map(|(t, raw)| Val::from_raw(*raw, *t))
+                .collect();
+            let mut results: Vec<Val> = signature
+                .results()
+                .iter()
+                .map(|t| Val::default_for(*t))
+                .collect();
             callback(&args, &mut results)?;
             for ((slot, value), ty) in slots.iter_mut().zip(&results).zip(signature.results()) {
                 if value.ty() != *ty {
-                    return Err(HostError::new(format!("host function returned a {} for a {ty} result", value.ty())));
+                    return Err(HostError::new(format!(
+                        "host function returned a {} for a {ty} result",
+                        value.ty()
+                    )));
                 }
                 *slot = value.to_raw();
             }
@@ -85,7 +96,9 @@ impl Func {
         ty: FuncType,
         callback: impl Fn(&mut [ValRaw]) -> std::result::Result<(), HostError> + 'static,
     ) -> Func {
-        let type_id = engine.register_signature(&ty).expect("signature registration only fails on absurd counts");
+        let type_id = engine
+            .register_signature(&ty)
+            .expect("signature registration only fails on absurd counts");
         let trampolines = engine.trampolines(type_id);
         let host = Arc::new_cyclic(|weak: &std::sync::Weak<HostFunc>| {
             let this = weak.as_ptr();
@@ -109,12 +122,18 @@ impl Func {
                 callback: Box::new(callback),
             }
         });
-        Func { func_ref: &host.func_ref, owner: FuncOwner::Host(host) }
+        Func {
+            func_ref: &host.func_ref,
+            owner: FuncOwner::Host(host),
+        }
     }
 
     /// A handle to function `func_ref` of an instance.
     pub(crate) fn from_instance(instance: Arc<InstanceInner>, func_ref: *const VMFuncRef) -> Func {
-        Func { func_ref, owner: FuncOwner::Instance(instance) }
+        Func {
+            func_ref,
+            owner: FuncOwner::Instance(instance),
+        }
     }
 
     /// Recovers a handle from a funcref value (null gives `None`).
@@ -152,6 +171,14 @@ impl Func {
         }
     }
 
+    /// Identifies what keeps this function alive (its instance or host function).
+    pub(crate) fn owner_id(&self) -> usize {
+        match &self.owner {
+            FuncOwner::Instance(instance) => Arc::as_ptr(instance) as usize,
+            FuncOwner::Host(host) => Arc::as_ptr(host) as usize,
+        }
+    }
+
     pub(crate) fn vm_func_ref(&self) -> *const VMFuncRef {
         self.func_ref
     }
@@ -164,14 +191,26 @@ impl Func {
     /// Calls the function with type-checked arguments.
     pub fn call(&self, args: &[Val]) -> Result<Vec<Val>> {
         let ty = self.ty().clone();
-        if args.len() != ty.params().len() || args.iter().zip(ty.params()).any(|(a, t)| a.ty() != *t) {
-            return Err(Error::Link(format!("arguments do not match the signature {ty}")));
+        if args.len() != ty.params().len()
+            || args.iter().zip(ty.params()).any(|(a, t)| a.ty() != *t)
+        {
+            return Err(Error::Link(format!(
+                "arguments do not match the signature {ty}"
+            )));
         }
         let mut slots: Vec<ValRaw> = args.iter().map(Val::to_raw).collect();
-        slots.resize(ty.params().len().max(ty.results().len()).max(1), ValRaw::default());
+        slots.resize(
+            ty.params().len().max(ty.results().len()).max(1),
+            ValRaw::default(),
+        );
         // SAFETY: the slots were checked against the signature and sized for the results.
         unsafe { self.call_raw(&mut slots)? };
-        Ok(ty.results().iter().zip(slots).map(|(t, raw)| Val::from_raw(raw, *t)).collect())
+        Ok(ty
+            .results()
+            .iter()
+            .zip(slots)
+            .map(|(t, raw)| Val::from_raw(raw, *t))
+            .collect())
     }
 
     /// Calls the function on raw slots: the arguments in, the results out.

@@ -5,7 +5,7 @@ use crate::entry;
 use crate::error::HostError;
 use crate::func::HostFunc;
 use crate::instance::InstanceInner;
-use crate::values::ValRaw;
+use crate::values::{Val, ValRaw};
 use crate::vmctx::VMContextHeader;
 
 /// `memory.grow`: returns the old size in pages, or -1 (as u32) if the memory cannot grow.
@@ -38,6 +38,46 @@ extern "C" fn host_call(vmctx: *mut VMContextHeader, values: *mut ValRaw) -> u32
             1
         }
     }
+}
+
+/// `table.grow`: returns the old size, or -1 (as u32) if the table cannot grow.
+extern "C" fn table_grow(
+    vmctx: *mut VMContextHeader,
+    table_index: u32,
+    init: usize,
+    delta: u32,
+) -> u32 {
+    // SAFETY: as in `memory_grow`.
+    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let table = instance.table(table_index);
+    let init = Val::from_raw(ValRaw::ptr(init), table.element());
+    match table.grow(u64::from(delta), init) {
+        Ok(old) => old as u32,
+        Err(_) => u32::MAX,
+    }
+}
+
+/// `table.fill`: returns nonzero if the range is out of bounds (nothing is written then).
+extern "C" fn table_fill(
+    vmctx: *mut VMContextHeader,
+    table_index: u32,
+    start: u32,
+    value: usize,
+    len: u32,
+) -> u32 {
+    // SAFETY: as in `memory_grow`.
+    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let table = instance.table(table_index);
+    let value = Val::from_raw(ValRaw::ptr(value), table.element());
+    u32::from(table.fill(u64::from(start), value, u64::from(len)).is_err())
+}
+
+pub(crate) fn table_grow_address() -> usize {
+    table_grow as *const () as usize
+}
+
+pub(crate) fn table_fill_address() -> usize {
+    table_fill as *const () as usize
 }
 
 pub(crate) fn memory_grow_address() -> usize {

@@ -37,7 +37,11 @@ pub(crate) fn install() {
     });
 }
 
-extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+extern "C" fn on_signal(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     let ucontext = context.cast::<libc::ucontext_t>();
     // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler.
     let pc = unsafe { (*ucontext).uc_mcontext.gregs[libc::REG_RIP as usize] as usize };
@@ -55,7 +59,11 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context
         }
     }
     if std::env::var_os("HERON_DEBUG_SIGNALS").is_some() {
-        eprintln!("heron: chaining signal {signal} at pc {pc:#x}, in wasm: {}, trap: {:?}", entry::in_wasm(), code_memory::trap_at(pc));
+        eprintln!(
+            "heron: chaining signal {signal} at pc {pc:#x}, in wasm: {}, trap: {:?}",
+            entry::in_wasm(),
+            code_memory::trap_at(pc)
+        );
     }
     // SAFETY: not ours: hand it to the previous handler exactly as we received it.
     unsafe { chain(signal, info, context) }
@@ -64,7 +72,9 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context
 /// # Safety
 /// Must be called from the signal handler with the arguments it received.
 unsafe fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    let Some(index) = SIGNALS.iter().position(|s| *s == signal) else { return };
+    let Some(index) = SIGNALS.iter().position(|s| *s == signal) else {
+        return;
+    };
     // SAFETY: PREVIOUS was filled by `install` before this handler was registered.
     let previous = unsafe { (*ptr::addr_of!(PREVIOUS[index])).assume_init_ref() };
     let handler = previous.sa_sigaction;
@@ -75,7 +85,8 @@ unsafe fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut l
         unsafe { libc::signal(signal, libc::SIG_DFL) };
     } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: the previous handler was registered with SA_SIGINFO, so it has this type.
-        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = unsafe { std::mem::transmute(handler) };
+        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(handler) };
         f(signal, info, context);
     } else {
         // SAFETY: a handler registered without SA_SIGINFO takes the signal number only.
@@ -97,7 +108,11 @@ impl Drop for AltStack {
         // SAFETY: disable the alternate stack before unmapping it; both calls act on this
         // thread's own alternate stack, which nothing else uses once the thread is exiting.
         unsafe {
-            let disable = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+            let disable = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
             libc::sigaltstack(&disable, ptr::null_mut());
             libc::munmap(self.mapping, self.size);
         }
@@ -116,7 +131,8 @@ pub(crate) fn prepare_thread() {
     // SAFETY: querying this thread's alternate signal stack into a local struct.
     let has_alt_stack = unsafe {
         let mut current: libc::stack_t = std::mem::zeroed();
-        libc::sigaltstack(ptr::null(), &mut current) == 0 && current.ss_flags & libc::SS_DISABLE == 0
+        libc::sigaltstack(ptr::null(), &mut current) == 0
+            && current.ss_flags & libc::SS_DISABLE == 0
     };
     if has_alt_stack {
         return;
@@ -137,7 +153,11 @@ pub(crate) fn prepare_thread() {
             return;
         }
         libc::mprotect(mapping, page, libc::PROT_NONE);
-        let stack = libc::stack_t { ss_sp: mapping.cast::<u8>().add(page).cast(), ss_flags: 0, ss_size: ALT_STACK_SIZE };
+        let stack = libc::stack_t {
+            ss_sp: mapping.cast::<u8>().add(page).cast(),
+            ss_flags: 0,
+            ss_size: ALT_STACK_SIZE,
+        };
         if libc::sigaltstack(&stack, ptr::null_mut()) != 0 {
             libc::munmap(mapping, size);
             return;

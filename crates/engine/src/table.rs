@@ -33,11 +33,16 @@ impl Table {
     /// A new table of `ty.limits.min` elements, each `init`.
     pub fn new(_engine: &Engine, ty: TableType, init: Val) -> Result<Table> {
         if ty.limits.min > MAX_ELEMENTS {
-            return Err(Error::Resource(format!("table size exceeds {MAX_ELEMENTS} elements")));
+            return Err(Error::Resource(format!(
+                "table size exceeds {MAX_ELEMENTS} elements"
+            )));
         }
         let table = Table {
             inner: Arc::new(TableInner {
-                definition: Box::new(UnsafeCell::new(VMTableDefinition { base: std::ptr::null_mut(), length: 0 })),
+                definition: Box::new(UnsafeCell::new(VMTableDefinition {
+                    base: std::ptr::null_mut(),
+                    length: 0,
+                })),
                 elements: UnsafeCell::new(Vec::new()),
                 ty,
                 owners: UnsafeCell::new(Vec::new()),
@@ -72,7 +77,10 @@ impl Table {
         // SAFETY: as in `size`.
         unsafe {
             let elements = &mut *self.inner.elements.get();
-            let slot = usize::try_from(index).ok().and_then(|i| elements.get_mut(i)).ok_or(Trap::TableOutOfBounds)?;
+            let slot = usize::try_from(index)
+                .ok()
+                .and_then(|i| elements.get_mut(i))
+                .ok_or(Trap::TableOutOfBounds)?;
             *slot = raw;
             self.keep_alive(value);
         }
@@ -83,10 +91,18 @@ impl Table {
     pub fn grow(&self, delta: u64, init: Val) -> Result<u64> {
         self.check(&init)?;
         let old = self.size();
-        let maximum = self.inner.ty.limits.max.unwrap_or(MAX_ELEMENTS).min(MAX_ELEMENTS);
+        let maximum = self
+            .inner
+            .ty
+            .limits
+            .max
+            .unwrap_or(MAX_ELEMENTS)
+            .min(MAX_ELEMENTS);
         let new = old.checked_add(delta).filter(|n| *n <= maximum);
         let Some(new) = new else {
-            return Err(Error::Resource(format!("cannot grow table from {old} by {delta} elements (maximum {maximum})")));
+            return Err(Error::Resource(format!(
+                "cannot grow table from {old} by {delta} elements (maximum {maximum})"
+            )));
         };
         let raw = init.to_raw().get_ptr();
         // SAFETY: tables are used from one thread at a time (no wasm threads), and compiled
@@ -104,7 +120,11 @@ impl Table {
 
     fn check(&self, value: &Val) -> Result<()> {
         if value.ty() != self.inner.ty.element {
-            return Err(Error::Link(format!("table of {} cannot hold a {}", self.inner.ty.element, value.ty())));
+            return Err(Error::Link(format!(
+                "table of {} cannot hold a {}",
+                self.inner.ty.element,
+                value.ty()
+            )));
         }
         Ok(())
     }
@@ -112,10 +132,34 @@ impl Table {
     /// # Safety
     /// Same single-thread rule as the other mutators.
     unsafe fn keep_alive(&self, value: Val) {
-        if matches!(value, Val::FuncRef(Some(_))) {
-            // SAFETY: per this function's contract.
-            unsafe { (*self.inner.owners.get()).push(value) };
+        let Val::FuncRef(Some(func)) = &value else {
+            return;
+        };
+        // SAFETY: per this function's contract.
+        let owners = unsafe { &mut *self.inner.owners.get() };
+        // One handle per owner is enough, and keeps repeated stores from growing the list.
+        let known = owners
+            .iter()
+            .any(|v| matches!(v, Val::FuncRef(Some(f)) if f.owner_id() == func.owner_id()));
+        if !known {
+            owners.push(value);
         }
+    }
+
+    /// Sets `len` elements from `start` to `value`; fails, writing nothing, if the range
+    /// does not fit.
+    pub fn fill(&self, start: u64, value: Val, len: u64) -> Result<()> {
+        self.check(&value)?;
+        if start.checked_add(len).is_none_or(|end| end > self.size()) {
+            return Err(Trap::TableOutOfBounds.into());
+        }
+        let raw = value.to_raw().get_ptr();
+        // SAFETY: as in `grow`; the range was checked above.
+        unsafe {
+            (&mut *self.inner.elements.get())[start as usize..(start + len) as usize].fill(raw);
+            self.keep_alive(value);
+        }
+        Ok(())
     }
 
     /// Keeps `func`'s owner alive as long as this table.
