@@ -215,6 +215,81 @@ function customSectionsNamed(bytes, name) {
   return sections
 }
 
+// --- Memory -----------------------------------------------------------------------
+
+// Memory objects are branded by this map (not a private field) so that memories exported
+// by an instance can be wrapped without running the public constructor.
+const nativeMemories = new WeakMap()
+
+function nativeMemoryOf(value) {
+  return isObject(value) ? nativeMemories.get(value) : undefined
+}
+
+function wrapMemory(nativeMemory) {
+  const memory = Object.create(Memory.prototype)
+  nativeMemories.set(memory, nativeMemory)
+  return memory
+}
+
+// WebIDL's [EnforceRange] unsigned long.
+function enforceRangeU32(value, what) {
+  const number = Number(value)
+  if (!Number.isFinite(number)) {
+    throw new TypeError(`${what} must be a finite number, got ${describe(value)}`)
+  }
+  const integer = Math.trunc(number)
+  if (integer < 0 || integer > 0xffffffff) {
+    throw new TypeError(`${what} must be in the range 0 to 4294967295, got ${integer}`)
+  }
+  return integer
+}
+
+const MAX_PAGES = 65536
+
+class Memory {
+  constructor(descriptor) {
+    if (!isObject(descriptor)) {
+      throw new TypeError(`WebAssembly.Memory(): the descriptor must be an object, got ${describe(descriptor)}`)
+    }
+    const initialValue = descriptor.initial
+    if (initialValue === undefined) {
+      throw new TypeError('WebAssembly.Memory(): the descriptor needs an initial size')
+    }
+    const initial = enforceRangeU32(initialValue, 'WebAssembly.Memory(): initial')
+    const maximumValue = descriptor.maximum
+    const maximum = maximumValue === undefined ? undefined : enforceRangeU32(maximumValue, 'WebAssembly.Memory(): maximum')
+    if (descriptor.shared) {
+      throw new TypeError('WebAssembly.Memory(): shared memories (threads) are not supported by heron yet')
+    }
+    if (initial > MAX_PAGES || (maximum !== undefined && maximum > MAX_PAGES)) {
+      throw new RangeError(`WebAssembly.Memory(): sizes are limited to ${MAX_PAGES} pages`)
+    }
+    if (maximum !== undefined && maximum < initial) {
+      throw new RangeError('WebAssembly.Memory(): the maximum is below the initial size')
+    }
+    nativeMemories.set(this, new native.NativeMemory(initial, maximum))
+  }
+
+  get buffer() {
+    return checkedMemory(this, 'WebAssembly.Memory.buffer').buffer()
+  }
+
+  grow(delta) {
+    const memory = checkedMemory(this, 'WebAssembly.Memory.grow()')
+    return memory.grow(enforceRangeU32(delta, 'WebAssembly.Memory.grow(): delta'))
+  }
+}
+makeEnumerable(Memory.prototype, ['buffer', 'grow'])
+defineToStringTag(Memory.prototype, 'WebAssembly.Memory')
+
+function checkedMemory(value, caller) {
+  const nativeMemory = nativeMemoryOf(value)
+  if (nativeMemory === undefined) {
+    throw new TypeError(`${caller}: receiver is not a WebAssembly.Memory`)
+  }
+  return nativeMemory
+}
+
 // --- Instance -------------------------------------------------------------------
 
 // "Read the imports": one import at a time, in the module's import order, with
@@ -237,6 +312,14 @@ function readImports(moduleObject, importObject, caller) {
     if (kind === 'function' && typeof value !== 'function') {
       throw new LinkError(`import ${module}.${name}: expected a function, got ${describe(value)}`)
     }
+    if (kind === 'memory') {
+      const nativeMemory = nativeMemoryOf(value)
+      if (nativeMemory === undefined) {
+        throw new LinkError(`import ${module}.${name}: expected a WebAssembly.Memory, got ${describe(value)}`)
+      }
+      values[i] = nativeMemory.linkId()
+      continue
+    }
     values[i] = value
   }
   return values
@@ -248,8 +331,9 @@ function createExportsObject(moduleObject, values) {
   const descriptors = exportDescriptorsOf(moduleObject)
   for (let i = 0; i < descriptors.length; i++) {
     // defineProperty rather than assignment, so a name like "__proto__" is an ordinary key.
+    const value = values[i] instanceof native.NativeMemory ? wrapMemory(values[i]) : values[i]
     Object.defineProperty(exportsObject, descriptors[i].name, {
-      value: values[i],
+      value,
       writable: true,
       enumerable: true,
       configurable: true,
@@ -345,12 +429,13 @@ module.exports = {
   instantiate,
   Module,
   Instance,
+  Memory,
   CompileError,
   LinkError,
   RuntimeError,
 }
 // Interfaces and error classes are non-enumerable on the namespace; operations stay enumerable.
-for (const name of ['Module', 'Instance', 'CompileError', 'LinkError', 'RuntimeError']) {
+for (const name of ['Module', 'Instance', 'Memory', 'CompileError', 'LinkError', 'RuntimeError']) {
   Object.defineProperty(module.exports, name, { enumerable: false })
 }
 defineToStringTag(module.exports, 'WebAssembly')

@@ -11,11 +11,7 @@ use std::ptr;
 ///
 /// # Safety
 /// `env` must be the current JS environment and `value` a live value of it.
-pub(crate) unsafe fn to_wasm(
-    env: sys::napi_env,
-    value: sys::napi_value,
-    ty: ValType,
-) -> Result<ValRaw, Pending> {
+pub(crate) unsafe fn to_wasm(env: sys::napi_env, value: sys::napi_value, ty: ValType) -> Result<ValRaw, Pending> {
     // SAFETY (whole body): every call passes the live env and values the caller vouched for,
     // or values just returned by N-API, plus pointers to locals.
     unsafe {
@@ -41,23 +37,16 @@ pub(crate) unsafe fn to_wasm(
                 })
             }
             ValType::I64 => to_bigint64(env, value).map(ValRaw::i64),
-            ValType::V128 => Err(throw_type_error(
-                env,
-                "v128 values cannot cross the JS boundary",
-            )),
-            ValType::FuncRef | ValType::ExternRef => Err(throw_type_error(
-                env,
-                "reference values are not supported at the JS boundary yet",
-            )),
+            ValType::V128 => Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
+            ValType::FuncRef | ValType::ExternRef => {
+                Err(throw_type_error(env, "reference values are not supported at the JS boundary yet"))
+            }
         }
     }
 }
 
 /// ToNumber, which may run user code (`valueOf`) and throw.
-unsafe fn to_number(
-    env: sys::napi_env,
-    value: sys::napi_value,
-) -> Result<sys::napi_value, Pending> {
+unsafe fn to_number(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
     let mut number = ptr::null_mut();
     // SAFETY: per this module's contract.
     match unsafe { sys::napi_coerce_to_number(env, value, &mut number) } {
@@ -73,9 +62,7 @@ unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64,
     unsafe {
         let mut int = 0i64;
         let mut lossless = false;
-        if sys::napi_get_value_bigint_int64(env, value, &mut int, &mut lossless)
-            == sys::Status::napi_ok
-        {
+        if sys::napi_get_value_bigint_int64(env, value, &mut int, &mut lossless) == sys::Status::napi_ok {
             return Ok(int);
         }
         let mut kind = 0;
@@ -92,18 +79,12 @@ unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64,
                 sys::napi_get_value_bigint_int64(env, bigint, &mut int, &mut lossless);
                 Ok(int)
             }
-            _ => Err(throw_type_error(
-                env,
-                "Cannot convert value to a BigInt for an i64 parameter",
-            )),
+            _ => Err(throw_type_error(env, "Cannot convert value to a BigInt for an i64 parameter")),
         }
     }
 }
 
-unsafe fn call_global_bigint(
-    env: sys::napi_env,
-    value: sys::napi_value,
-) -> Result<sys::napi_value, Pending> {
+unsafe fn call_global_bigint(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
     // SAFETY: per this module's contract.
     unsafe {
         let mut global = ptr::null_mut();
@@ -111,18 +92,13 @@ unsafe fn call_global_bigint(
         let mut constructor = ptr::null_mut();
         sys::napi_get_named_property(env, global, c"BigInt".as_ptr(), &mut constructor);
         let mut result = ptr::null_mut();
-        if sys::napi_call_function(env, global, constructor, 1, &value, &mut result)
-            != sys::Status::napi_ok
-        {
+        if sys::napi_call_function(env, global, constructor, 1, &value, &mut result) != sys::Status::napi_ok {
             return Err(Pending);
         }
         let mut kind = 0;
         sys::napi_typeof(env, result, &mut kind);
         if kind != sys::ValueType::napi_bigint {
-            return Err(throw_type_error(
-                env,
-                "Cannot convert value to a BigInt for an i64 parameter",
-            ));
+            return Err(throw_type_error(env, "Cannot convert value to a BigInt for an i64 parameter"));
         }
         Ok(result)
     }
@@ -132,32 +108,18 @@ unsafe fn call_global_bigint(
 ///
 /// # Safety
 /// `env` must be the current JS environment.
-pub(crate) unsafe fn to_js(
-    env: sys::napi_env,
-    raw: ValRaw,
-    ty: ValType,
-) -> Result<sys::napi_value, Pending> {
+pub(crate) unsafe fn to_js(env: sys::napi_env, raw: ValRaw, ty: ValType) -> Result<sys::napi_value, Pending> {
     let mut value = ptr::null_mut();
     // SAFETY: the live env and a pointer to a local.
     unsafe {
         match ty {
             ValType::I32 => sys::napi_create_int32(env, raw.get_i32(), &mut value),
             ValType::I64 => sys::napi_create_bigint_int64(env, raw.get_i64(), &mut value),
-            ValType::F32 => {
-                sys::napi_create_double(env, f64::from(f32::from_bits(raw.get_u32())), &mut value)
-            }
+            ValType::F32 => sys::napi_create_double(env, f64::from(f32::from_bits(raw.get_u32())), &mut value),
             ValType::F64 => sys::napi_create_double(env, f64::from_bits(raw.get_u64()), &mut value),
-            ValType::V128 => {
-                return Err(throw_type_error(
-                    env,
-                    "v128 values cannot cross the JS boundary",
-                ))
-            }
+            ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
             ValType::FuncRef | ValType::ExternRef => {
-                return Err(throw_type_error(
-                    env,
-                    "reference values are not supported at the JS boundary yet",
-                ))
+                return Err(throw_type_error(env, "reference values are not supported at the JS boundary yet"))
             }
         };
     }

@@ -34,24 +34,13 @@ thread_local! {
 
 /// Registers the JS error classes heron throws on this thread.
 #[napi]
-pub fn set_error_classes(
-    env: Env,
-    compile_error: Unknown,
-    link_error: Unknown,
-    runtime_error: Unknown,
-) -> Result<()> {
+pub fn set_error_classes(env: Env, compile_error: Unknown, link_error: Unknown, runtime_error: Unknown) -> Result<()> {
     let mut refs = [ptr::null_mut(); 3];
-    for (slot, class) in refs
-        .iter_mut()
-        .zip([compile_error, link_error, runtime_error])
-    {
+    for (slot, class) in refs.iter_mut().zip([compile_error, link_error, runtime_error]) {
         // SAFETY: a strong reference to a live value of this env; kept for the env's lifetime.
         let status = unsafe { sys::napi_create_reference(env.raw(), class.raw(), 1, slot) };
         if status != sys::Status::napi_ok {
-            return Err(Error::new(
-                Status::GenericFailure,
-                "cannot reference the error classes",
-            ));
+            return Err(Error::new(Status::GenericFailure, "cannot reference the error classes"));
         }
     }
     CLASSES.with(|c| c.set(refs));
@@ -107,12 +96,7 @@ fn throw_class(env: sys::napi_env, class: Class, message: &str) -> Pending {
         let mut constructor = ptr::null_mut();
         sys::napi_get_reference_value(env, reference, &mut constructor);
         let mut text = ptr::null_mut();
-        sys::napi_create_string_utf8(
-            env,
-            message.as_ptr().cast(),
-            message.len() as isize,
-            &mut text,
-        );
+        sys::napi_create_string_utf8(env, message.as_ptr().cast(), message.len() as isize, &mut text);
         let mut error = ptr::null_mut();
         if sys::napi_new_instance(env, constructor, 1, &text, &mut error) == sys::Status::napi_ok {
             sys::napi_throw(env, error);

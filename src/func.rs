@@ -26,17 +26,9 @@ struct ExportData {
 
 /// Creates the JS function for an exported wasm function: `name` is the function index as a
 /// string and `length` its parameter count, as the JS API specifies.
-pub(crate) fn export_function(
-    env: sys::napi_env,
-    func: Func,
-    name: &str,
-) -> Result<sys::napi_value, Pending> {
+pub(crate) fn export_function(env: sys::napi_env, func: Func, name: &str) -> Result<sys::napi_value, Pending> {
     let ty = func.ty().clone();
-    let data = Box::into_raw(Box::new(ExportData {
-        params: ty.params().into(),
-        results: ty.results().into(),
-        func,
-    }));
+    let data = Box::into_raw(Box::new(ExportData { params: ty.params().into(), results: ty.results().into(), func }));
     let mut function = ptr::null_mut();
     // SAFETY: `data` is a live heap allocation handed to the function object, which frees it
     // in `finalize_export` when the function is garbage collected.
@@ -53,14 +45,7 @@ pub(crate) fn export_function(
             drop(Box::from_raw(data));
             return Err(Pending);
         }
-        sys::napi_add_finalizer(
-            env,
-            function,
-            data.cast(),
-            Some(finalize_export),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        );
+        sys::napi_add_finalizer(env, function, data.cast(), Some(finalize_export), ptr::null_mut(), ptr::null_mut());
         let mut length = ptr::null_mut();
         sys::napi_create_uint32(env, ty.params().len() as u32, &mut length);
         let property = sys::napi_property_descriptor {
@@ -84,24 +69,12 @@ unsafe extern "C" fn finalize_export(_env: sys::napi_env, data: *mut c_void, _hi
 }
 
 /// The body of every exported function.
-unsafe extern "C" fn call_export(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
+unsafe extern "C" fn call_export(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let mut argc = INLINE_SLOTS;
     let mut argv = [ptr::null_mut(); INLINE_SLOTS];
     let mut data = ptr::null_mut();
     // SAFETY: N-API writes at most `argc` values into `argv` and the data pointer.
-    unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            &mut data,
-        )
-    };
+    unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data) };
     // Exported functions are not constructors. (N-API functions always have [[Construct]],
     // so `new f()` is refused here rather than by the engine as V8 does.)
     let mut new_target = ptr::null_mut();
@@ -117,27 +90,13 @@ unsafe extern "C" fn call_export(
     let result = if slots_needed <= INLINE_SLOTS && argc <= INLINE_SLOTS {
         let mut slots = [ValRaw::default(); INLINE_SLOTS];
         // SAFETY: `argv` holds `argc` live values (N-API reports the full count).
-        unsafe {
-            call_with(
-                env,
-                export,
-                &argv[..argc.min(INLINE_SLOTS)],
-                &mut slots[..slots_needed],
-            )
-        }
+        unsafe { call_with(env, export, &argv[..argc.min(INLINE_SLOTS)], &mut slots[..slots_needed]) }
     } else {
         let mut all_args = vec![ptr::null_mut(); argc];
         let mut count = argc;
         // SAFETY: as above, with a vector of the full argument count.
         unsafe {
-            sys::napi_get_cb_info(
-                env,
-                info,
-                &mut count,
-                all_args.as_mut_ptr(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-            )
+            sys::napi_get_cb_info(env, info, &mut count, all_args.as_mut_ptr(), ptr::null_mut(), ptr::null_mut())
         };
         let mut slots = vec![ValRaw::default(); slots_needed];
         // SAFETY: as above.
@@ -163,10 +122,7 @@ unsafe fn call_with(
             slots[i] = to_wasm(env, arg, *ty)?;
         }
         // SAFETY: the slots hold one converted value per parameter and room for the results.
-        export
-            .func
-            .call_raw(slots)
-            .map_err(|e| error::throw(env, e))?;
+        export.func.call_raw(slots).map_err(|e| error::throw(env, e))?;
         match export.results.len() {
             0 => Ok(undefined(env)),
             1 => to_js(env, slots[0], export.results[0]),
@@ -212,15 +168,10 @@ pub(crate) fn host_function(
 ) -> Result<Func, Pending> {
     let mut reference = ptr::null_mut();
     // SAFETY: a strong reference to a live function of this env.
-    if unsafe { sys::napi_create_reference(env, function, 1, &mut reference) }
-        != sys::Status::napi_ok
-    {
+    if unsafe { sys::napi_create_reference(env, function, 1, &mut reference) } != sys::Status::napi_ok {
         return Err(Pending);
     }
-    let callee = JsCallee {
-        env,
-        function: reference,
-    };
+    let callee = JsCallee { env, function: reference };
     let params: Box<[ValType]> = ty.params().into();
     let results: Box<[ValType]> = ty.results().into();
     Ok(Func::new_raw(engine, ty, move |slots| {
@@ -258,14 +209,7 @@ unsafe fn call_js(
             sys::napi_get_reference_value(env, callee.function, &mut function);
             let receiver = undefined(env);
             let mut returned = ptr::null_mut();
-            let status = sys::napi_call_function(
-                env,
-                receiver,
-                function,
-                argv.len(),
-                argv.as_ptr(),
-                &mut returned,
-            );
+            let status = sys::napi_call_function(env, receiver, function, argv.len(), argv.as_ptr(), &mut returned);
             if status != sys::Status::napi_ok {
                 return Err(Pending);
             }
@@ -299,18 +243,13 @@ unsafe fn read_results(
         let mut from = ptr::null_mut();
         sys::napi_get_named_property(env, array_class, c"from".as_ptr(), &mut from);
         let mut list = ptr::null_mut();
-        if sys::napi_call_function(env, array_class, from, 1, &returned, &mut list)
-            != sys::Status::napi_ok
-        {
+        if sys::napi_call_function(env, array_class, from, 1, &returned, &mut list) != sys::Status::napi_ok {
             return Err(Pending);
         }
         let mut length = 0u32;
         sys::napi_get_array_length(env, list, &mut length);
         if length as usize != results.len() {
-            return Err(error::throw_type_error(
-                env,
-                "the import returned the wrong number of results",
-            ));
+            return Err(error::throw_type_error(env, "the import returned the wrong number of results"));
         }
         for (i, ty) in results.iter().enumerate() {
             let mut element = ptr::null_mut();

@@ -7,6 +7,7 @@
 //!   into JS values.
 //! - `func.rs`: the hot paths, in raw N-API: exported wasm functions called from JS, and JS
 //!   functions called from wasm.
+//! - `memory.rs`: `NativeMemory`, a memory and the ArrayBuffer over it.
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
 //! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
 
@@ -14,4 +15,5 @@ mod convert;
 mod error;
 mod func;
 mod instance;
+mod memory;
 mod module;

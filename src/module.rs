@@ -44,11 +44,7 @@ impl NativeModule {
         self.inner
             .imports()
             .iter()
-            .map(|i| ImportDescriptor {
-                module: i.module.clone(),
-                name: i.name.clone(),
-                kind: i.ty.kind().into(),
-            })
+            .map(|i| ImportDescriptor { module: i.module.clone(), name: i.name.clone(), kind: i.ty.kind().into() })
             .collect()
     }
 
@@ -58,10 +54,7 @@ impl NativeModule {
         self.inner
             .exports()
             .iter()
-            .map(|e| ExportDescriptor {
-                name: e.name.clone(),
-                kind: e.ty.kind().into(),
-            })
+            .map(|e| ExportDescriptor { name: e.name.clone(), kind: e.ty.kind().into() })
             .collect()
     }
 }

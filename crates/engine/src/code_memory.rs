@@ -44,34 +44,21 @@ static REGISTRY: RwLock<BTreeMap<usize, (Arc<CodeInfo>, usize)>> = RwLock::new(B
 impl CodeMemory {
     /// Copies `functions` into executable memory and registers their trap sites.
     pub fn load(engine: &Engine, functions: Vec<CompiledFunction>) -> Result<CodeMemory> {
-        let load_error =
-            |e: cranelift_module::ModuleError| Error::Resource(format!("loading code failed: {e}"));
-        let builder = JITBuilder::with_isa(
-            engine.isa_owned(),
-            cranelift_module::default_libcall_names(),
-        );
+        let load_error = |e: cranelift_module::ModuleError| Error::Resource(format!("loading code failed: {e}"));
+        let builder = JITBuilder::with_isa(engine.isa_owned(), cranelift_module::default_libcall_names());
         let mut jit = JITModule::new(builder);
         let signature = jit.make_signature();
         let mut ids = Vec::with_capacity(functions.len());
         for function in &functions {
-            let id = jit
-                .declare_anonymous_function(&signature)
-                .map_err(load_error)?;
-            jit.define_function_bytes(id, function.alignment, &function.bytes, &[])
-                .map_err(load_error)?;
+            let id = jit.declare_anonymous_function(&signature).map_err(load_error)?;
+            jit.define_function_bytes(id, function.alignment, &function.bytes, &[]).map_err(load_error)?;
             ids.push(id);
         }
         jit.finalize_definitions().map_err(load_error)?;
         let entries: Vec<(usize, usize, TrapTable)> = functions
             .into_iter()
             .zip(&ids)
-            .map(|(f, id)| {
-                (
-                    jit.get_finalized_function(*id) as usize,
-                    f.bytes.len(),
-                    TrapTable::new(f.traps),
-                )
-            })
+            .map(|(f, id)| (jit.get_finalized_function(*id) as usize, f.bytes.len(), TrapTable::new(f.traps)))
             .collect();
         let starts: Vec<usize> = entries.iter().map(|e| e.0).collect();
         let info = Arc::new(CodeInfo { functions: entries });
@@ -80,11 +67,7 @@ impl CodeMemory {
             registry.insert(start + len.max(&1), (info.clone(), index));
         }
         drop(registry);
-        Ok(CodeMemory {
-            jit: Some(jit),
-            info,
-            starts,
-        })
+        Ok(CodeMemory { jit: Some(jit), info, starts })
     }
 
     /// Entry address of the `index`th function given to `load`.

@@ -32,14 +32,7 @@ pub(crate) fn compile_module(engine: &Engine, info: &ModuleInfo) -> Result<CodeM
             |(context, builder_context), index| {
                 context.clear();
                 let frontend = engine.isa().frontend_config();
-                translate::translate_function(
-                    info,
-                    &offsets,
-                    frontend,
-                    index,
-                    &mut context.func,
-                    builder_context,
-                )?;
+                translate::translate_function(info, &offsets, frontend, index, &mut context.func, builder_context)?;
                 let offset = info.bodies[(index - first) as usize].start as u64;
                 finish(engine, context, offset)
             },
@@ -54,29 +47,15 @@ fn finish(engine: &Engine, context: &mut Context, offset: u64) -> Result<Compile
         .compile(engine.isa(), &mut Default::default())
         .map_err(|e| Error::compile(format!("code generation failed: {:?}", e.inner), offset))?;
     if !code.buffer.relocs().is_empty() {
-        return Err(Error::compile(
-            "code generation needs a relocation heron does not support",
-            offset,
-        ));
+        return Err(Error::compile("code generation needs a relocation heron does not support", offset));
     }
-    let traps = code
-        .buffer
-        .traps()
-        .iter()
-        .filter_map(|t| Trap::from_clif(t.code).map(|trap| (t.offset, trap)))
-        .collect();
-    Ok(CompiledFunction {
-        bytes: code.code_buffer().to_vec(),
-        alignment: code.buffer.alignment as u64,
-        traps,
-    })
+    let traps =
+        code.buffer.traps().iter().filter_map(|t| Trap::from_clif(t.code).map(|trap| (t.offset, trap))).collect();
+    Ok(CompiledFunction { bytes: code.code_buffer().to_vec(), alignment: code.buffer.alignment as u64, traps })
 }
 
 /// Builds and loads the two trampolines of signature `ty`.
-pub(crate) fn compile_trampolines(
-    engine: &Engine,
-    ty: &FuncType,
-) -> Result<(CodeMemory, Trampolines)> {
+pub(crate) fn compile_trampolines(engine: &Engine, ty: &FuncType) -> Result<(CodeMemory, Trampolines)> {
     let mut context = Context::new();
     let mut builder_context = FunctionBuilderContext::new();
     let frontend = engine.isa().frontend_config();
@@ -86,10 +65,7 @@ pub(crate) fn compile_trampolines(
     build_host_call(ty, &mut context.func, &mut builder_context, frontend);
     let host_call = finish(engine, &mut context, 0)?;
     let code = CodeMemory::load(engine, vec![array_call, host_call])?;
-    let trampolines = Trampolines {
-        array_call: code.function(0),
-        host_call: code.function(1),
-    };
+    let trampolines = Trampolines { array_call: code.function(0), host_call: code.function(1) };
     Ok((code, trampolines))
 }
 
@@ -102,36 +78,24 @@ fn build_array_call(
     frontend: cranelift_codegen::isa::TargetFrontendConfig,
 ) {
     let mut sig = ir::Signature::new(CallConv::SystemV);
-    sig.params.extend([
-        AbiParam::new(types::I64),
-        AbiParam::new(types::I64),
-        AbiParam::new(types::I64),
-    ]);
+    sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64), AbiParam::new(types::I64)]);
     func.signature = sig;
     let mut b = FunctionBuilder::new(func, builder_context);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     b.seal_block(entry);
-    let [wasm_call, vmctx, values] = b.block_params(entry) else {
-        unreachable!("three parameters")
-    };
+    let [wasm_call, vmctx, values] = b.block_params(entry) else { unreachable!("three parameters") };
     let (wasm_call, vmctx, values) = (*wasm_call, *vmctx, *values);
     let mut args = vec![vmctx];
     for (i, param) in ty.params().iter().enumerate() {
-        args.push(b.ins().load(
-            param.clif(),
-            MemFlagsData::trusted(),
-            values,
-            i as i32 * SLOT,
-        ));
+        args.push(b.ins().load(param.clif(), MemFlagsData::trusted(), values, i as i32 * SLOT));
     }
     let callee_sig = b.import_signature(wasm_signature(ty));
     let call = b.ins().call_indirect(callee_sig, wasm_call, &args);
     let results = b.inst_results(call).to_vec();
     for (i, result) in results.into_iter().enumerate() {
-        b.ins()
-            .store(MemFlagsData::trusted(), result, values, i as i32 * SLOT);
+        b.ins().store(MemFlagsData::trusted(), result, values, i as i32 * SLOT);
     }
     b.ins().return_(&[]);
     b.finalize(frontend);
@@ -149,11 +113,8 @@ fn build_host_call(
     func.signature = wasm_signature(ty);
     let slots = ty.params().len().max(ty.results().len()).max(1) as u32;
     let mut b = FunctionBuilder::new(func, builder_context);
-    let array = b.create_sized_stack_slot(ir::StackSlotData::new(
-        ir::StackSlotKind::ExplicitSlot,
-        slots * SLOT as u32,
-        4,
-    ));
+    let array =
+        b.create_sized_stack_slot(ir::StackSlotData::new(ir::StackSlotKind::ExplicitSlot, slots * SLOT as u32, 4));
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
@@ -161,17 +122,13 @@ fn build_host_call(
     let params = b.block_params(entry).to_vec();
     let values = b.ins().stack_addr(types::I64, array, 0);
     for (i, param) in params[1..].iter().enumerate() {
-        b.ins()
-            .store(MemFlagsData::trusted(), *param, values, i as i32 * SLOT);
+        b.ins().store(MemFlagsData::trusted(), *param, values, i as i32 * SLOT);
     }
     let mut sig = ir::Signature::new(CallConv::SystemV);
-    sig.params
-        .extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+    sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
     sig.returns.push(AbiParam::new(types::I32));
     let sig = b.import_signature(sig);
-    let callee = b
-        .ins()
-        .iconst(types::I64, libcalls::host_call_address() as i64);
+    let callee = b.ins().iconst(types::I64, libcalls::host_call_address() as i64);
     let call = b.ins().call_indirect(sig, callee, &[params[0], values]);
     let failed = b.inst_results(call)[0];
     b.ins().trapnz(failed, Trap::HostError.to_clif());
@@ -179,14 +136,7 @@ fn build_host_call(
         .results()
         .iter()
         .enumerate()
-        .map(|(i, result)| {
-            b.ins().load(
-                result.clif(),
-                MemFlagsData::trusted(),
-                values,
-                i as i32 * SLOT,
-            )
-        })
+        .map(|(i, result)| b.ins().load(result.clif(), MemFlagsData::trusted(), values, i as i32 * SLOT))
         .collect();
     b.ins().return_(&results);
     b.finalize(frontend);

@@ -48,9 +48,7 @@ impl Default for Engine {
     /// The process-wide engine with default settings.
     fn default() -> Self {
         static DEFAULT: OnceLock<Engine> = OnceLock::new();
-        DEFAULT
-            .get_or_init(|| Engine::new().expect("the host ISA is supported"))
-            .clone()
+        DEFAULT.get_or_init(|| Engine::new().expect("the host ISA is supported")).clone()
     }
 }
 
@@ -58,39 +56,21 @@ impl Engine {
     /// An engine for the host CPU.
     pub fn new() -> Result<Engine> {
         if !cfg!(all(target_arch = "x86_64", unix)) {
-            return Err(Error::Resource(
-                "heron runs on x86-64 Unix only for now".into(),
-            ));
+            return Err(Error::Resource("heron runs on x86-64 Unix only for now".into()));
         }
         let mut flags = settings::builder();
         let set = |flags: &mut settings::Builder, name: &str, value: &str| {
-            flags
-                .set(name, value)
-                .map_err(|e| Error::Resource(format!("cranelift flag {name}: {e}")))
+            flags.set(name, value).map_err(|e| Error::Resource(format!("cranelift flag {name}: {e}")))
         };
         set(&mut flags, "opt_level", "speed")?;
-        set(
-            &mut flags,
-            "enable_verifier",
-            if cfg!(debug_assertions) {
-                "true"
-            } else {
-                "false"
-            },
-        )?;
+        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
         set(&mut flags, "preserve_frame_pointers", "true")?;
-        let isa_builder = cranelift_native::builder()
-            .map_err(|e| Error::Resource(format!("unsupported host: {e}")))?;
+        let isa_builder = cranelift_native::builder().map_err(|e| Error::Resource(format!("unsupported host: {e}")))?;
         let isa = isa_builder
             .finish(settings::Flags::new(flags))
             .map_err(|e| Error::Resource(format!("cranelift ISA: {e}")))?;
         crate::signals::install();
-        Ok(Engine {
-            inner: Arc::new(EngineInner {
-                isa,
-                signatures: Mutex::default(),
-            }),
-        })
+        Ok(Engine { inner: Arc::new(EngineInner { isa, signatures: Mutex::default() }) })
     }
 
     pub(crate) fn isa_owned(&self) -> OwnedTargetIsa {
@@ -103,17 +83,13 @@ impl Engine {
 
     /// The engine-wide id of `ty`, compiling its trampolines the first time it is seen.
     pub(crate) fn register_signature(&self, ty: &FuncType) -> Result<u32> {
-        let mut registry = self
-            .inner
-            .signatures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut registry = self.inner.signatures.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(id) = registry.ids.get(ty) {
             return Ok(*id);
         }
         let (code, trampolines) = compile::compile_trampolines(self, ty)?;
-        let id = u32::try_from(registry.trampolines.len())
-            .map_err(|_| Error::Resource("too many signatures".into()))?;
+        let id =
+            u32::try_from(registry.trampolines.len()).map_err(|_| Error::Resource("too many signatures".into()))?;
         registry.trampolines.push(trampolines);
         registry.code.push(code);
         registry.ids.insert(ty.clone(), id);
@@ -122,11 +98,7 @@ impl Engine {
 
     /// The trampolines of a registered signature.
     pub(crate) fn trampolines(&self, id: u32) -> Trampolines {
-        let registry = self
-            .inner
-            .signatures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let registry = self.inner.signatures.lock().unwrap_or_else(|e| e.into_inner());
         registry.trampolines[id as usize]
     }
 }

@@ -119,11 +119,7 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
         (*f.vmctx).stack_limit = limit;
         (f.array_call, f.wasm_call, f.vmctx.cast::<u8>())
     };
-    let mut activation = Activation {
-        saved_sp: 0,
-        trap: 0,
-        previous: CURRENT.with(|c| c.get()),
-    };
+    let mut activation = Activation { saved_sp: 0, trap: 0, previous: CURRENT.with(|c| c.get()) };
     CURRENT.with(|c| c.set(&mut activation));
     // SAFETY: the trampoline matches the callee's signature (both come from its VMFuncRef),
     // `values` is as the caller guarantees, and `activation` outlives the call.
@@ -156,10 +152,7 @@ pub(crate) fn unwind_target(trap: Trap) -> Option<(usize, usize)> {
     // SAFETY: a non-null CURRENT points to the activation of a `call` still on this stack.
     unsafe {
         (*activation).trap = trap as u8;
-        Some((
-            (*activation).saved_sp,
-            heron_trap_landing as *const () as usize,
-        ))
+        Some(((*activation).saved_sp, heron_trap_landing as *const () as usize))
     }
 }
 

@@ -58,10 +58,7 @@ impl fmt::Debug for HostError {
 impl Error {
     /// A compile error at `offset`.
     pub fn compile(message: impl Into<String>, offset: u64) -> Self {
-        Error::Compile {
-            message: message.into(),
-            offset: offset as usize,
-        }
+        Error::Compile { message: message.into(), offset: offset as usize }
     }
 }
 

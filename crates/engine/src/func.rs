@@ -64,24 +64,13 @@ impl Func {
     ) -> Func {
         let signature = ty.clone();
         Func::new_raw(engine, ty, move |slots| {
-            let args: Vec<Val> = signature
-                .params()
-                .iter()
-                .zip(slots.iter())
-                .map(|(t, raw)| Val::from_raw(*raw, *t))
-                .collect();
-            let mut results: Vec<Val> = signature
-                .results()
-                .iter()
-                .map(|t| Val::default_for(*t))
-                .collect();
+            let args: Vec<Val> =
+                signature.params().iter().zip(slots.iter()).map(|(t, raw)| Val::from_raw(*raw, *t)).collect();
+            let mut results: Vec<Val> = signature.results().iter().map(|t| Val::default_for(*t)).collect();
             callback(&args, &mut results)?;
             for ((slot, value), ty) in slots.iter_mut().zip(&results).zip(signature.results()) {
                 if value.ty() != *ty {
-                    return Err(HostError::new(format!(
-                        "host function returned a {} for a {ty} result",
-                        value.ty()
-                    )));
+                    return Err(HostError::new(format!("host function returned a {} for a {ty} result", value.ty())));
                 }
                 *slot = value.to_raw();
             }
@@ -96,21 +85,14 @@ impl Func {
         ty: FuncType,
         callback: impl Fn(&mut [ValRaw]) -> std::result::Result<(), HostError> + 'static,
     ) -> Func {
-        let type_id = engine
-            .register_signature(&ty)
-            .expect("signature registration only fails on absurd counts");
+        let type_id = engine.register_signature(&ty).expect("signature registration only fails on absurd counts");
         let trampolines = engine.trampolines(type_id);
         let host = Arc::new_cyclic(|weak: &std::sync::Weak<HostFunc>| {
             let this = weak.as_ptr();
             // SAFETY: only the address is taken; new_cyclic places the value there.
             let header_address = unsafe { std::ptr::addr_of!((*this).header) };
             HostFunc {
-                header: VMContextHeader {
-                    magic: HOST_CONTEXT_MAGIC,
-                    _pad: 0,
-                    stack_limit: 0,
-                    owner: this.cast(),
-                },
+                header: VMContextHeader { magic: HOST_CONTEXT_MAGIC, _pad: 0, stack_limit: 0, owner: this.cast() },
                 func_ref: VMFuncRef {
                     wasm_call: trampolines.host_call,
                     array_call: trampolines.array_call,
@@ -122,18 +104,12 @@ impl Func {
                 callback: Box::new(callback),
             }
         });
-        Func {
-            func_ref: &host.func_ref,
-            owner: FuncOwner::Host(host),
-        }
+        Func { func_ref: &host.func_ref, owner: FuncOwner::Host(host) }
     }
 
     /// A handle to function `func_ref` of an instance.
     pub(crate) fn from_instance(instance: Arc<InstanceInner>, func_ref: *const VMFuncRef) -> Func {
-        Func {
-            func_ref,
-            owner: FuncOwner::Instance(instance),
-        }
+        Func { func_ref, owner: FuncOwner::Instance(instance) }
     }
 
     /// Recovers a handle from a funcref value (null gives `None`).
@@ -191,26 +167,14 @@ impl Func {
     /// Calls the function with type-checked arguments.
     pub fn call(&self, args: &[Val]) -> Result<Vec<Val>> {
         let ty = self.ty().clone();
-        if args.len() != ty.params().len()
-            || args.iter().zip(ty.params()).any(|(a, t)| a.ty() != *t)
-        {
-            return Err(Error::Link(format!(
-                "arguments do not match the signature {ty}"
-            )));
+        if args.len() != ty.params().len() || args.iter().zip(ty.params()).any(|(a, t)| a.ty() != *t) {
+            return Err(Error::Link(format!("arguments do not match the signature {ty}")));
         }
         let mut slots: Vec<ValRaw> = args.iter().map(Val::to_raw).collect();
-        slots.resize(
-            ty.params().len().max(ty.results().len()).max(1),
-            ValRaw::default(),
-        );
+        slots.resize(ty.params().len().max(ty.results().len()).max(1), ValRaw::default());
         // SAFETY: the slots were checked against the signature and sized for the results.
         unsafe { self.call_raw(&mut slots)? };
-        Ok(ty
-            .results()
-            .iter()
-            .zip(slots)
-            .map(|(t, raw)| Val::from_raw(raw, *t))
-            .collect())
+        Ok(ty.results().iter().zip(slots).map(|(t, raw)| Val::from_raw(raw, *t)).collect())
     }
 
     /// Calls the function on raw slots: the arguments in, the results out.

@@ -64,11 +64,7 @@ impl Global {
 
     fn write(&self, value: Val) -> Result<()> {
         if value.ty() != self.inner.ty.content {
-            return Err(Error::Link(format!(
-                "global of type {} cannot hold a {}",
-                self.inner.ty.content,
-                value.ty()
-            )));
+            return Err(Error::Link(format!("global of type {} cannot hold a {}", self.inner.ty.content, value.ty())));
         }
         // SAFETY: as in `get`; the storage has ValRaw's size and alignment.
         unsafe {

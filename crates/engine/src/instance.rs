@@ -96,10 +96,7 @@ impl Drop for InstanceInner {
 }
 
 fn link_error(import: &crate::module::ImportDesc, message: impl std::fmt::Display) -> Error {
-    Error::Link(format!(
-        "incompatible import type for {}.{}: {message}",
-        import.module, import.name
-    ))
+    Error::Link(format!("incompatible import type for {}.{}: {message}", import.module, import.name))
 }
 
 impl Instance {
@@ -108,11 +105,7 @@ impl Instance {
         let engine = module.engine();
         let info = &module.inner.info;
         if imports.len() != info.imports.len() {
-            return Err(Error::Link(format!(
-                "expected {} imports, got {}",
-                info.imports.len(),
-                imports.len()
-            )));
+            return Err(Error::Link(format!("expected {} imports, got {}", info.imports.len(), imports.len())));
         }
         let mut funcs = Vec::new();
         let (mut memories, mut tables, mut globals) = (Vec::new(), Vec::new(), Vec::new());
@@ -120,29 +113,20 @@ impl Instance {
             match (&import.ty, value) {
                 (ExternType::Func(expected), Extern::Func(f)) => {
                     if f.ty() != expected {
-                        return Err(link_error(
-                            import,
-                            format_args!("expected function {expected}, got {}", f.ty()),
-                        ));
+                        return Err(link_error(import, format_args!("expected function {expected}, got {}", f.ty())));
                     }
                     funcs.push(f.clone());
                 }
                 (ExternType::Memory(expected), Extern::Memory(m)) => {
                     let actual = m.ty();
-                    let limits = crate::types::Limits {
-                        min: m.size(),
-                        max: actual.limits.max,
-                    };
+                    let limits = crate::types::Limits { min: m.size(), max: actual.limits.max };
                     if !limits.matches(&expected.limits) || actual.shared != expected.shared {
                         return Err(link_error(import, "memory limits do not match"));
                     }
                     memories.push(m.clone());
                 }
                 (ExternType::Table(expected), Extern::Table(t)) => {
-                    let limits = crate::types::Limits {
-                        min: t.size(),
-                        max: t.ty().limits.max,
-                    };
+                    let limits = crate::types::Limits { min: t.size(), max: t.ty().limits.max };
                     if t.element() != expected.element || !limits.matches(&expected.limits) {
                         return Err(link_error(import, "table type or limits do not match"));
                     }
@@ -184,9 +168,7 @@ impl Instance {
         // SAFETY: a non-zero-size layout (the header alone is 24 bytes).
         let vmctx = unsafe { std::alloc::alloc_zeroed(layout) };
         if vmctx.is_null() {
-            return Err(Error::Resource(
-                "out of memory allocating an instance".into(),
-            ));
+            return Err(Error::Resource("out of memory allocating an instance".into()));
         }
         let inner = Arc::new(InstanceInner {
             module: module.clone(),
@@ -257,20 +239,11 @@ impl Instance {
             let memory = &inner.memories[index as usize];
             let start = const_u32(offset, &inner.globals) as usize;
             let bytes = &info.bytes[segment.range.clone()];
-            if start
-                .checked_add(bytes.len())
-                .is_none_or(|end| end > memory.data_size())
-            {
+            if start.checked_add(bytes.len()).is_none_or(|end| end > memory.data_size()) {
                 return Err(Trap::MemoryOutOfBounds.into());
             }
             // SAFETY: the range [start, start + len) was checked against the memory's size.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    bytes.as_ptr(),
-                    memory.data_ptr().add(start),
-                    bytes.len(),
-                )
-            };
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory.data_ptr().add(start), bytes.len()) };
         }
         Ok(())
     }
@@ -285,18 +258,13 @@ impl Instance {
     /// Every export, in the module's export order.
     pub fn exports(&self) -> Vec<(String, Extern)> {
         let info = &self.inner.module.inner.info;
-        info.exports
-            .iter()
-            .map(|e| (e.name.clone(), self.export(e.index)))
-            .collect()
+        info.exports.iter().map(|e| (e.name.clone(), self.export(e.index))).collect()
     }
 
     fn export(&self, index: EntityIndex) -> Extern {
         let inner = &self.inner;
         match index {
-            EntityIndex::Func(f) => {
-                Extern::Func(Func::from_instance(inner.clone(), inner.func_ref(f)))
-            }
+            EntityIndex::Func(f) => Extern::Func(Func::from_instance(inner.clone(), inner.func_ref(f))),
             EntityIndex::Memory(m) => Extern::Memory(inner.memories[m as usize].clone()),
             EntityIndex::Table(t) => Extern::Table(inner.tables[t as usize].clone()),
             EntityIndex::Global(g) => Extern::Global(inner.globals[g as usize].clone()),

@@ -41,12 +41,7 @@ extern "C" fn host_call(vmctx: *mut VMContextHeader, values: *mut ValRaw) -> u32
 }
 
 /// `table.grow`: returns the old size, or -1 (as u32) if the table cannot grow.
-extern "C" fn table_grow(
-    vmctx: *mut VMContextHeader,
-    table_index: u32,
-    init: usize,
-    delta: u32,
-) -> u32 {
+extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: usize, delta: u32) -> u32 {
     // SAFETY: as in `memory_grow`.
     let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
     let table = instance.table(table_index);
@@ -58,13 +53,7 @@ extern "C" fn table_grow(
 }
 
 /// `table.fill`: returns nonzero if the range is out of bounds (nothing is written then).
-extern "C" fn table_fill(
-    vmctx: *mut VMContextHeader,
-    table_index: u32,
-    start: u32,
-    value: usize,
-    len: u32,
-) -> u32 {
+extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u32, value: usize, len: u32) -> u32 {
     // SAFETY: as in `memory_grow`.
     let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
     let table = instance.table(table_index);

@@ -45,14 +45,10 @@ impl Memory {
     /// A new zero-filled memory of `ty.limits.min` pages.
     pub fn new(_engine: &Engine, ty: MemoryType) -> Result<Memory> {
         if ty.shared {
-            return Err(Error::Resource(
-                "shared memories (threads) are not supported yet".into(),
-            ));
+            return Err(Error::Resource("shared memories (threads) are not supported yet".into()));
         }
         if ty.limits.min > MAX_PAGES || ty.limits.max.is_some_and(|m| m > MAX_PAGES) {
-            return Err(Error::Resource(
-                "memory size exceeds 65536 pages (4 GiB)".into(),
-            ));
+            return Err(Error::Resource("memory size exceeds 65536 pages (4 GiB)".into()));
         }
         // SAFETY: a fresh private reservation; nothing else refers to it.
         let base = unsafe {
@@ -66,14 +62,9 @@ impl Memory {
             )
         };
         if base == libc::MAP_FAILED {
-            return Err(Error::Resource(
-                "could not reserve address space for a memory".into(),
-            ));
+            return Err(Error::Resource("could not reserve address space for a memory".into()));
         }
-        let definition = VMMemoryDefinition {
-            base: base.cast(),
-            current_length: 0,
-        };
+        let definition = VMMemoryDefinition { base: base.cast(), current_length: 0 };
         let memory = Memory {
             inner: Arc::new(MemoryInner {
                 definition: Box::new(UnsafeCell::new(definition)),
@@ -110,11 +101,7 @@ impl Memory {
 
     /// Grows by `delta` pages; returns the old size in pages.
     pub fn grow(&self, delta: u64) -> Result<u64> {
-        let _guard = self
-            .inner
-            .grow_lock
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _guard = self.inner.grow_lock.lock().unwrap_or_else(|e| e.into_inner());
         let old_pages = self.size();
         let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
         let new_pages = old_pages.checked_add(delta).filter(|p| *p <= maximum);

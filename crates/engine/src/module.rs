@@ -131,10 +131,7 @@ impl ModuleInfo {
 
     /// Decodes and validates `bytes`.
     pub fn parse(bytes: &[u8]) -> Result<ModuleInfo> {
-        let mut info = ModuleInfo {
-            bytes: bytes.to_vec(),
-            ..Default::default()
-        };
+        let mut info = ModuleInfo { bytes: bytes.to_vec(), ..Default::default() };
         let mut validator = Validator::new_with_features(features());
         let mut allocations = wasmparser::FuncValidatorAllocations::default();
         let mut parser = Parser::new(0);
@@ -142,8 +139,7 @@ impl ModuleInfo {
         for payload in parser.parse_all(bytes) {
             let payload = payload?;
             if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
-                let mut func_validator =
-                    to_validate.into_validator(std::mem::take(&mut allocations));
+                let mut func_validator = to_validate.into_validator(std::mem::take(&mut allocations));
                 func_validator.validate(&body)?;
                 allocations = func_validator.into_allocations();
                 let range = body.range();
@@ -161,8 +157,7 @@ impl ModuleInfo {
                 for group in reader.into_iter_with_offsets() {
                     let (offset, group) = group?;
                     for sub in group.into_types() {
-                        self.types
-                            .push(FuncType::from_wasm(sub.unwrap_func(), offset)?);
+                        self.types.push(FuncType::from_wasm(sub.unwrap_func(), offset)?);
                     }
                 }
             }
@@ -193,18 +188,9 @@ impl ModuleInfo {
                             self.num_imported_globals += 1;
                             ExternType::Global(g)
                         }
-                        TypeRef::Tag(_) => {
-                            return Err(Error::compile(
-                                "unsupported feature: exception tags",
-                                offset,
-                            ))
-                        }
+                        TypeRef::Tag(_) => return Err(Error::compile("unsupported feature: exception tags", offset)),
                     };
-                    self.imports.push(ImportDesc {
-                        module: import.module.into(),
-                        name: import.name.into(),
-                        ty,
-                    });
+                    self.imports.push(ImportDesc { module: import.module.into(), name: import.name.into(), ty });
                 }
             }
             Payload::FunctionSection(reader) => {
@@ -216,10 +202,7 @@ impl ModuleInfo {
                 for table in reader.into_iter_with_offsets() {
                     let (offset, table) = table?;
                     if let wasmparser::TableInit::Expr(_) = table.init {
-                        return Err(Error::compile(
-                            "unsupported feature: table initializer expressions",
-                            offset,
-                        ));
+                        return Err(Error::compile("unsupported feature: table initializer expressions", offset));
                     }
                     self.tables.push(table_type(table.ty, offset)?);
                 }
@@ -240,11 +223,7 @@ impl ModuleInfo {
                 for export in reader {
                     let export = export?;
                     let (index, ty) = self.entity(export.kind, export.index);
-                    self.exports.push(ExportDesc {
-                        name: export.name.into(),
-                        ty,
-                        index,
-                    });
+                    self.exports.push(ExportDesc { name: export.name.into(), ty, index });
                 }
             }
             Payload::StartSection { func, .. } => self.start = Some(func),
@@ -258,19 +237,12 @@ impl ModuleInfo {
                     let data = data?;
                     let mode = match data.kind {
                         wasmparser::DataKind::Passive => SegmentMode::Passive,
-                        wasmparser::DataKind::Active {
-                            memory_index,
-                            offset_expr,
-                        } => SegmentMode::Active {
-                            index: memory_index,
-                            offset: const_expr(&offset_expr)?,
-                        },
+                        wasmparser::DataKind::Active { memory_index, offset_expr } => {
+                            SegmentMode::Active { index: memory_index, offset: const_expr(&offset_expr)? }
+                        }
                     };
                     let end = data.range.end as usize;
-                    self.data.push(DataSegment {
-                        mode,
-                        range: end - data.data.len()..end,
-                    });
+                    self.data.push(DataSegment { mode, range: end - data.data.len()..end });
                 }
             }
             _ => {}
@@ -281,22 +253,10 @@ impl ModuleInfo {
     fn entity(&self, kind: wasmparser::ExternalKind, index: u32) -> (EntityIndex, ExternType) {
         use wasmparser::ExternalKind as K;
         match kind {
-            K::Func | K::FuncExact => (
-                EntityIndex::Func(index),
-                ExternType::Func(self.func_type(index).clone()),
-            ),
-            K::Table => (
-                EntityIndex::Table(index),
-                ExternType::Table(self.tables[index as usize]),
-            ),
-            K::Memory => (
-                EntityIndex::Memory(index),
-                ExternType::Memory(self.memories[index as usize]),
-            ),
-            K::Global => (
-                EntityIndex::Global(index),
-                ExternType::Global(self.globals[index as usize]),
-            ),
+            K::Func | K::FuncExact => (EntityIndex::Func(index), ExternType::Func(self.func_type(index).clone())),
+            K::Table => (EntityIndex::Table(index), ExternType::Table(self.tables[index as usize])),
+            K::Memory => (EntityIndex::Memory(index), ExternType::Memory(self.memories[index as usize])),
+            K::Global => (EntityIndex::Global(index), ExternType::Global(self.globals[index as usize])),
             K::Tag => unreachable!("exception tags are rejected by validation"),
         }
     }
@@ -308,24 +268,15 @@ fn limits(min: u64, max: Option<u64>) -> Limits {
 
 fn table_type(t: wasmparser::TableType, offset: u64) -> Result<TableType> {
     let element = ValType::from_wasm(wasmparser::ValType::Ref(t.element_type), offset)?;
-    Ok(TableType {
-        element,
-        limits: limits(t.initial, t.maximum),
-    })
+    Ok(TableType { element, limits: limits(t.initial, t.maximum) })
 }
 
 fn memory_type(m: wasmparser::MemoryType) -> MemoryType {
-    MemoryType {
-        limits: limits(m.initial, m.maximum),
-        shared: m.shared,
-    }
+    MemoryType { limits: limits(m.initial, m.maximum), shared: m.shared }
 }
 
 fn global_type(g: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
-    Ok(GlobalType {
-        content: ValType::from_wasm(g.content_type, offset)?,
-        mutable: g.mutable,
-    })
+    Ok(GlobalType { content: ValType::from_wasm(g.content_type, offset)?, mutable: g.mutable })
 }
 
 /// Reads a constant expression of the forms 2.0 allows: one constant, `ref.null`, `ref.func`
@@ -343,19 +294,11 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
         O::RefNull { .. } => ConstExpr::RefNull,
         O::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
         O::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
-        other => {
-            return Err(Error::compile(
-                format!("unsupported constant expression {other:?}"),
-                offset,
-            ))
-        }
+        other => return Err(Error::compile(format!("unsupported constant expression {other:?}"), offset)),
     };
     match reader.read()? {
         O::End => Ok(value),
-        _ => Err(Error::compile(
-            "unsupported feature: extended constant expressions",
-            offset,
-        )),
+        _ => Err(Error::compile("unsupported feature: extended constant expressions", offset)),
     }
 }
 
@@ -363,23 +306,17 @@ fn element_segment(element: wasmparser::Element<'_>) -> Result<ElementSegment> {
     let mode = match element.kind {
         wasmparser::ElementKind::Passive => SegmentMode::Passive,
         wasmparser::ElementKind::Declared => SegmentMode::Declared,
-        wasmparser::ElementKind::Active {
-            table_index,
-            offset_expr,
-        } => SegmentMode::Active {
-            index: table_index.unwrap_or(0),
-            offset: const_expr(&offset_expr)?,
-        },
+        wasmparser::ElementKind::Active { table_index, offset_expr } => {
+            SegmentMode::Active { index: table_index.unwrap_or(0), offset: const_expr(&offset_expr)? }
+        }
     };
     let items = match element.items {
-        wasmparser::ElementItems::Functions(reader) => reader
-            .into_iter()
-            .map(|f| Ok(ConstExpr::RefFunc(f?)))
-            .collect::<Result<_>>()?,
-        wasmparser::ElementItems::Expressions(_, reader) => reader
-            .into_iter()
-            .map(|e| const_expr(&e?))
-            .collect::<Result<_>>()?,
+        wasmparser::ElementItems::Functions(reader) => {
+            reader.into_iter().map(|f| Ok(ConstExpr::RefFunc(f?))).collect::<Result<_>>()?
+        }
+        wasmparser::ElementItems::Expressions(_, reader) => {
+            reader.into_iter().map(|e| const_expr(&e?)).collect::<Result<_>>()?
+        }
     };
     Ok(ElementSegment { mode, items })
 }
@@ -400,19 +337,9 @@ impl Module {
     /// Decodes, validates and compiles `bytes`.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let mut info = ModuleInfo::parse(bytes)?;
-        info.type_ids = info
-            .types
-            .iter()
-            .map(|ty| engine.register_signature(ty))
-            .collect::<Result<_>>()?;
+        info.type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
         let code = crate::compile::compile_module(engine, &info)?;
-        Ok(Module {
-            inner: Arc::new(ModuleInner {
-                engine: engine.clone(),
-                info,
-                code,
-            }),
-        })
+        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, code }) })
     }
 
     /// Checks that `bytes` is a module this engine can compile, without compiling it.

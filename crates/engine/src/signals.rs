@@ -37,11 +37,7 @@ pub(crate) fn install() {
     });
 }
 
-extern "C" fn on_signal(
-    signal: libc::c_int,
-    info: *mut libc::siginfo_t,
-    context: *mut libc::c_void,
-) {
+extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let ucontext = context.cast::<libc::ucontext_t>();
     // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler.
     let pc = unsafe { (*ucontext).uc_mcontext.gregs[libc::REG_RIP as usize] as usize };
@@ -108,11 +104,7 @@ impl Drop for AltStack {
         // SAFETY: disable the alternate stack before unmapping it; both calls act on this
         // thread's own alternate stack, which nothing else uses once the thread is exiting.
         unsafe {
-            let disable = libc::stack_t {
-                ss_sp: ptr::null_mut(),
-                ss_flags: libc::SS_DISABLE,
-                ss_size: 0,
-            };
+            let disable = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
             libc::sigaltstack(&disable, ptr::null_mut());
             libc::munmap(self.mapping, self.size);
         }
@@ -131,8 +123,7 @@ pub(crate) fn prepare_thread() {
     // SAFETY: querying this thread's alternate signal stack into a local struct.
     let has_alt_stack = unsafe {
         let mut current: libc::stack_t = std::mem::zeroed();
-        libc::sigaltstack(ptr::null(), &mut current) == 0
-            && current.ss_flags & libc::SS_DISABLE == 0
+        libc::sigaltstack(ptr::null(), &mut current) == 0 && current.ss_flags & libc::SS_DISABLE == 0
     };
     if has_alt_stack {
         return;
@@ -153,11 +144,8 @@ pub(crate) fn prepare_thread() {
             return;
         }
         libc::mprotect(mapping, page, libc::PROT_NONE);
-        let stack = libc::stack_t {
-            ss_sp: mapping.cast::<u8>().add(page).cast(),
-            ss_flags: 0,
-            ss_size: ALT_STACK_SIZE,
-        };
+        let stack =
+            libc::stack_t { ss_sp: mapping.cast::<u8>().add(page).cast(), ss_flags: 0, ss_size: ALT_STACK_SIZE };
         if libc::sigaltstack(&stack, ptr::null_mut()) != 0 {
             libc::munmap(mapping, size);
             return;

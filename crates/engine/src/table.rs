@@ -33,16 +33,11 @@ impl Table {
     /// A new table of `ty.limits.min` elements, each `init`.
     pub fn new(_engine: &Engine, ty: TableType, init: Val) -> Result<Table> {
         if ty.limits.min > MAX_ELEMENTS {
-            return Err(Error::Resource(format!(
-                "table size exceeds {MAX_ELEMENTS} elements"
-            )));
+            return Err(Error::Resource(format!("table size exceeds {MAX_ELEMENTS} elements")));
         }
         let table = Table {
             inner: Arc::new(TableInner {
-                definition: Box::new(UnsafeCell::new(VMTableDefinition {
-                    base: std::ptr::null_mut(),
-                    length: 0,
-                })),
+                definition: Box::new(UnsafeCell::new(VMTableDefinition { base: std::ptr::null_mut(), length: 0 })),
                 elements: UnsafeCell::new(Vec::new()),
                 ty,
                 owners: UnsafeCell::new(Vec::new()),
@@ -77,10 +72,7 @@ impl Table {
         // SAFETY: as in `size`.
         unsafe {
             let elements = &mut *self.inner.elements.get();
-            let slot = usize::try_from(index)
-                .ok()
-                .and_then(|i| elements.get_mut(i))
-                .ok_or(Trap::TableOutOfBounds)?;
+            let slot = usize::try_from(index).ok().and_then(|i| elements.get_mut(i)).ok_or(Trap::TableOutOfBounds)?;
             *slot = raw;
             self.keep_alive(value);
         }
@@ -91,13 +83,7 @@ impl Table {
     pub fn grow(&self, delta: u64, init: Val) -> Result<u64> {
         self.check(&init)?;
         let old = self.size();
-        let maximum = self
-            .inner
-            .ty
-            .limits
-            .max
-            .unwrap_or(MAX_ELEMENTS)
-            .min(MAX_ELEMENTS);
+        let maximum = self.inner.ty.limits.max.unwrap_or(MAX_ELEMENTS).min(MAX_ELEMENTS);
         let new = old.checked_add(delta).filter(|n| *n <= maximum);
         let Some(new) = new else {
             return Err(Error::Resource(format!(
@@ -120,11 +106,7 @@ impl Table {
 
     fn check(&self, value: &Val) -> Result<()> {
         if value.ty() != self.inner.ty.element {
-            return Err(Error::Link(format!(
-                "table of {} cannot hold a {}",
-                self.inner.ty.element,
-                value.ty()
-            )));
+            return Err(Error::Link(format!("table of {} cannot hold a {}", self.inner.ty.element, value.ty())));
         }
         Ok(())
     }
@@ -138,9 +120,7 @@ impl Table {
         // SAFETY: per this function's contract.
         let owners = unsafe { &mut *self.inner.owners.get() };
         // One handle per owner is enough, and keeps repeated stores from growing the list.
-        let known = owners
-            .iter()
-            .any(|v| matches!(v, Val::FuncRef(Some(f)) if f.owner_id() == func.owner_id()));
+        let known = owners.iter().any(|v| matches!(v, Val::FuncRef(Some(f)) if f.owner_id() == func.owner_id()));
         if !known {
             owners.push(value);
         }

@@ -104,18 +104,12 @@ impl TrapTable {
     /// Builds a table from `(offset, trap)` pairs in any order.
     pub fn new(mut sites: Vec<(u32, Trap)>) -> Self {
         sites.sort_by_key(|s| s.0);
-        TrapTable {
-            offsets: sites.iter().map(|s| s.0).collect(),
-            traps: sites.iter().map(|s| s.1).collect(),
-        }
+        TrapTable { offsets: sites.iter().map(|s| s.0).collect(), traps: sites.iter().map(|s| s.1).collect() }
     }
 
     /// The trap recorded at exactly `offset`. Runs inside the signal handler: no allocation.
     pub fn lookup(&self, offset: u32) -> Option<Trap> {
-        self.offsets
-            .binary_search(&offset)
-            .ok()
-            .map(|i| self.traps[i])
+        self.offsets.binary_search(&offset).ok().map(|i| self.traps[i])
     }
 }
 

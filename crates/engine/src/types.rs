@@ -35,12 +35,7 @@ impl ValType {
             W::V128 => ValType::V128,
             W::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FuncRef,
             W::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValType::ExternRef,
-            W::Ref(r) => {
-                return Err(Error::compile(
-                    format!("unsupported reference type {r}"),
-                    offset,
-                ))
-            }
+            W::Ref(r) => return Err(Error::compile(format!("unsupported reference type {r}"), offset)),
         })
     }
 
@@ -85,14 +80,8 @@ pub struct FuncType {
 
 impl FuncType {
     /// A signature with these parameters and results.
-    pub fn new(
-        params: impl IntoIterator<Item = ValType>,
-        results: impl IntoIterator<Item = ValType>,
-    ) -> Self {
-        FuncType {
-            params: params.into_iter().collect(),
-            results: results.into_iter().collect(),
-        }
+    pub fn new(params: impl IntoIterator<Item = ValType>, results: impl IntoIterator<Item = ValType>) -> Self {
+        FuncType { params: params.into_iter().collect(), results: results.into_iter().collect() }
     }
 
     /// Parameter types, in order.
@@ -109,21 +98,13 @@ impl FuncType {
         let convert = |tys: &[wasmparser::ValType]| -> Result<Box<[ValType]>> {
             tys.iter().map(|t| ValType::from_wasm(*t, offset)).collect()
         };
-        Ok(FuncType {
-            params: convert(ty.params())?,
-            results: convert(ty.results())?,
-        })
+        Ok(FuncType { params: convert(ty.params())?, results: convert(ty.results())? })
     }
 }
 
 impl fmt::Display for FuncType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |tys: &[ValType]| {
-            tys.iter()
-                .map(|t| t.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let list = |tys: &[ValType]| tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
         write!(f, "[{}] -> [{}]", list(&self.params), list(&self.results))
     }
 }

@@ -81,9 +81,7 @@ impl Val {
             ValType::F32 => Val::F32(raw.get_u32()),
             ValType::F64 => Val::F64(raw.get_u64()),
             ValType::V128 => Val::V128(raw.get_v128()),
-            ValType::FuncRef => {
-                Val::FuncRef(Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef))
-            }
+            ValType::FuncRef => Val::FuncRef(Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef)),
             ValType::ExternRef => Val::ExternRef(NonZeroUsize::new(raw.get_ptr()).map(ExternRef)),
         }
     }

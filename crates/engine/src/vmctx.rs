@@ -97,17 +97,7 @@ impl VmOffsets {
         let tables = globals + n_globals * PTR;
         let func_refs = tables + n_tables * PTR;
         let size = func_refs + n_funcs * size_of::<VMFuncRef>() as u32;
-        VmOffsets {
-            n_memories,
-            n_globals,
-            n_tables,
-            n_funcs,
-            memories,
-            globals,
-            tables,
-            func_refs,
-            size,
-        }
+        VmOffsets { n_memories, n_globals, n_tables, n_funcs, memories, globals, tables, func_refs, size }
     }
 
     /// Total size of the `VMContext` in bytes.

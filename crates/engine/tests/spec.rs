@@ -12,8 +12,8 @@
 //! prints each command's position before running it (to find a command that crashes the process).
 
 use heron_engine::{
-    Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc, Instance,
-    Limits, Memory, MemoryType, Module, Table, TableType, Trap, Val, ValType,
+    Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc, Instance, Limits, Memory,
+    MemoryType, Module, Table, TableType, Trap, Val, ValType,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
@@ -45,31 +45,18 @@ const EXPECTATIONS_HEADER: &str = "\
 fn main() {
     let suite_root = locate_testsuite().unwrap_or_else(|message| exit_with(&message));
     // Command-line arguments are ignored: `cargo test NAME` passes its unit-test filter here too.
-    let filter = std::env::var("HERON_WAST_FILTER")
-        .ok()
-        .filter(|filter| !filter.is_empty());
-    let verbosity = std::env::var("HERON_WAST_VERBOSE")
-        .ok()
-        .and_then(|v| v.parse::<u8>().ok())
-        .unwrap_or(0);
+    let filter = std::env::var("HERON_WAST_FILTER").ok().filter(|filter| !filter.is_empty());
+    let verbosity = std::env::var("HERON_WAST_VERBOSE").ok().and_then(|v| v.parse::<u8>().ok()).unwrap_or(0);
     let blessing = env_flag("HERON_BLESS");
     let expectations_path = tests_dir().join(EXPECTATIONS_FILE);
-    let expectations =
-        read_expectations(&expectations_path).unwrap_or_else(|message| exit_with(&message));
+    let expectations = read_expectations(&expectations_path).unwrap_or_else(|message| exit_with(&message));
 
     let scripts: Vec<Script> = collect_scripts(&suite_root)
         .into_iter()
-        .filter(|script| {
-            filter
-                .as_ref()
-                .is_none_or(|filter| script.key.contains(filter.as_str()))
-        })
+        .filter(|script| filter.as_ref().is_none_or(|filter| script.key.contains(filter.as_str())))
         .collect();
     if scripts.is_empty() {
-        exit_with(&format!(
-            "no .wast scripts found under {} (filter: {filter:?})",
-            suite_root.display()
-        ));
+        exit_with(&format!("no .wast scripts found under {} (filter: {filter:?})", suite_root.display()));
     }
 
     let mut results = Vec::new();
@@ -83,10 +70,7 @@ fn main() {
     if blessing {
         let blessed = blessed_expectations(&results, &expectations);
         if let Err(e) = std::fs::write(&expectations_path, blessed) {
-            exit_with(&format!(
-                "cannot write {}: {e}",
-                expectations_path.display()
-            ));
+            exit_with(&format!("cannot write {}: {e}", expectations_path.display()));
         }
         println!("blessed: rewrote {}", expectations_path.display());
     } else {
@@ -109,12 +93,7 @@ fn main() {
     }
     println!(
         "files: {} passed, {} failed, {} skipped; commands: {} passed, {} failed, {} skipped",
-        files.passed,
-        files.failed,
-        files.skipped,
-        commands.passed,
-        commands.failed,
-        commands.skipped
+        files.passed, files.failed, files.skipped, commands.passed, commands.failed, commands.skipped
     );
     if !problems.is_empty() && !blessing {
         println!("the spec test regressed; see the ERROR lines above (HERON_BLESS=1 records the current state)");
@@ -163,19 +142,11 @@ fn locate_testsuite() -> Result<PathBuf, String> {
     };
     for candidate in &candidates {
         if candidate.is_dir() && candidate.file_name().is_some_and(|name| name == "2.0") {
-            let canonical = candidate
-                .canonicalize()
-                .unwrap_or_else(|_| candidate.clone());
-            return Ok(canonical
-                .parent()
-                .map_or(canonical.clone(), Path::to_path_buf));
+            let canonical = candidate.canonicalize().unwrap_or_else(|_| candidate.clone());
+            return Ok(canonical.parent().map_or(canonical.clone(), Path::to_path_buf));
         }
     }
-    let looked = candidates
-        .iter()
-        .map(|c| format!("  {}", c.display()))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let looked = candidates.iter().map(|c| format!("  {}", c.display())).collect::<Vec<_>>().join("\n");
     Err(format!(
         "spec testsuite not found; looked for a `2.0` directory at:\n{looked}\n\
          set HERON_TESTSUITE to the testsuite directory (the one containing `2.0`)"
@@ -187,13 +158,8 @@ fn collect_scripts(suite_root: &Path) -> Vec<Script> {
     let mut paths = Vec::new();
     collect_wast_files(&suite_root.join("2.0"), &mut paths);
     paths.sort();
-    let mut scripts: Vec<Script> = paths
-        .into_iter()
-        .map(|path| Script {
-            key: key_for(&path, suite_root),
-            path,
-        })
-        .collect();
+    let mut scripts: Vec<Script> =
+        paths.into_iter().map(|path| Script { key: key_for(&path, suite_root), path }).collect();
 
     let misc = tests_dir().join("misc");
     let mut misc_paths = Vec::new();
@@ -201,10 +167,7 @@ fn collect_scripts(suite_root: &Path) -> Vec<Script> {
         collect_wast_files(&misc, &mut misc_paths);
     }
     misc_paths.sort();
-    scripts.extend(misc_paths.into_iter().map(|path| Script {
-        key: key_for(&path, &tests_dir()),
-        path,
-    }));
+    scripts.extend(misc_paths.into_iter().map(|path| Script { key: key_for(&path, &tests_dir()), path }));
     scripts
 }
 
@@ -225,11 +188,7 @@ fn collect_wast_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// `path` relative to `root`, with `/` separators whatever the platform.
 fn key_for(path: &Path, root: &Path) -> String {
     let relative = path.strip_prefix(root).unwrap_or(path);
-    relative
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,11 +207,7 @@ fn read_expectations(path: &Path) -> Result<BTreeMap<String, usize>, String> {
             continue;
         }
         let mut fields = line.split_whitespace();
-        let entry = match (
-            fields.next(),
-            fields.next().map(str::parse::<usize>),
-            fields.next(),
-        ) {
+        let entry = match (fields.next(), fields.next().map(str::parse::<usize>), fields.next()) {
             (Some(key), Some(Ok(passed)), None) => (key.to_string(), passed),
             _ => {
                 return Err(format!(
@@ -310,10 +265,7 @@ fn check_ratchet(
 
 /// The expectations file for the current results. Entries of scripts that were not run (because
 /// of a filter) are kept as they were.
-fn blessed_expectations(
-    results: &[(String, FileReport)],
-    previous: &BTreeMap<String, usize>,
-) -> String {
+fn blessed_expectations(results: &[(String, FileReport)], previous: &BTreeMap<String, usize>) -> String {
     let mut entries: BTreeMap<String, usize> = previous
         .iter()
         .filter(|(key, _)| !results.iter().any(|(ran, _)| ran == *key))
@@ -393,9 +345,7 @@ impl FileReport {
 fn run_script_isolated(path: &Path, verbosity: u8) -> FileReport {
     let mut report = FileReport::default();
     let mut progress = Progress::default();
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        run_script(path, verbosity, &mut report, &mut progress)
-    }));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| run_script(path, verbosity, &mut report, &mut progress)));
     if let Err(payload) = outcome {
         let message = payload
             .downcast_ref::<&str>()
@@ -408,10 +358,7 @@ fn run_script_isolated(path: &Path, verbosity: u8) -> FileReport {
             None => panic,
         });
         // The panicking command and every command after it count as failed.
-        let unfinished = progress
-            .planned
-            .saturating_sub(report.passed + report.failed)
-            .max(1);
+        let unfinished = progress.planned.saturating_sub(report.passed + report.failed).max(1);
         report.failed += unfinished;
     }
     report
@@ -442,20 +389,13 @@ fn run_script(path: &Path, verbosity: u8, report: &mut FileReport, progress: &mu
         Ok(wast) => wast,
         Err(e) => return report.fail(parse_failure(e, &source)),
     };
-    progress.planned = wast
-        .directives
-        .iter()
-        .filter(|d| unsupported(d).is_none())
-        .count();
+    progress.planned = wast.directives.iter().filter(|d| unsupported(d).is_none()).count();
 
     let mut runner = match ScriptRunner::new() {
         Ok(runner) => runner,
         Err(e) => {
             report.failed = progress.planned.max(1);
-            report.first_error = Some(format!(
-                "cannot create the spectest module: {}",
-                describe_error(&e)
-            ));
+            report.first_error = Some(format!("cannot create the spectest module: {}", describe_error(&e)));
             return;
         }
     };
@@ -487,22 +427,13 @@ fn run_script(path: &Path, verbosity: u8, report: &mut FileReport, progress: &mu
 
 fn parse_failure(error: wast::Error, source: &str) -> String {
     let (line, column) = error.span().linecol_in(source);
-    format!(
-        "{}:{}: cannot parse the script: {}",
-        line + 1,
-        column + 1,
-        error.message()
-    )
+    format!("{}:{}: cannot parse the script: {}", line + 1, column + 1, error.message())
 }
 
 /// Why the runner does not run `directive`, if it does not: proposals heron does not implement.
 fn unsupported(directive: &WastDirective) -> Option<&'static str> {
-    let is_component = |module: &QuoteWat| {
-        matches!(
-            module,
-            QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..)
-        )
-    };
+    let is_component =
+        |module: &QuoteWat| matches!(module, QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..));
     match directive {
         WastDirective::Module(module)
         | WastDirective::ModuleDefinition(module)
@@ -512,14 +443,8 @@ fn unsupported(directive: &WastDirective) -> Option<&'static str> {
         {
             Some("component")
         }
-        WastDirective::AssertUnlinkable {
-            module: Wat::Component(_),
-            ..
-        } => Some("component"),
-        WastDirective::AssertTrap {
-            exec: WastExecute::Wat(Wat::Component(_)),
-            ..
-        } => Some("component"),
+        WastDirective::AssertUnlinkable { module: Wat::Component(_), .. } => Some("component"),
+        WastDirective::AssertTrap { exec: WastExecute::Wat(Wat::Component(_)), .. } => Some("component"),
         WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
             Some("custom-section assertion")
         }
@@ -532,12 +457,7 @@ fn unsupported(directive: &WastDirective) -> Option<&'static str> {
 
 /// Flattens a multi-line message (wast errors render source snippets) for the one-line report.
 fn one_line(message: &str) -> String {
-    message
-        .split('\n')
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" | ")
+    message.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,15 +504,12 @@ impl ScriptRunner {
         match directive {
             WastDirective::Module(mut module) => {
                 let name = module.name().map(|id| id.name().to_string());
-                let result = self
-                    .compile(&mut module)
-                    .and_then(|m| self.instantiate(&m).map_err(|e| describe_error(&e)));
+                let result =
+                    self.compile(&mut module).and_then(|m| self.instantiate(&m).map_err(|e| describe_error(&e)));
                 self.set_current(name, result)
             }
             WastDirective::ModuleDefinition(mut module) => {
-                let name = module
-                    .name()
-                    .map_or(String::new(), |id| id.name().to_string());
+                let name = module.name().map_or(String::new(), |id| id.name().to_string());
                 let compiled = self.compile(&mut module);
                 match compiled {
                     Ok(module) => {
@@ -605,9 +522,7 @@ impl ScriptRunner {
                     }
                 }
             }
-            WastDirective::ModuleInstance {
-                instance, module, ..
-            } => {
+            WastDirective::ModuleInstance { instance, module, .. } => {
                 let definition = module.map_or("", |id| id.name());
                 let result = match self.definitions.get(definition) {
                     Some(module) => self.instantiate(module).map_err(|e| describe_error(&e)),
@@ -617,8 +532,7 @@ impl ScriptRunner {
             }
             WastDirective::Register { name, module, .. } => {
                 let instance = self.instance(module)?.clone();
-                self.namespaces
-                    .insert(name.to_string(), Namespace::Instance(instance));
+                self.namespaces.insert(name.to_string(), Namespace::Instance(instance));
                 Ok(())
             }
             WastDirective::Invoke(invoke) => match self.invoke(&invoke)? {
@@ -627,56 +541,26 @@ impl ScriptRunner {
             },
             WastDirective::AssertReturn { exec, results, .. } => self.assert_return(exec, &results),
             WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec)? {
-                Err(Error::Trap(trap)) if trap_message_matches(&trap.to_string(), message) => {
-                    Ok(())
-                }
-                Err(e) => Err(format!(
-                    "expected trap \"{message}\", got {}",
-                    describe_error(&e)
-                )),
-                Ok(values) => Err(format!(
-                    "expected trap \"{message}\", got results {}",
-                    show_vals(&values)
-                )),
+                Err(Error::Trap(trap)) if trap_message_matches(&trap.to_string(), message) => Ok(()),
+                Err(e) => Err(format!("expected trap \"{message}\", got {}", describe_error(&e))),
+                Ok(values) => Err(format!("expected trap \"{message}\", got results {}", show_vals(&values))),
             },
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call)? {
                 Err(Error::Trap(Trap::StackOverflow)) => Ok(()),
-                Err(e) => Err(format!(
-                    "expected \"{message}\", got {}",
-                    describe_error(&e)
-                )),
-                Ok(values) => Err(format!(
-                    "expected \"{message}\", got results {}",
-                    show_vals(&values)
-                )),
+                Err(e) => Err(format!("expected \"{message}\", got {}", describe_error(&e))),
+                Ok(values) => Err(format!("expected \"{message}\", got results {}", show_vals(&values))),
             },
             WastDirective::AssertInvalid { module, .. } => self.assert_rejected(module, "invalid"),
-            WastDirective::AssertMalformed { module, .. } => {
-                self.assert_rejected(module, "malformed")
-            }
-            WastDirective::AssertUnlinkable {
-                mut module,
-                message,
-                ..
-            } => {
-                let bytes = module
-                    .encode()
-                    .map_err(|e| format!("wast cannot encode the module: {e}"))?;
+            WastDirective::AssertMalformed { module, .. } => self.assert_rejected(module, "malformed"),
+            WastDirective::AssertUnlinkable { mut module, message, .. } => {
+                let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
                 let module = Module::new(&self.engine, &bytes).map_err(|e| {
-                    format!(
-                        "expected unlinkable (\"{message}\"), but compiling failed: {}",
-                        describe_error(&e)
-                    )
+                    format!("expected unlinkable (\"{message}\"), but compiling failed: {}", describe_error(&e))
                 })?;
                 match self.instantiate(&module) {
                     Err(Error::Link(_)) => Ok(()),
-                    Err(e) => Err(format!(
-                        "expected link error \"{message}\", got {}",
-                        describe_error(&e)
-                    )),
-                    Ok(_) => Err(format!(
-                        "expected link error \"{message}\", but the module instantiated"
-                    )),
+                    Err(e) => Err(format!("expected link error \"{message}\", got {}", describe_error(&e))),
+                    Ok(_) => Err(format!("expected link error \"{message}\", but the module instantiated")),
                 }
             }
             _ => Err("the runner does not handle this command".to_string()),
@@ -684,11 +568,7 @@ impl ScriptRunner {
     }
 
     /// Makes the outcome of instantiating a module the current instance (and the named one).
-    fn set_current(
-        &mut self,
-        name: Option<String>,
-        result: Result<Instance, String>,
-    ) -> Result<(), String> {
+    fn set_current(&mut self, name: Option<String>, result: Result<Instance, String>) -> Result<(), String> {
         let instance = result.map(Rc::new);
         if let Some(name) = name {
             match &instance {
@@ -701,18 +581,13 @@ impl ScriptRunner {
     }
 
     fn compile(&self, module: &mut QuoteWat) -> Result<Module, String> {
-        let bytes = module
-            .encode()
-            .map_err(|e| format!("wast cannot encode the module: {e}"))?;
+        let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
         Module::new(&self.engine, &bytes).map_err(|e| describe_error(&e))
     }
 
     fn instantiate(&self, module: &Module) -> Result<Instance, Error> {
-        let imports = module
-            .imports()
-            .iter()
-            .map(|import| self.resolve_import(import))
-            .collect::<Result<Vec<_>, _>>()?;
+        let imports =
+            module.imports().iter().map(|import| self.resolve_import(import)).collect::<Result<Vec<_>, _>>()?;
         Instance::new(module, &imports)
     }
 
@@ -723,12 +598,7 @@ impl ScriptRunner {
             None => None,
         };
         // Type mismatches are the engine's to find; a missing import is a link error too.
-        found.ok_or_else(|| {
-            Error::Link(format!(
-                "unknown import {:?} {:?}",
-                import.module, import.name
-            ))
-        })
+        found.ok_or_else(|| Error::Link(format!("unknown import {:?} {:?}", import.module, import.name)))
     }
 
     /// The instance named `id`, or the current one.
@@ -738,10 +608,7 @@ impl ScriptRunner {
                 .named_instances
                 .get(id.name())
                 .ok_or_else(|| format!("no instance named ${} (did its module fail?)", id.name())),
-            None => self
-                .current
-                .as_ref()
-                .ok_or_else(|| "no current instance (did its module fail?)".to_string()),
+            None => self.current.as_ref().ok_or_else(|| "no current instance (did its module fail?)".to_string()),
         }
     }
 
@@ -751,30 +618,22 @@ impl ScriptRunner {
             Some(_) => return Err(format!("export {:?} is not a function", invoke.name)),
             None => return Err(format!("no export named {:?}", invoke.name)),
         };
-        let args = invoke
-            .args
-            .iter()
-            .map(arg_to_val)
-            .collect::<Result<Vec<_>, _>>()?;
+        let args = invoke.args.iter().map(arg_to_val).collect::<Result<Vec<_>, _>>()?;
         Ok(func.call(&args))
     }
 
     fn execute(&self, exec: WastExecute) -> Execution {
         match exec {
             WastExecute::Invoke(invoke) => self.invoke(&invoke),
-            WastExecute::Get { module, global, .. } => {
-                match self.instance(module)?.get_export(global) {
-                    Some(Extern::Global(g)) => Ok(Ok(vec![g.get()])),
-                    Some(_) => Err(format!("export {global:?} is not a global")),
-                    None => Err(format!("no export named {global:?}")),
-                }
-            }
+            WastExecute::Get { module, global, .. } => match self.instance(module)?.get_export(global) {
+                Some(Extern::Global(g)) => Ok(Ok(vec![g.get()])),
+                Some(_) => Err(format!("export {global:?} is not a global")),
+                None => Err(format!("no export named {global:?}")),
+            },
             // A module-level assertion (`assert_trap` of a module: the start function or a
             // segment initialiser should trap); the instance itself is dropped.
             WastExecute::Wat(mut module) => {
-                let bytes = module
-                    .encode()
-                    .map_err(|e| format!("wast cannot encode the module: {e}"))?;
+                let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
                 let module = match Module::new(&self.engine, &bytes) {
                     Ok(module) => module,
                     Err(e) => return Ok(Err(e)),
@@ -785,26 +644,16 @@ impl ScriptRunner {
     }
 
     fn assert_return(&self, exec: WastExecute, expected: &[WastRet]) -> Result<(), String> {
-        let actual = self
-            .execute(exec)?
-            .map_err(|e| format!("expected results, got {}", describe_error(&e)))?;
+        let actual = self.execute(exec)?.map_err(|e| format!("expected results, got {}", describe_error(&e)))?;
         if actual.len() != expected.len() {
-            return Err(format!(
-                "expected {} results, got {}",
-                expected.len(),
-                show_vals(&actual)
-            ));
+            return Err(format!("expected {} results, got {}", expected.len(), show_vals(&actual)));
         }
         for (index, (actual, expected)) in actual.iter().zip(expected).enumerate() {
             let WastRet::Core(expected) = expected else {
                 return Err("component-model results are not supported".to_string());
             };
             if !result_matches(actual, expected) {
-                return Err(format!(
-                    "result {index}: expected {}, got {}",
-                    show_expected(expected),
-                    show_val(actual)
-                ));
+                return Err(format!("result {index}: expected {}, got {}", show_expected(expected), show_val(actual)));
             }
         }
         Ok(())
@@ -816,20 +665,13 @@ impl ScriptRunner {
         let bytes = match module.encode() {
             Ok(bytes) => bytes,
             // Text the wast crate cannot parse is malformed: that is the expected outcome.
-            Err(_) if kind == "malformed" && matches!(module, QuoteWat::QuoteModule(..)) => {
-                return Ok(())
-            }
+            Err(_) if kind == "malformed" && matches!(module, QuoteWat::QuoteModule(..)) => return Ok(()),
             Err(e) => return Err(format!("wast cannot encode the module: {e}")),
         };
         match Module::new(&self.engine, &bytes) {
             Err(Error::Compile { .. }) => Ok(()),
-            Err(e) => Err(format!(
-                "expected a compile error ({kind} module), got {}",
-                describe_error(&e)
-            )),
-            Ok(_) => Err(format!(
-                "expected a compile error ({kind} module), but it compiled"
-            )),
+            Err(e) => Err(format!("expected a compile error ({kind} module), got {}", describe_error(&e))),
+            Ok(_) => Err(format!("expected a compile error ({kind} module), but it compiled")),
         }
     }
 }
@@ -858,30 +700,12 @@ fn spectest(engine: &Engine) -> Result<HashMap<&'static str, Extern>, Error> {
         ("global_f64", Val::F64(666.6f64.to_bits())),
     ];
     for (name, value) in globals {
-        let ty = GlobalType {
-            content: value.ty(),
-            mutable: false,
-        };
+        let ty = GlobalType { content: value.ty(), mutable: false };
         items.insert(name, Extern::Global(Global::new(engine, ty, value)?));
     }
-    let table_ty = TableType {
-        element: ValType::FuncRef,
-        limits: Limits {
-            min: 10,
-            max: Some(20),
-        },
-    };
-    items.insert(
-        "table",
-        Extern::Table(Table::new(engine, table_ty, Val::FuncRef(None))?),
-    );
-    let memory_ty = MemoryType {
-        limits: Limits {
-            min: 1,
-            max: Some(2),
-        },
-        shared: false,
-    };
+    let table_ty = TableType { element: ValType::FuncRef, limits: Limits { min: 10, max: Some(20) } };
+    items.insert("table", Extern::Table(Table::new(engine, table_ty, Val::FuncRef(None))?));
+    let memory_ty = MemoryType { limits: Limits { min: 1, max: Some(2) }, shared: false };
     items.insert("memory", Extern::Memory(Memory::new(engine, memory_ty)?));
     Ok(items)
 }
@@ -913,23 +737,11 @@ fn arg_to_val(arg: &WastArg) -> Result<Val, String> {
 }
 
 fn is_func_heap(heap: &HeapType) -> bool {
-    matches!(
-        heap,
-        HeapType::Abstract {
-            ty: AbstractHeapType::Func | AbstractHeapType::NoFunc,
-            ..
-        }
-    )
+    matches!(heap, HeapType::Abstract { ty: AbstractHeapType::Func | AbstractHeapType::NoFunc, .. })
 }
 
 fn is_extern_heap(heap: &HeapType) -> bool {
-    matches!(
-        heap,
-        HeapType::Abstract {
-            ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
-            ..
-        }
-    )
+    matches!(heap, HeapType::Abstract { ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern, .. })
 }
 
 fn result_matches(actual: &Val, expected: &WastRetCore) -> bool {
@@ -940,15 +752,11 @@ fn result_matches(actual: &Val, expected: &WastRetCore) -> bool {
         (WastRetCore::F64(e), Val::F64(a)) => f64_matches(*a, e),
         (WastRetCore::V128(e), Val::V128(a)) => v128_matches(*a, e),
         (WastRetCore::RefNull(heap), Val::FuncRef(None)) => heap.as_ref().is_none_or(is_func_heap),
-        (WastRetCore::RefNull(heap), Val::ExternRef(None)) => {
-            heap.as_ref().is_none_or(is_extern_heap)
-        }
+        (WastRetCore::RefNull(heap), Val::ExternRef(None)) => heap.as_ref().is_none_or(is_extern_heap),
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
         (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => *r == host_ref(*n),
-        (WastRetCore::Either(options), _) => {
-            options.iter().any(|option| result_matches(actual, option))
-        }
+        (WastRetCore::Either(options), _) => options.iter().any(|option| result_matches(actual, option)),
         _ => false,
     }
 }
@@ -981,30 +789,12 @@ fn lane(vector: u128, width: u32, index: usize) -> u128 {
 
 fn v128_matches(actual: u128, pattern: &V128Pattern) -> bool {
     match pattern {
-        V128Pattern::I8x16(lanes) => lanes
-            .iter()
-            .enumerate()
-            .all(|(i, e)| lane(actual, 8, i) == *e as u8 as u128),
-        V128Pattern::I16x8(lanes) => lanes
-            .iter()
-            .enumerate()
-            .all(|(i, e)| lane(actual, 16, i) == *e as u16 as u128),
-        V128Pattern::I32x4(lanes) => lanes
-            .iter()
-            .enumerate()
-            .all(|(i, e)| lane(actual, 32, i) == *e as u32 as u128),
-        V128Pattern::I64x2(lanes) => lanes
-            .iter()
-            .enumerate()
-            .all(|(i, e)| lane(actual, 64, i) == *e as u64 as u128),
-        V128Pattern::F32x4(lanes) => lanes
-            .iter()
-            .enumerate()
-            .all(|(i, e)| f32_matches(lane(actual, 32, i) as u32, e)),
-        V128Pattern::F64x2(lanes) => lanes
-            .iter()
-            .enumerate()
-            .all(|(i, e)| f64_matches(lane(actual, 64, i) as u64, e)),
+        V128Pattern::I8x16(lanes) => lanes.iter().enumerate().all(|(i, e)| lane(actual, 8, i) == *e as u8 as u128),
+        V128Pattern::I16x8(lanes) => lanes.iter().enumerate().all(|(i, e)| lane(actual, 16, i) == *e as u16 as u128),
+        V128Pattern::I32x4(lanes) => lanes.iter().enumerate().all(|(i, e)| lane(actual, 32, i) == *e as u32 as u128),
+        V128Pattern::I64x2(lanes) => lanes.iter().enumerate().all(|(i, e)| lane(actual, 64, i) == *e as u64 as u128),
+        V128Pattern::F32x4(lanes) => lanes.iter().enumerate().all(|(i, e)| f32_matches(lane(actual, 32, i) as u32, e)),
+        V128Pattern::F64x2(lanes) => lanes.iter().enumerate().all(|(i, e)| f64_matches(lane(actual, 64, i) as u64, e)),
     }
 }
 
@@ -1042,10 +832,7 @@ fn show_val(value: &Val) -> String {
 }
 
 fn show_vals(values: &[Val]) -> String {
-    format!(
-        "[{}]",
-        values.iter().map(show_val).collect::<Vec<_>>().join(", ")
-    )
+    format!("[{}]", values.iter().map(show_val).collect::<Vec<_>>().join(", "))
 }
 
 fn show_expected(expected: &WastRetCore) -> String {
@@ -1059,22 +846,12 @@ fn show_expected(expected: &WastRetCore) -> String {
     match expected {
         WastRetCore::I32(v) => format!("i32 {v}"),
         WastRetCore::I64(v) => format!("i64 {v}"),
-        WastRetCore::F32(p) => format!(
-            "f32 {}",
-            float(p, |v| format!(
-                "{} (0x{:08x})",
-                f32::from_bits(v.bits),
-                v.bits
-            ))
-        ),
-        WastRetCore::F64(p) => format!(
-            "f64 {}",
-            float(p, |v| format!(
-                "{} (0x{:016x})",
-                f64::from_bits(v.bits),
-                v.bits
-            ))
-        ),
+        WastRetCore::F32(p) => {
+            format!("f32 {}", float(p, |v| format!("{} (0x{:08x})", f32::from_bits(v.bits), v.bits)))
+        }
+        WastRetCore::F64(p) => {
+            format!("f64 {}", float(p, |v| format!("{} (0x{:016x})", f64::from_bits(v.bits), v.bits)))
+        }
         WastRetCore::RefNull(_) => "ref.null".to_string(),
         WastRetCore::RefFunc(_) => "ref.func".to_string(),
         WastRetCore::RefExtern(Some(n)) => format!("ref.extern {n}"),

@@ -9,9 +9,7 @@ use crate::libcalls;
 use crate::module::ModuleInfo;
 use crate::trap::Trap;
 use crate::vmctx::VmOffsets;
-use cranelift_codegen::ir::{
-    self, condcodes::IntCC, types, AbiParam, InstBuilder, MemFlagsData, Type, Value,
-};
+use cranelift_codegen::ir::{self, condcodes::IntCC, types, AbiParam, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 use wasmparser::{MemArg, Operator};
@@ -29,18 +27,12 @@ fn readonly() -> MemFlagsData {
 
 /// Flags for accesses to linear memory: little-endian, and a fault is an out-of-bounds trap.
 fn heap() -> MemFlagsData {
-    MemFlagsData::new()
-        .with_endianness(ir::Endianness::Little)
-        .with_trap_code(Some(Trap::MemoryOutOfBounds.to_clif()))
+    MemFlagsData::new().with_endianness(ir::Endianness::Little).with_trap_code(Some(Trap::MemoryOutOfBounds.to_clif()))
 }
 
 impl<'a> FuncEnv<'a> {
     pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value) -> Self {
-        FuncEnv {
-            module,
-            offsets,
-            vmctx,
-        }
+        FuncEnv { module, offsets, vmctx }
     }
 
     /// Translates memory, global, table and call instructions. Returns false for anything else.
@@ -62,10 +54,7 @@ impl<'a> FuncEnv<'a> {
                 let storage = self.global_storage(b, global_index);
                 b.ins().store(MemFlagsData::trusted(), value, storage, 0);
             }
-            O::I32Load { memarg }
-            | O::F32Load { memarg }
-            | O::I64Load { memarg }
-            | O::F64Load { memarg } => {
+            O::I32Load { memarg } | O::F32Load { memarg } | O::I64Load { memarg } | O::F64Load { memarg } => {
                 let ty = match op {
                     O::I32Load { .. } => types::I32,
                     O::I64Load { .. } => types::I64,
@@ -77,45 +66,24 @@ impl<'a> FuncEnv<'a> {
             }
             O::I32Load8S { memarg } => self.extending_load(b, stack, &memarg, types::I32, 8, true),
             O::I32Load8U { memarg } => self.extending_load(b, stack, &memarg, types::I32, 8, false),
-            O::I32Load16S { memarg } => {
-                self.extending_load(b, stack, &memarg, types::I32, 16, true)
-            }
-            O::I32Load16U { memarg } => {
-                self.extending_load(b, stack, &memarg, types::I32, 16, false)
-            }
+            O::I32Load16S { memarg } => self.extending_load(b, stack, &memarg, types::I32, 16, true),
+            O::I32Load16U { memarg } => self.extending_load(b, stack, &memarg, types::I32, 16, false),
             O::I64Load8S { memarg } => self.extending_load(b, stack, &memarg, types::I64, 8, true),
             O::I64Load8U { memarg } => self.extending_load(b, stack, &memarg, types::I64, 8, false),
-            O::I64Load16S { memarg } => {
-                self.extending_load(b, stack, &memarg, types::I64, 16, true)
+            O::I64Load16S { memarg } => self.extending_load(b, stack, &memarg, types::I64, 16, true),
+            O::I64Load16U { memarg } => self.extending_load(b, stack, &memarg, types::I64, 16, false),
+            O::I64Load32S { memarg } => self.extending_load(b, stack, &memarg, types::I64, 32, true),
+            O::I64Load32U { memarg } => self.extending_load(b, stack, &memarg, types::I64, 32, false),
+            O::I32Store { memarg } | O::I64Store { memarg } | O::F32Store { memarg } | O::F64Store { memarg } => {
+                self.store(b, stack, &memarg, None)
             }
-            O::I64Load16U { memarg } => {
-                self.extending_load(b, stack, &memarg, types::I64, 16, false)
-            }
-            O::I64Load32S { memarg } => {
-                self.extending_load(b, stack, &memarg, types::I64, 32, true)
-            }
-            O::I64Load32U { memarg } => {
-                self.extending_load(b, stack, &memarg, types::I64, 32, false)
-            }
-            O::I32Store { memarg }
-            | O::I64Store { memarg }
-            | O::F32Store { memarg }
-            | O::F64Store { memarg } => self.store(b, stack, &memarg, None),
-            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
-                self.store(b, stack, &memarg, Some(8))
-            }
-            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
-                self.store(b, stack, &memarg, Some(16))
-            }
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(b, stack, &memarg, Some(8)),
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(b, stack, &memarg, Some(16)),
             O::I64Store32 { memarg } => self.store(b, stack, &memarg, Some(32)),
             O::MemorySize { mem } => {
                 let definition = self.memory_definition(b, mem);
-                let bytes = b.ins().load(
-                    types::I64,
-                    MemFlagsData::trusted(),
-                    definition,
-                    VmOffsets::memory_length() as i32,
-                );
+                let bytes =
+                    b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::memory_length() as i32);
                 let pages = b.ins().ushr_imm_u(bytes, 16);
                 stack.push(b.ins().ireduce(types::I32, pages));
             }
@@ -139,9 +107,7 @@ impl<'a> FuncEnv<'a> {
                 stack.push(b.ins().uextend(types::I32, is_null));
             }
             O::RefFunc { function_index } => {
-                let offset = b
-                    .ins()
-                    .iconst(types::I64, i64::from(self.offsets.func_ref(function_index)));
+                let offset = b.ins().iconst(types::I64, i64::from(self.offsets.func_ref(function_index)));
                 stack.push(b.ins().iadd(self.vmctx, offset));
             }
             O::TableGet { table } => {
@@ -170,13 +136,7 @@ impl<'a> FuncEnv<'a> {
                 let index = b.ins().iconst(types::I32, i64::from(table));
                 let args = [self.vmctx, index, init, delta];
                 let params = [types::I64, types::I32, types::I64, types::I32];
-                stack.push(self.call_libcall(
-                    b,
-                    libcalls::table_grow_address(),
-                    &params,
-                    types::I32,
-                    &args,
-                ));
+                stack.push(self.call_libcall(b, libcalls::table_grow_address(), &params, types::I32, &args));
             }
             O::TableFill { table } => {
                 let length = stack.pop().expect("validated");
@@ -185,94 +145,52 @@ impl<'a> FuncEnv<'a> {
                 let index = b.ins().iconst(types::I32, i64::from(table));
                 let args = [self.vmctx, index, start, value, length];
                 let params = [types::I64, types::I32, types::I32, types::I64, types::I32];
-                let failed = self.call_libcall(
-                    b,
-                    libcalls::table_fill_address(),
-                    &params,
-                    types::I32,
-                    &args,
-                );
+                let failed = self.call_libcall(b, libcalls::table_fill_address(), &params, types::I32, &args);
                 b.ins().trapnz(failed, Trap::TableOutOfBounds.to_clif());
             }
             O::Call { function_index } => self.translate_call(b, stack, function_index),
-            O::CallIndirect {
-                type_index,
-                table_index,
-            } => self.translate_call_indirect(b, stack, type_index, table_index),
+            O::CallIndirect { type_index, table_index } => {
+                self.translate_call_indirect(b, stack, type_index, table_index)
+            }
             _ => return Ok(false),
         }
         Ok(true)
     }
 
     fn global_storage(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
-        b.ins().load(
-            types::I64,
-            readonly(),
-            self.vmctx,
-            self.offsets.global_pointer(index) as i32,
-        )
+        b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.global_pointer(index) as i32)
     }
 
     fn table_definition(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
-        b.ins().load(
-            types::I64,
-            readonly(),
-            self.vmctx,
-            self.offsets.table_pointer(index) as i32,
-        )
+        b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.table_pointer(index) as i32)
     }
 
     /// The address of element `index` of a table, trapping if it is out of bounds.
     fn table_slot(&self, b: &mut FunctionBuilder<'_>, table: u32, index: Value) -> Value {
         let definition = self.table_definition(b, table);
-        let length = b.ins().load(
-            types::I32,
-            MemFlagsData::trusted(),
-            definition,
-            VmOffsets::table_length() as i32,
-        );
+        let length = b.ins().load(types::I32, MemFlagsData::trusted(), definition, VmOffsets::table_length() as i32);
         let in_bounds = b.ins().icmp(IntCC::UnsignedLessThan, index, length);
         b.ins().trapz(in_bounds, Trap::TableOutOfBounds.to_clif());
-        let base = b.ins().load(
-            types::I64,
-            MemFlagsData::trusted(),
-            definition,
-            VmOffsets::table_base() as i32,
-        );
+        let base = b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::table_base() as i32);
         let offset = b.ins().uextend(types::I64, index);
         let offset = b.ins().ishl_imm_u(offset, 3);
         b.ins().iadd(base, offset)
     }
 
     fn memory_definition(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
-        b.ins().load(
-            types::I64,
-            readonly(),
-            self.vmctx,
-            self.offsets.memory_pointer(index) as i32,
-        )
+        b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.memory_pointer(index) as i32)
     }
 
     /// The address of an access at `index + memarg.offset`. No bounds check: the memory's
     /// reservation covers every 32-bit index plus every 32-bit offset, and whatever lies
     /// beyond the current length is inaccessible, so an out-of-bounds access faults.
-    fn heap_address(
-        &self,
-        b: &mut FunctionBuilder<'_>,
-        memarg: &MemArg,
-        index: Value,
-    ) -> (Value, i32) {
+    fn heap_address(&self, b: &mut FunctionBuilder<'_>, memarg: &MemArg, index: Value) -> (Value, i32) {
         let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
             unreachable!("GC array accesses are rejected by validation")
         };
         let definition = self.memory_definition(b, memory);
         // The base never moves (see memory.rs), so this load is read-only too.
-        let base = b.ins().load(
-            types::I64,
-            readonly(),
-            definition,
-            VmOffsets::memory_base() as i32,
-        );
+        let base = b.ins().load(types::I64, readonly(), definition, VmOffsets::memory_base() as i32);
         let index = b.ins().uextend(types::I64, index);
         let address = b.ins().iadd(base, index);
         match i32::try_from(memarg.offset) {
@@ -305,13 +223,7 @@ impl<'a> FuncEnv<'a> {
         stack.push(value);
     }
 
-    fn store(
-        &self,
-        b: &mut FunctionBuilder<'_>,
-        stack: &mut Vec<Value>,
-        memarg: &MemArg,
-        bits: Option<u8>,
-    ) {
+    fn store(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, memarg: &MemArg, bits: Option<u8>) {
         let value = stack.pop().expect("validated");
         let (addr, offset) = self.heap_address(b, memarg, stack.pop().expect("validated"));
         match bits {
@@ -344,21 +256,11 @@ impl<'a> FuncEnv<'a> {
         let ty = self.module.func_type(index);
         let sig = b.import_signature(wasm_signature(ty));
         let func_ref = self.offsets.func_ref(index) as i32;
-        let code = b.ins().load(
-            types::I64,
-            readonly(),
-            self.vmctx,
-            func_ref + VmOffsets::func_ref_wasm_call() as i32,
-        );
+        let code = b.ins().load(types::I64, readonly(), self.vmctx, func_ref + VmOffsets::func_ref_wasm_call() as i32);
         let callee_vmctx = if self.module.is_defined_func(index) {
             self.vmctx
         } else {
-            b.ins().load(
-                types::I64,
-                readonly(),
-                self.vmctx,
-                func_ref + VmOffsets::func_ref_vmctx() as i32,
-            )
+            b.ins().load(types::I64, readonly(), self.vmctx, func_ref + VmOffsets::func_ref_vmctx() as i32)
         };
         let at = stack.len() - ty.params().len();
         let mut args = vec![callee_vmctx];
@@ -378,47 +280,21 @@ impl<'a> FuncEnv<'a> {
         let expected_id = self.module.type_ids[type_index as usize];
         let element_index = stack.pop().expect("validated");
         let table = self.table_definition(b, table_index);
-        let length = b.ins().load(
-            types::I32,
-            MemFlagsData::trusted(),
-            table,
-            VmOffsets::table_length() as i32,
-        );
+        let length = b.ins().load(types::I32, MemFlagsData::trusted(), table, VmOffsets::table_length() as i32);
         let in_bounds = b.ins().icmp(IntCC::UnsignedLessThan, element_index, length);
         b.ins().trapz(in_bounds, Trap::UndefinedElement.to_clif());
-        let base = b.ins().load(
-            types::I64,
-            MemFlagsData::trusted(),
-            table,
-            VmOffsets::table_base() as i32,
-        );
+        let base = b.ins().load(types::I64, MemFlagsData::trusted(), table, VmOffsets::table_base() as i32);
         let element_offset = b.ins().uextend(types::I64, element_index);
         let element_offset = b.ins().ishl_imm_u(element_offset, 3);
         let slot = b.ins().iadd(base, element_offset);
         let func_ref = b.ins().load(types::I64, MemFlagsData::trusted(), slot, 0);
         b.ins().trapz(func_ref, Trap::IndirectCallToNull.to_clif());
-        let type_id = b.ins().load(
-            types::I32,
-            MemFlagsData::trusted(),
-            func_ref,
-            VmOffsets::func_ref_type_id() as i32,
-        );
-        let matches = b
-            .ins()
-            .icmp_imm_u(IntCC::Equal, type_id, i64::from(expected_id));
+        let type_id = b.ins().load(types::I32, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_type_id() as i32);
+        let matches = b.ins().icmp_imm_u(IntCC::Equal, type_id, i64::from(expected_id));
         b.ins().trapz(matches, Trap::BadSignature.to_clif());
-        let code = b.ins().load(
-            types::I64,
-            MemFlagsData::trusted(),
-            func_ref,
-            VmOffsets::func_ref_wasm_call() as i32,
-        );
-        let callee_vmctx = b.ins().load(
-            types::I64,
-            MemFlagsData::trusted(),
-            func_ref,
-            VmOffsets::func_ref_vmctx() as i32,
-        );
+        let code = b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_wasm_call() as i32);
+        let callee_vmctx =
+            b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_vmctx() as i32);
         let sig = b.import_signature(wasm_signature(ty));
         let at = stack.len() - ty.params().len();
         let mut args = vec![callee_vmctx];

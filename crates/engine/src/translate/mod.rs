@@ -24,12 +24,9 @@ pub(crate) const WASM_CALL_CONV: CallConv = CallConv::Tail;
 /// The Cranelift signature of a wasm function of type `ty`: `(vmctx, params...) -> results`.
 pub(crate) fn wasm_signature(ty: &FuncType) -> ir::Signature {
     let mut sig = ir::Signature::new(WASM_CALL_CONV);
-    sig.params
-        .push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
-    sig.params
-        .extend(ty.params().iter().map(|t| AbiParam::new(t.clif())));
-    sig.returns
-        .extend(ty.results().iter().map(|t| AbiParam::new(t.clif())));
+    sig.params.push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
+    sig.params.extend(ty.params().iter().map(|t| AbiParam::new(t.clif())));
+    sig.returns.extend(ty.results().iter().map(|t| AbiParam::new(t.clif())));
     sig
 }
 
@@ -51,17 +48,11 @@ pub(crate) fn check_supported(module: &ModuleInfo) -> Result<()> {
 }
 
 fn body_reader(module: &ModuleInfo, range: std::ops::Range<usize>) -> FunctionBody<'_> {
-    FunctionBody::new(wasmparser::BinaryReader::new(
-        &module.bytes[range.clone()],
-        range.start as u64,
-    ))
+    FunctionBody::new(wasmparser::BinaryReader::new(&module.bytes[range.clone()], range.start as u64))
 }
 
 fn unsupported_error(name: &str, offset: u64) -> Error {
-    Error::compile(
-        format!("unsupported instruction: {name} at offset 0x{offset:x}"),
-        offset,
-    )
+    Error::compile(format!("unsupported instruction: {name} at offset 0x{offset:x}"), offset)
 }
 
 /// Names an instruction that validation accepts but heron cannot yet compile.
@@ -141,10 +132,7 @@ pub(crate) fn translate_function(
     let ty = module.func_type(index);
     func.signature = wasm_signature(ty);
     let vmctx = func.create_global_value(ir::GlobalValueData::VMContext);
-    let trusted = func
-        .dfg
-        .mem_flags
-        .insert_unchecked(ir::MemFlagsData::trusted());
+    let trusted = func.dfg.mem_flags.insert_unchecked(ir::MemFlagsData::trusted());
     let stack_limit = func.create_global_value(ir::GlobalValueData::Load {
         base: vmctx,
         offset: (VmOffsets::stack_limit() as i32).into(),
@@ -235,9 +223,7 @@ impl<'a> FuncTranslator<'a, '_> {
     }
 
     fn pop(&mut self) -> Value {
-        self.stack
-            .pop()
-            .expect("validated code never underflows the operand stack")
+        self.stack.pop().expect("validated code never underflows the operand stack")
     }
 
     fn pop_n(&mut self, n: usize) -> Vec<Value> {
@@ -252,16 +238,10 @@ impl<'a> FuncTranslator<'a, '_> {
     fn block_arity(&self, ty: BlockType) -> (Vec<ir::Type>, Vec<ir::Type>) {
         match ty {
             BlockType::Empty => (vec![], vec![]),
-            BlockType::Type(t) => (
-                vec![],
-                vec![ValType::from_wasm(t, 0).map_or(types::I64, |t| t.clif())],
-            ),
+            BlockType::Type(t) => (vec![], vec![ValType::from_wasm(t, 0).map_or(types::I64, |t| t.clif())]),
             BlockType::FuncType(index) => {
                 let ty = &self.env.module.types[index as usize];
-                (
-                    ty.params().iter().map(|t| t.clif()).collect(),
-                    ty.results().iter().map(|t| t.clif()).collect(),
-                )
+                (ty.params().iter().map(|t| t.clif()).collect(), ty.results().iter().map(|t| t.clif()).collect())
             }
         }
     }
@@ -313,12 +293,7 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
                 self.stack.extend_from_slice(self.b.block_params(header));
-                self.push_frame(
-                    FrameKind::Loop { header },
-                    next,
-                    params.len(),
-                    results.len(),
-                );
+                self.push_frame(FrameKind::Loop { header }, next, params.len(), results.len());
             }
             O::If { blockty } => {
                 let condition = self.pop();
@@ -326,19 +301,12 @@ impl<'a> FuncTranslator<'a, '_> {
                 let then_block = self.b.create_block();
                 let else_block = self.b.create_block();
                 let next = self.block_with_params(&results);
-                self.b
-                    .ins()
-                    .brif(condition, then_block, &[], else_block, &[]);
+                self.b.ins().brif(condition, then_block, &[], else_block, &[]);
                 self.b.seal_block(then_block);
                 self.b.seal_block(else_block);
                 self.b.switch_to_block(then_block);
                 let params_values = self.peek_n(params.len()).to_vec();
-                let kind = FrameKind::If {
-                    else_block,
-                    params: params_values,
-                    head_reachable: true,
-                    seen_else: false,
-                };
+                let kind = FrameKind::If { else_block, params: params_values, head_reachable: true, seen_else: false };
                 self.push_frame(kind, next, params.len(), results.len());
             }
             O::Else => self.translate_else(),
@@ -352,12 +320,9 @@ impl<'a> FuncTranslator<'a, '_> {
             O::BrIf { relative_depth } => {
                 let condition = self.pop();
                 let (target, arity) = self.branch_to(relative_depth);
-                let args: Vec<ir::BlockArg> =
-                    self.peek_n(arity).iter().map(|v| (*v).into()).collect();
+                let args: Vec<ir::BlockArg> = self.peek_n(arity).iter().map(|v| (*v).into()).collect();
                 let fallthrough = self.b.create_block();
-                self.b
-                    .ins()
-                    .brif(condition, target, &args, fallthrough, &[]);
+                self.b.ins().brif(condition, target, &args, fallthrough, &[]);
                 self.b.seal_block(fallthrough);
                 self.b.switch_to_block(fallthrough);
             }
@@ -394,10 +359,7 @@ impl<'a> FuncTranslator<'a, '_> {
                 if numeric::translate_numeric(op, &mut self.b, &mut self.stack) {
                     return Ok(());
                 }
-                if !self
-                    .env
-                    .translate_runtime_op(op, &mut self.b, &mut self.stack)?
-                {
+                if !self.env.translate_runtime_op(op, &mut self.b, &mut self.stack)? {
                     let name = unsupported(op).unwrap_or("this instruction");
                     return Err(unsupported_error(name, offset));
                 }
@@ -408,23 +370,14 @@ impl<'a> FuncTranslator<'a, '_> {
 
     fn push_frame(&mut self, kind: FrameKind, next: Block, num_params: usize, num_results: usize) {
         let height = self.stack.len() - num_params;
-        self.frames.push(Frame {
-            kind,
-            next,
-            num_params,
-            num_results,
-            height,
-            next_reached: false,
-        });
+        self.frames.push(Frame { kind, next, num_params, num_results, height, next_reached: false });
     }
 
     /// In unreachable code only the nesting matters, and an `else` or `end` that closes a
     /// reachable frame.
     fn translate_unreachable_operator(&mut self, op: &Operator<'_>) -> Result<()> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                self.unreachable_depth += 1
-            }
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => self.unreachable_depth += 1,
             Operator::Else if self.unreachable_depth == 0 => self.translate_else(),
             Operator::End if self.unreachable_depth == 0 => self.translate_end(),
             Operator::End => self.unreachable_depth -= 1,
@@ -435,13 +388,7 @@ impl<'a> FuncTranslator<'a, '_> {
 
     fn translate_else(&mut self) {
         let frame = self.frames.last_mut().expect("validated");
-        let FrameKind::If {
-            else_block,
-            ref params,
-            head_reachable,
-            ref mut seen_else,
-        } = frame.kind
-        else {
+        let FrameKind::If { else_block, ref params, head_reachable, ref mut seen_else } = frame.kind else {
             unreachable!("validated: else closes an if")
         };
         *seen_else = true;
@@ -467,12 +414,7 @@ impl<'a> FuncTranslator<'a, '_> {
         let mut next_reached = frame.next_reached || self.reachable;
         match frame.kind {
             FrameKind::Loop { header } => self.b.seal_block(header),
-            FrameKind::If {
-                else_block,
-                params,
-                head_reachable,
-                seen_else: false,
-            } => {
+            FrameKind::If { else_block, params, head_reachable, seen_else: false } => {
                 // An `if` without `else` passes its parameters through when false.
                 self.b.switch_to_block(else_block);
                 self.jump(frame.next, &params);
@@ -483,8 +425,7 @@ impl<'a> FuncTranslator<'a, '_> {
         self.b.switch_to_block(frame.next);
         self.b.seal_block(frame.next);
         self.stack.truncate(frame.height);
-        self.stack
-            .extend_from_slice(self.b.block_params(frame.next));
+        self.stack.extend_from_slice(self.b.block_params(frame.next));
         self.reachable = next_reached;
         if !next_reached {
             // Nothing reaches the continuation: keep the IR valid and skip what follows.
@@ -495,9 +436,7 @@ impl<'a> FuncTranslator<'a, '_> {
     fn translate_br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<()> {
         let index = self.pop();
         let default_depth = targets.default();
-        let depths = targets
-            .targets()
-            .collect::<std::result::Result<Vec<u32>, _>>()?;
+        let depths = targets.targets().collect::<std::result::Result<Vec<u32>, _>>()?;
         let (_, arity) = self.branch_to(default_depth);
         let args = self.peek_n(arity).to_vec();
         // Jump tables cannot pass values directly to every target here, so each distinct
@@ -522,13 +461,9 @@ impl<'a> FuncTranslator<'a, '_> {
         let table_blocks: Vec<Block> = depths.iter().map(|d| edge(self, *d)).collect();
         let pool = &mut self.b.func.dfg.value_lists;
         let default_call = ir::BlockCall::new(default_block, std::iter::empty(), pool);
-        let calls: Vec<ir::BlockCall> = table_blocks
-            .iter()
-            .map(|b| ir::BlockCall::new(*b, std::iter::empty(), pool))
-            .collect();
-        let table = self
-            .b
-            .create_jump_table(ir::JumpTableData::new(default_call, &calls));
+        let calls: Vec<ir::BlockCall> =
+            table_blocks.iter().map(|b| ir::BlockCall::new(*b, std::iter::empty(), pool)).collect();
+        let table = self.b.create_jump_table(ir::JumpTableData::new(default_call, &calls));
         self.b.ins().br_table(index, table);
         self.reachable = false;
         Ok(())

@@ -22,11 +22,7 @@ use wasmparser::Operator;
 /// Translates `op` if it is a numeric instruction; pops operands from and pushes results onto
 /// `stack` (the wasm operand stack of Cranelift values, top at the end). Returns false, changing
 /// nothing, if `op` is not one of them.
-pub(crate) fn translate_numeric(
-    op: &Operator,
-    b: &mut FunctionBuilder,
-    stack: &mut Vec<ir::Value>,
-) -> bool {
+pub(crate) fn translate_numeric(op: &Operator, b: &mut FunctionBuilder, stack: &mut Vec<ir::Value>) -> bool {
     use Operator as Op;
     match op {
         // Constants. `iconst` wants the immediate zero-extended from the type's width.
@@ -103,55 +99,27 @@ pub(crate) fn translate_numeric(
         Op::I32WrapI64 => unary(b, stack, |b, x| b.ins().ireduce(types::I32, x)),
         Op::I64ExtendI32S => unary(b, stack, |b, x| b.ins().sextend(types::I64, x)),
         Op::I64ExtendI32U => unary(b, stack, |b, x| b.ins().uextend(types::I64, x)),
-        Op::I32Extend8S | Op::I64Extend8S => {
-            unary(b, stack, |b, x| sign_extend_low_bits(b, x, types::I8))
-        }
-        Op::I32Extend16S | Op::I64Extend16S => {
-            unary(b, stack, |b, x| sign_extend_low_bits(b, x, types::I16))
-        }
+        Op::I32Extend8S | Op::I64Extend8S => unary(b, stack, |b, x| sign_extend_low_bits(b, x, types::I8)),
+        Op::I32Extend16S | Op::I64Extend16S => unary(b, stack, |b, x| sign_extend_low_bits(b, x, types::I16)),
         Op::I64Extend32S => unary(b, stack, |b, x| sign_extend_low_bits(b, x, types::I32)),
 
         // Float to integer, trapping.
-        Op::I32TruncF32S | Op::I32TruncF64S => {
-            unary(b, stack, |b, x| b.ins().fcvt_to_sint(types::I32, x))
-        }
-        Op::I32TruncF32U | Op::I32TruncF64U => {
-            unary(b, stack, |b, x| b.ins().fcvt_to_uint(types::I32, x))
-        }
-        Op::I64TruncF32S | Op::I64TruncF64S => {
-            unary(b, stack, |b, x| b.ins().fcvt_to_sint(types::I64, x))
-        }
-        Op::I64TruncF32U | Op::I64TruncF64U => {
-            unary(b, stack, |b, x| b.ins().fcvt_to_uint(types::I64, x))
-        }
+        Op::I32TruncF32S | Op::I32TruncF64S => unary(b, stack, |b, x| b.ins().fcvt_to_sint(types::I32, x)),
+        Op::I32TruncF32U | Op::I32TruncF64U => unary(b, stack, |b, x| b.ins().fcvt_to_uint(types::I32, x)),
+        Op::I64TruncF32S | Op::I64TruncF64S => unary(b, stack, |b, x| b.ins().fcvt_to_sint(types::I64, x)),
+        Op::I64TruncF32U | Op::I64TruncF64U => unary(b, stack, |b, x| b.ins().fcvt_to_uint(types::I64, x)),
 
         // Float to integer, saturating (NaN becomes 0).
-        Op::I32TruncSatF32S | Op::I32TruncSatF64S => {
-            unary(b, stack, |b, x| b.ins().fcvt_to_sint_sat(types::I32, x))
-        }
-        Op::I32TruncSatF32U | Op::I32TruncSatF64U => {
-            unary(b, stack, |b, x| b.ins().fcvt_to_uint_sat(types::I32, x))
-        }
-        Op::I64TruncSatF32S | Op::I64TruncSatF64S => {
-            unary(b, stack, |b, x| b.ins().fcvt_to_sint_sat(types::I64, x))
-        }
-        Op::I64TruncSatF32U | Op::I64TruncSatF64U => {
-            unary(b, stack, |b, x| b.ins().fcvt_to_uint_sat(types::I64, x))
-        }
+        Op::I32TruncSatF32S | Op::I32TruncSatF64S => unary(b, stack, |b, x| b.ins().fcvt_to_sint_sat(types::I32, x)),
+        Op::I32TruncSatF32U | Op::I32TruncSatF64U => unary(b, stack, |b, x| b.ins().fcvt_to_uint_sat(types::I32, x)),
+        Op::I64TruncSatF32S | Op::I64TruncSatF64S => unary(b, stack, |b, x| b.ins().fcvt_to_sint_sat(types::I64, x)),
+        Op::I64TruncSatF32U | Op::I64TruncSatF64U => unary(b, stack, |b, x| b.ins().fcvt_to_uint_sat(types::I64, x)),
 
         // Integer to float, and float width changes.
-        Op::F32ConvertI32S | Op::F32ConvertI64S => {
-            unary(b, stack, |b, x| b.ins().fcvt_from_sint(types::F32, x))
-        }
-        Op::F32ConvertI32U | Op::F32ConvertI64U => {
-            unary(b, stack, |b, x| b.ins().fcvt_from_uint(types::F32, x))
-        }
-        Op::F64ConvertI32S | Op::F64ConvertI64S => {
-            unary(b, stack, |b, x| b.ins().fcvt_from_sint(types::F64, x))
-        }
-        Op::F64ConvertI32U | Op::F64ConvertI64U => {
-            unary(b, stack, |b, x| b.ins().fcvt_from_uint(types::F64, x))
-        }
+        Op::F32ConvertI32S | Op::F32ConvertI64S => unary(b, stack, |b, x| b.ins().fcvt_from_sint(types::F32, x)),
+        Op::F32ConvertI32U | Op::F32ConvertI64U => unary(b, stack, |b, x| b.ins().fcvt_from_uint(types::F32, x)),
+        Op::F64ConvertI32S | Op::F64ConvertI64S => unary(b, stack, |b, x| b.ins().fcvt_from_sint(types::F64, x)),
+        Op::F64ConvertI32U | Op::F64ConvertI64U => unary(b, stack, |b, x| b.ins().fcvt_from_uint(types::F64, x)),
         Op::F32DemoteF64 => unary(b, stack, |b, x| b.ins().fdemote(types::F32, x)),
         Op::F64PromoteF32 => unary(b, stack, |b, x| b.ins().fpromote(types::F64, x)),
 
@@ -167,9 +135,7 @@ pub(crate) fn translate_numeric(
 }
 
 fn pop_operand(stack: &mut Vec<ir::Value>) -> ir::Value {
-    stack
-        .pop()
-        .expect("the validator guarantees every numeric instruction its operands")
+    stack.pop().expect("the validator guarantees every numeric instruction its operands")
 }
 
 /// Pops one operand, builds the result from it and pushes that.
@@ -246,14 +212,9 @@ mod tests {
     /// Translates `ops` over a block whose parameters (of `params` types) start the operand
     /// stack, returns whatever is left, verifies the function, and hands back the result types
     /// together with the finished function.
-    fn translate_and_verify(
-        params: &[ir::Type],
-        ops: &[Operator],
-    ) -> (Vec<ir::Type>, ir::Function) {
+    fn translate_and_verify(params: &[ir::Type], ops: &[Operator]) -> (Vec<ir::Type>, ir::Function) {
         let mut signature = Signature::new(CallConv::SystemV);
-        signature
-            .params
-            .extend(params.iter().map(|&ty| AbiParam::new(ty)));
+        signature.params.extend(params.iter().map(|&ty| AbiParam::new(ty)));
         let mut func = ir::Function::with_name_signature(UserFuncName::default(), signature);
         let mut context = FunctionBuilderContext::new();
         let mut b = FunctionBuilder::new(&mut func, &mut context);
@@ -264,16 +225,10 @@ mod tests {
 
         let mut stack = b.block_params(entry).to_vec();
         for op in ops {
-            assert!(
-                translate_numeric(op, &mut b, &mut stack),
-                "{op:?} not translated"
-            );
+            assert!(translate_numeric(op, &mut b, &mut stack), "{op:?} not translated");
         }
         let result_types: Vec<ir::Type> = stack.iter().map(|&v| b.func.dfg.value_type(v)).collect();
-        b.func
-            .signature
-            .returns
-            .extend(result_types.iter().map(|&ty| AbiParam::new(ty)));
+        b.func.signature.returns.extend(result_types.iter().map(|&ty| AbiParam::new(ty)));
         b.ins().return_(&stack);
         let isa = host_isa();
         b.finalize(isa.frontend_config());
@@ -345,14 +300,8 @@ mod tests {
         for op in int_compares {
             assert_eq!(translate_and_verify(&[I64, I64], &[op]).0, [I32]);
         }
-        let float_compares = [
-            Operator::F64Eq,
-            Operator::F64Ne,
-            Operator::F64Lt,
-            Operator::F64Gt,
-            Operator::F64Le,
-            Operator::F64Ge,
-        ];
+        let float_compares =
+            [Operator::F64Eq, Operator::F64Ne, Operator::F64Lt, Operator::F64Gt, Operator::F64Le, Operator::F64Ge];
         for op in float_compares {
             assert_eq!(translate_and_verify(&[F64, F64], &[op]).0, [I32]);
         }
@@ -417,11 +366,7 @@ mod tests {
             (Operator::I32Clz, I32, I32),
         ];
         for (op, from, to) in cases {
-            assert_eq!(
-                translate_and_verify(&[from], std::slice::from_ref(&op)).0,
-                [to],
-                "{op:?}"
-            );
+            assert_eq!(translate_and_verify(&[from], std::slice::from_ref(&op)).0, [to], "{op:?}");
         }
     }
 
@@ -432,12 +377,8 @@ mod tests {
         let ops = [
             Operator::I32Const { value: i32::MIN },
             Operator::I64Const { value: -1 },
-            Operator::F32Const {
-                value: f32::from_bits(signalling_nan).into(),
-            },
-            Operator::F64Const {
-                value: f64::from_bits(negative_nan_payload).into(),
-            },
+            Operator::F32Const { value: f32::from_bits(signalling_nan).into() },
+            Operator::F64Const { value: f64::from_bits(negative_nan_payload).into() },
         ];
         let (result_types, func) = translate_and_verify(&[], &ops);
         assert_eq!(result_types, [I32, I64, F32, F64]);
@@ -453,15 +394,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(
-            immediates,
-            [
-                0x8000_0000,
-                u64::MAX,
-                u64::from(signalling_nan),
-                negative_nan_payload
-            ]
-        );
+        assert_eq!(immediates, [0x8000_0000, u64::MAX, u64::from(signalling_nan), negative_nan_payload]);
     }
 
     #[test]
@@ -492,11 +425,7 @@ mod tests {
         b.switch_to_block(entry);
         let mut stack = b.block_params(entry).to_vec();
         let before = stack.clone();
-        for op in [
-            Operator::Nop,
-            Operator::Drop,
-            Operator::LocalGet { local_index: 0 },
-        ] {
+        for op in [Operator::Nop, Operator::Drop, Operator::LocalGet { local_index: 0 }] {
             assert!(!translate_numeric(&op, &mut b, &mut stack));
         }
         assert_eq!(stack, before);
