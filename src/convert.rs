@@ -46,6 +46,8 @@ pub(crate) unsafe fn to_wasm(env: sys::napi_env, value: sys::napi_value, ty: Val
 }
 
 /// ToNumber, which may run user code (`valueOf`) and throw.
+/// # Safety
+/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn to_number(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
     let mut number = ptr::null_mut();
     // SAFETY: per this module's contract.
@@ -57,6 +59,8 @@ unsafe fn to_number(env: sys::napi_env, value: sys::napi_value) -> Result<sys::n
 
 /// ToBigInt64: BigInts wrap modulo 2^64; booleans are 0 and 1; strings parse as BigInt does;
 /// anything else (Numbers included) is a TypeError.
+/// # Safety
+/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64, Pending> {
     // SAFETY: per this module's contract.
     unsafe {
@@ -84,6 +88,8 @@ unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64,
     }
 }
 
+/// # Safety
+/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn call_global_bigint(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
     // SAFETY: per this module's contract.
     unsafe {

@@ -63,12 +63,17 @@ pub(crate) fn export_function(env: sys::napi_env, func: Func, name: &str) -> Res
     Ok(function)
 }
 
+/// # Safety
+/// Called by N-API once, with the data pointer given in `export_function`.
 unsafe extern "C" fn finalize_export(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     // SAFETY: `data` is the Box leaked in `export_function`, finalized exactly once.
     drop(unsafe { Box::from_raw(data.cast::<ExportData>()) });
 }
 
 /// The body of every exported function.
+///
+/// # Safety
+/// Called by N-API only, for functions made by `export_function`.
 unsafe extern "C" fn call_export(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let mut argc = INLINE_SLOTS;
     let mut argv = [ptr::null_mut(); INLINE_SLOTS];
@@ -106,6 +111,8 @@ unsafe extern "C" fn call_export(env: sys::napi_env, info: sys::napi_callback_in
 }
 
 /// Converts the arguments (missing ones are `undefined`), calls, converts the results.
+/// # Safety
+/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn call_with(
     env: sys::napi_env,
     export: &ExportData,
@@ -139,6 +146,8 @@ unsafe fn call_with(
     }
 }
 
+/// # Safety
+/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn undefined(env: sys::napi_env) -> sys::napi_value {
     let mut value = ptr::null_mut();
     // SAFETY: the live env and a pointer to a local.
@@ -181,6 +190,8 @@ pub(crate) fn host_function(
     }))
 }
 
+/// # Safety
+/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn call_js(
     callee: &JsCallee,
     params: &[ValType],
@@ -228,6 +239,8 @@ unsafe fn call_js(
 }
 
 /// Several results come back as an iterable (IterableToList), whose length must match.
+/// # Safety
+/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn read_results(
     env: sys::napi_env,
     returned: sys::napi_value,

@@ -54,13 +54,6 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context
             }
         }
     }
-    if std::env::var_os("HERON_DEBUG_SIGNALS").is_some() {
-        eprintln!(
-            "heron: chaining signal {signal} at pc {pc:#x}, in wasm: {}, trap: {:?}",
-            entry::in_wasm(),
-            code_memory::trap_at(pc)
-        );
-    }
     // SAFETY: not ours: hand it to the previous handler exactly as we received it.
     unsafe { chain(signal, info, context) }
 }
