@@ -215,24 +215,61 @@ function customSectionsNamed(bytes, name) {
   return sections
 }
 
-// --- Memory -----------------------------------------------------------------------
+// --- Memory, Table and Global objects -------------------------------------------------
 
-// Memory objects are branded by this map (not a private field) so that memories exported
-// by an instance can be wrapped without running the public constructor.
+// Each Memory, Table and Global object is branded by a map to its native object (not a
+// private field) so that objects for memories, tables and globals exported by an instance
+// can be made without running the public constructor.
 const nativeMemories = new WeakMap()
+const nativeTables = new WeakMap()
+const nativeGlobals = new WeakMap()
 
 function nativeMemoryOf(value) {
   return isObject(value) ? nativeMemories.get(value) : undefined
 }
 
-function wrapMemory(nativeMemory) {
-  const memory = Object.create(Memory.prototype)
-  nativeMemories.set(memory, nativeMemory)
-  return memory
+// The spec's Memory, Table and Global object caches: one JS object per underlying memory,
+// table or global, so a memory imported and re-exported is the very object passed in.
+// Keyed by the native identity; entries go when their object is collected.
+const objectsByIdentity = new Map()
+const forgetObject = new FinalizationRegistry((identity) => {
+  if (objectsByIdentity.get(identity)?.deref() === undefined) {
+    objectsByIdentity.delete(identity)
+  }
+})
+
+function rememberObject(object, nativeObject) {
+  const identity = nativeObject.identity()
+  objectsByIdentity.set(identity, new WeakRef(object))
+  forgetObject.register(object, identity)
+}
+
+// The JS object for an exported memory, table or global: the existing one if any.
+function objectFor(nativeObject) {
+  const existing = objectsByIdentity.get(nativeObject.identity())?.deref()
+  if (existing !== undefined) {
+    return existing
+  }
+  let object
+  if (nativeObject instanceof native.NativeMemory) {
+    object = Object.create(Memory.prototype)
+    nativeMemories.set(object, nativeObject)
+  } else if (nativeObject instanceof native.NativeTable) {
+    object = Object.create(Table.prototype)
+    nativeTables.set(object, nativeObject)
+  } else {
+    object = Object.create(Global.prototype)
+    nativeGlobals.set(object, nativeObject)
+  }
+  rememberObject(object, nativeObject)
+  return object
 }
 
 // WebIDL's [EnforceRange] unsigned long.
 function enforceRangeU32(value, what) {
+  if (typeof value === 'symbol' || typeof value === 'bigint') {
+    throw new TypeError(`${what} must be a number, got ${typeof value}`)
+  }
   const number = Number(value)
   if (!Number.isFinite(number)) {
     throw new TypeError(`${what} must be a finite number, got ${describe(value)}`)
@@ -244,13 +281,29 @@ function enforceRangeU32(value, what) {
   return integer
 }
 
+// A WebIDL enum value: ToString, then membership.
+function enumValue(value, allowed, what) {
+  if (typeof value === 'symbol') {
+    throw new TypeError(`${what} must be a string, got a symbol`)
+  }
+  const string = `${value}`
+  if (!allowed.includes(string)) {
+    throw new TypeError(`${what} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got "${string}"`)
+  }
+  return string
+}
+
+function checkDescriptor(descriptor, caller) {
+  if (!isObject(descriptor)) {
+    throw new TypeError(`${caller}: the descriptor must be an object, got ${describe(descriptor)}`)
+  }
+}
+
 const MAX_PAGES = 65536
 
 class Memory {
   constructor(descriptor) {
-    if (!isObject(descriptor)) {
-      throw new TypeError(`WebAssembly.Memory(): the descriptor must be an object, got ${describe(descriptor)}`)
-    }
+    checkDescriptor(descriptor, 'WebAssembly.Memory()')
     const initialValue = descriptor.initial
     if (initialValue === undefined) {
       throw new TypeError('WebAssembly.Memory(): the descriptor needs an initial size')
@@ -267,7 +320,9 @@ class Memory {
     if (maximum !== undefined && maximum < initial) {
       throw new RangeError('WebAssembly.Memory(): the maximum is below the initial size')
     }
-    nativeMemories.set(this, new native.NativeMemory(initial, maximum))
+    const nativeMemory = new native.NativeMemory(initial, maximum)
+    nativeMemories.set(this, nativeMemory)
+    rememberObject(this, nativeMemory)
   }
 
   get buffer() {
@@ -290,11 +345,127 @@ function checkedMemory(value, caller) {
   return nativeMemory
 }
 
+// heron's table size limit, V8's too.
+const MAX_TABLE_LENGTH = 10000000
+// "funcref" is accepted besides the spec's "anyfunc", as newer engines do.
+const TABLE_ELEMENT_TYPES = ['anyfunc', 'funcref', 'externref']
+
+class Table {
+  constructor(descriptor, value) {
+    checkDescriptor(descriptor, 'WebAssembly.Table()')
+    // Dictionary members are read and converted in lexicographic order.
+    const elementValue = descriptor.element
+    if (elementValue === undefined) {
+      throw new TypeError('WebAssembly.Table(): the descriptor needs an element type')
+    }
+    const element = enumValue(elementValue, TABLE_ELEMENT_TYPES, 'WebAssembly.Table(): element')
+    const initialValue = descriptor.initial
+    if (initialValue === undefined) {
+      throw new TypeError('WebAssembly.Table(): the descriptor needs an initial size')
+    }
+    const initial = enforceRangeU32(initialValue, 'WebAssembly.Table(): initial')
+    const maximumValue = descriptor.maximum
+    const maximum = maximumValue === undefined ? undefined : enforceRangeU32(maximumValue, 'WebAssembly.Table(): maximum')
+    if (maximum !== undefined && maximum < initial) {
+      throw new RangeError('WebAssembly.Table(): the maximum is below the initial size')
+    }
+    if (initial > MAX_TABLE_LENGTH) {
+      throw new RangeError(`WebAssembly.Table(): tables are limited to ${MAX_TABLE_LENGTH} elements`)
+    }
+    const nativeTable = new native.NativeTable(element, initial, maximum, value)
+    nativeTables.set(this, nativeTable)
+    rememberObject(this, nativeTable)
+  }
+
+  get length() {
+    return checkedTable(this, 'WebAssembly.Table.length').length()
+  }
+
+  get(index) {
+    const table = checkedTable(this, 'WebAssembly.Table.get()')
+    return table.get(enforceRangeU32(index, 'WebAssembly.Table.get(): index'))
+  }
+
+  set(index, value) {
+    const table = checkedTable(this, 'WebAssembly.Table.set()')
+    if (arguments.length < 1) {
+      throw new TypeError('WebAssembly.Table.set(): an index is required')
+    }
+    return table.set(enforceRangeU32(index, 'WebAssembly.Table.set(): index'), value)
+  }
+
+  grow(delta, value) {
+    const table = checkedTable(this, 'WebAssembly.Table.grow()')
+    return table.grow(enforceRangeU32(delta, 'WebAssembly.Table.grow(): delta'), value)
+  }
+}
+makeEnumerable(Table.prototype, ['length', 'get', 'set', 'grow'])
+defineToStringTag(Table.prototype, 'WebAssembly.Table')
+
+function checkedTable(value, caller) {
+  const nativeTable = isObject(value) ? nativeTables.get(value) : undefined
+  if (nativeTable === undefined) {
+    throw new TypeError(`${caller}: receiver is not a WebAssembly.Table`)
+  }
+  return nativeTable
+}
+
+const VALUE_TYPES = ['i32', 'i64', 'f32', 'f64', 'v128', 'externref', 'anyfunc', 'funcref']
+
+class Global {
+  constructor(descriptor, value) {
+    checkDescriptor(descriptor, 'WebAssembly.Global()')
+    // Dictionary members are read and converted in lexicographic order.
+    const mutable = Boolean(descriptor.mutable)
+    const typeValue = descriptor.value
+    if (typeValue === undefined) {
+      throw new TypeError('WebAssembly.Global(): the descriptor needs a value type')
+    }
+    const type = enumValue(typeValue, VALUE_TYPES, 'WebAssembly.Global(): value')
+    if (type === 'v128') {
+      throw new TypeError('WebAssembly.Global(): v128 globals cannot be created from JS')
+    }
+    const nativeGlobal = new native.NativeGlobal(type, mutable, value)
+    nativeGlobals.set(this, nativeGlobal)
+    rememberObject(this, nativeGlobal)
+  }
+
+  get value() {
+    return checkedGlobal(this, 'WebAssembly.Global.value').value()
+  }
+
+  set value(value) {
+    const global = checkedGlobal(this, 'WebAssembly.Global.value')
+    if (arguments.length < 1) {
+      throw new TypeError('WebAssembly.Global.value: the setter needs a value')
+    }
+    if (!global.mutable()) {
+      throw new TypeError('WebAssembly.Global.value: cannot set the value of an immutable global')
+    }
+    global.setValue(value)
+  }
+
+  valueOf() {
+    return checkedGlobal(this, 'WebAssembly.Global.valueOf()').value()
+  }
+}
+makeEnumerable(Global.prototype, ['value', 'valueOf'])
+defineToStringTag(Global.prototype, 'WebAssembly.Global')
+
+function checkedGlobal(value, caller) {
+  const nativeGlobal = isObject(value) ? nativeGlobals.get(value) : undefined
+  if (nativeGlobal === undefined) {
+    throw new TypeError(`${caller}: receiver is not a WebAssembly.Global`)
+  }
+  return nativeGlobal
+}
+
 // --- Instance -------------------------------------------------------------------
 
 // "Read the imports": one import at a time, in the module's import order, with
-// ordinary property reads (getters and proxies observe exactly these). Only the
-// kind is checked here; the native side checks types when it links.
+// ordinary property reads (getters and proxies observe exactly these). Kinds are
+// checked here; the native side checks types when it links. The result holds, per
+// import, a function or the native object of a Memory, Table or Global.
 function readImports(moduleObject, importObject, caller) {
   checkImportObject(importObject, caller)
   const descriptors = importDescriptorsOf(moduleObject)
@@ -303,26 +474,57 @@ function readImports(moduleObject, importObject, caller) {
   }
   const values = new Array(descriptors.length)
   for (let i = 0; i < descriptors.length; i++) {
-    const { module, name, kind } = descriptors[i]
+    const descriptor = descriptors[i]
+    const { module, name, kind } = descriptor
     const namespace = importObject[module]
     if (!isObject(namespace)) {
       throw new TypeError(`import ${module}.${name}: importObject.${module} must be an object, got ${describe(namespace)}`)
     }
     const value = namespace[name]
-    if (kind === 'function' && typeof value !== 'function') {
-      throw new LinkError(`import ${module}.${name}: expected a function, got ${describe(value)}`)
+    const expected = (what) => new LinkError(`import ${module}.${name}: expected ${what}, got ${describe(value)}`)
+    let linked
+    switch (kind) {
+      case 'function':
+        if (typeof value !== 'function') throw expected('a function')
+        linked = value
+        break
+      case 'memory':
+        linked = isObject(value) ? nativeMemories.get(value) : undefined
+        if (linked === undefined) throw expected('a WebAssembly.Memory')
+        break
+      case 'table':
+        linked = isObject(value) ? nativeTables.get(value) : undefined
+        if (linked === undefined) throw expected('a WebAssembly.Table')
+        break
+      case 'global':
+        linked = (isObject(value) ? nativeGlobals.get(value) : undefined) ?? globalFromValue(descriptor, value, expected)
+        break
     }
-    if (kind === 'memory') {
-      const nativeMemory = nativeMemoryOf(value)
-      if (nativeMemory === undefined) {
-        throw new LinkError(`import ${module}.${name}: expected a WebAssembly.Memory, got ${describe(value)}`)
-      }
-      values[i] = nativeMemory.linkId()
-      continue
-    }
-    values[i] = value
+    values[i] = linked
   }
   return values
+}
+
+// A global import given as a plain value becomes a new immutable global of the import's type.
+function globalFromValue({ valueType }, value, expected) {
+  if (valueType === 'i64' && typeof value !== 'bigint') throw expected('a BigInt or a WebAssembly.Global')
+  if (['i32', 'f32', 'f64'].includes(valueType) && typeof value !== 'number') {
+    throw expected('a Number or a WebAssembly.Global')
+  }
+  if (valueType === 'v128') throw expected('a WebAssembly.Global (v128 values cannot come from JS)')
+  // ToWebAssemblyValue(undefined, funcref) is a TypeError, even though WebIDL treats an
+  // undefined argument of the constructor as missing.
+  if (valueType === 'anyfunc' && value === undefined) throw expected('null or a WebAssembly function')
+  try {
+    return new native.NativeGlobal(valueType, false, value)
+  } catch (error) {
+    if (error instanceof TypeError) throw expected(`a value convertible to ${valueType}`)
+    throw error
+  }
+}
+
+function isNativeExtern(value) {
+  return value instanceof native.NativeMemory || value instanceof native.NativeTable || value instanceof native.NativeGlobal
 }
 
 // The exports object: built once per instance, null prototype, frozen.
@@ -330,8 +532,8 @@ function createExportsObject(moduleObject, values) {
   const exportsObject = Object.create(null)
   const descriptors = exportDescriptorsOf(moduleObject)
   for (let i = 0; i < descriptors.length; i++) {
+    const value = isNativeExtern(values[i]) ? objectFor(values[i]) : values[i]
     // defineProperty rather than assignment, so a name like "__proto__" is an ordinary key.
-    const value = values[i] instanceof native.NativeMemory ? wrapMemory(values[i]) : values[i]
     Object.defineProperty(exportsObject, descriptors[i].name, {
       value,
       writable: true,
@@ -351,7 +553,8 @@ class Instance {
       throw new TypeError(`WebAssembly.Instance(): argument must be a WebAssembly.Module, got ${describe(module)}`)
     }
     const imports = ResolvedImports.unwrap(importObject) ?? readImports(module, importObject, 'WebAssembly.Instance()')
-    this.#exports = createExportsObject(module, native.instantiate(nativeModule, imports))
+    const linkValues = imports.map((value) => (isNativeExtern(value) ? value.linkId() : value))
+    this.#exports = createExportsObject(module, native.instantiate(nativeModule, linkValues))
   }
 
   get exports() {
@@ -421,21 +624,118 @@ function instantiate(source, importObject) {
   return compiling.then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
 }
 
+// --- Streaming -------------------------------------------------------------------------
+
+// compileStreaming's checks on the Response, in the spec's order, then its bytes.
+async function responseBytes(source, caller) {
+  const response = await source
+  if (typeof Response !== 'function' || !(response instanceof Response)) {
+    throw new TypeError(`${caller}: argument must be a Response or a promise of one, got ${describe(response)}`)
+  }
+  const essence = mimeEssence(response.headers.get('content-type'))
+  if (essence !== 'application/wasm') {
+    throw new TypeError(`${caller}: the response's Content-Type must be application/wasm, got ${essence ?? 'none'}`)
+  }
+  if (!response.ok) {
+    throw new TypeError(`${caller}: the response's status ${response.status} is not ok`)
+  }
+  if (response.bodyUsed) {
+    throw new TypeError(`${caller}: the response's body has already been read`)
+  }
+  return response.arrayBuffer()
+}
+
+// The essence ("type/subtype", lowercased) of the last MIME type in a Content-Type
+// header value, or undefined if there is none.
+function mimeEssence(headerValue) {
+  if (headerValue === null) {
+    return undefined
+  }
+  const candidates = headerValue.split(',').map((part) => part.split(';')[0].trim().toLowerCase())
+  const valid = candidates.filter((essence) => /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/.test(essence))
+  return valid.at(-1)
+}
+
+function compileStreaming(source) {
+  return responseBytes(source, 'WebAssembly.compileStreaming()').then((bytes) =>
+    compileLater(bytes, 'WebAssembly.compileStreaming()'),
+  )
+}
+
+function instantiateStreaming(source, importObject) {
+  try {
+    checkImportObject(importObject, 'WebAssembly.instantiateStreaming()')
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return responseBytes(source, 'WebAssembly.instantiateStreaming()')
+    .then((bytes) => compileLater(bytes, 'WebAssembly.instantiateStreaming()'))
+    .then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+}
+
+// --- The namespace ----------------------------------------------------------------------
+
 // A literal object so Node's ESM loader can see the names (`import { Module } from 'heron'`);
 // the property attributes are then set to the namespace's.
-module.exports = {
+const namespace = {
   validate,
   compile,
   instantiate,
+  compileStreaming,
+  instantiateStreaming,
   Module,
   Instance,
   Memory,
+  Table,
+  Global,
   CompileError,
   LinkError,
   RuntimeError,
 }
 // Interfaces and error classes are non-enumerable on the namespace; operations stay enumerable.
-for (const name of ['Module', 'Instance', 'Memory', 'CompileError', 'LinkError', 'RuntimeError']) {
-  Object.defineProperty(module.exports, name, { enumerable: false })
+for (const name of ['Module', 'Instance', 'Memory', 'Table', 'Global', 'CompileError', 'LinkError', 'RuntimeError']) {
+  Object.defineProperty(namespace, name, { enumerable: false })
 }
-defineToStringTag(module.exports, 'WebAssembly')
+defineToStringTag(namespace, 'WebAssembly')
+
+// --- Drop-in mode -----------------------------------------------------------------------
+
+// The global WebAssembly property as it was before install(), to put back on uninstall().
+let replacedDescriptor
+
+// Puts heron's namespace in place of globalThis.WebAssembly, with the original property's
+// attributes. Idempotent.
+function install() {
+  const current = Object.getOwnPropertyDescriptor(globalThis, 'WebAssembly')
+  if (current?.value === namespace) {
+    return namespace
+  }
+  replacedDescriptor = current
+  Object.defineProperty(globalThis, 'WebAssembly', {
+    value: namespace,
+    writable: current?.writable ?? true,
+    enumerable: current?.enumerable ?? false,
+    configurable: true,
+  })
+  return namespace
+}
+
+// Restores the WebAssembly property install() replaced.
+function uninstall() {
+  if (Object.getOwnPropertyDescriptor(globalThis, 'WebAssembly')?.value !== namespace) {
+    return
+  }
+  if (replacedDescriptor === undefined) {
+    delete globalThis.WebAssembly
+  } else {
+    Object.defineProperty(globalThis, 'WebAssembly', replacedDescriptor)
+  }
+  replacedDescriptor = undefined
+}
+
+// install and uninstall are heron's own, so they are non-enumerable: code that copies the
+// namespace's enumerable operations sees only WebAssembly's.
+Object.defineProperty(namespace, 'install', { value: install, writable: true, configurable: true })
+Object.defineProperty(namespace, 'uninstall', { value: uninstall, writable: true, configurable: true })
+
+module.exports = namespace

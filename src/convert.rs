@@ -2,7 +2,8 @@
 //! every call across the boundary, so it avoids the napi-rs macro layer).
 
 use crate::error::{throw_type_error, Pending};
-use heron_engine::{ValRaw, ValType};
+use crate::{externref, func};
+use heron_engine::{Val, ValRaw, ValType};
 use napi::sys;
 use std::ptr;
 
@@ -38,11 +39,32 @@ pub(crate) unsafe fn to_wasm(env: sys::napi_env, value: sys::napi_value, ty: Val
             }
             ValType::I64 => to_bigint64(env, value).map(ValRaw::i64),
             ValType::V128 => Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
-            ValType::FuncRef | ValType::ExternRef => {
-                Err(throw_type_error(env, "reference values are not supported at the JS boundary yet"))
+            ValType::FuncRef => {
+                if is_null(env, value) {
+                    return Ok(ValRaw::ptr(0));
+                }
+                match func::exported_func(env, value) {
+                    Some(func) => Ok(ValRaw::ptr(func.id())),
+                    None => Err(throw_type_error(env, "a funcref must be null or a WebAssembly function")),
+                }
+            }
+            ValType::ExternRef => {
+                if is_null(env, value) {
+                    return Ok(ValRaw::ptr(0));
+                }
+                Ok(ValRaw::ptr(externref::intern(env, value).0.get()))
             }
         }
     }
+}
+
+/// # Safety
+/// `env` must be the current JS environment and `value` a live value of it.
+unsafe fn is_null(env: sys::napi_env, value: sys::napi_value) -> bool {
+    let mut kind = 0;
+    // SAFETY: per this function's contract.
+    unsafe { sys::napi_typeof(env, value, &mut kind) };
+    kind == sys::ValueType::napi_null
 }
 
 /// ToNumber, which may run user code (`valueOf`) and throw.
@@ -124,10 +146,84 @@ pub(crate) unsafe fn to_js(env: sys::napi_env, raw: ValRaw, ty: ValType) -> Resu
             ValType::F32 => sys::napi_create_double(env, f64::from(f32::from_bits(raw.get_u32())), &mut value),
             ValType::F64 => sys::napi_create_double(env, f64::from_bits(raw.get_u64()), &mut value),
             ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
-            ValType::FuncRef | ValType::ExternRef => {
-                return Err(throw_type_error(env, "reference values are not supported at the JS boundary yet"))
-            }
+            ValType::FuncRef | ValType::ExternRef => match Val::from_raw(raw, ty) {
+                Val::FuncRef(Some(function)) => return func::function_object(env, function),
+                Val::ExternRef(Some(reference)) => return Ok(externref::value(env, reference)),
+                _ => sys::napi_get_null(env, &mut value),
+            },
         };
     }
     Ok(value)
+}
+
+/// The value type the JS API calls `name` ("funcref" is accepted for "anyfunc" too).
+pub(crate) fn value_type(name: &str) -> Option<ValType> {
+    Some(match name {
+        "i32" => ValType::I32,
+        "i64" => ValType::I64,
+        "f32" => ValType::F32,
+        "f64" => ValType::F64,
+        "v128" => ValType::V128,
+        "anyfunc" | "funcref" => ValType::FuncRef,
+        "externref" => ValType::ExternRef,
+        _ => return None,
+    })
+}
+
+/// The JS API's name for `ty`.
+pub(crate) fn value_type_name(ty: ValType) -> &'static str {
+    match ty {
+        ValType::I32 => "i32",
+        ValType::I64 => "i64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
+        ValType::V128 => "v128",
+        ValType::FuncRef => "anyfunc",
+        ValType::ExternRef => "externref",
+    }
+}
+
+/// ToWebAssemblyValue of `value`, or the spec's DefaultValue(`ty`) when it is missing
+/// (`undefined` counts as missing, as WebIDL says for optional arguments): zero, null, or
+/// for `externref` the value `undefined`.
+///
+/// # Safety
+/// `env` must be the current JS environment and `value` a live value of it.
+pub(crate) unsafe fn to_val_or_default(
+    env: sys::napi_env,
+    value: Option<sys::napi_value>,
+    ty: ValType,
+) -> Result<Val, Pending> {
+    // SAFETY: per this function's contract.
+    unsafe {
+        let value = match value {
+            Some(value) if !is_undefined(env, value) => value,
+            _ if ty == ValType::ExternRef => {
+                let mut undefined = ptr::null_mut();
+                sys::napi_get_undefined(env, &mut undefined);
+                undefined
+            }
+            _ => return Ok(Val::default_for(ty)),
+        };
+        Ok(Val::from_raw(to_wasm(env, value, ty)?, ty))
+    }
+}
+
+/// ToJSValue of a typed value.
+///
+/// # Safety
+/// `env` must be the current JS environment.
+pub(crate) unsafe fn val_to_js(env: sys::napi_env, value: Val) -> Result<sys::napi_value, Pending> {
+    let ty = value.ty();
+    // SAFETY: per this function's contract.
+    unsafe { to_js(env, value.to_raw(), ty) }
+}
+
+/// # Safety
+/// `env` must be the current JS environment and `value` a live value of it.
+unsafe fn is_undefined(env: sys::napi_env, value: sys::napi_value) -> bool {
+    let mut kind = 0;
+    // SAFETY: per this function's contract.
+    unsafe { sys::napi_typeof(env, value, &mut kind) };
+    kind == sys::ValueType::napi_undefined
 }

@@ -74,7 +74,8 @@ pub(crate) fn throw_type_error(env: sys::napi_env, message: &str) -> Pending {
     Pending
 }
 
-fn throw_range_error(env: sys::napi_env, message: &str) -> Pending {
+/// Throws a `RangeError` with `message`.
+pub(crate) fn throw_range_error(env: sys::napi_env, message: &str) -> Pending {
     let message = c_string(message);
     // SAFETY: a valid env and a NUL-terminated message.
     unsafe { sys::napi_throw_range_error(env, ptr::null(), message.as_ptr()) };

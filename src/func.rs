@@ -11,6 +11,8 @@ use crate::convert::{to_js, to_wasm};
 use crate::error::{self, Pending};
 use heron_engine::{Engine, Func, FuncType, HostError, ValRaw, ValType};
 use napi::sys;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
 
@@ -22,13 +24,46 @@ struct ExportData {
     func: Func,
     params: Box<[ValType]>,
     results: Box<[ValType]>,
+    /// False if a parameter or result is a `v128`: such functions throw a TypeError when
+    /// called from JS, before running.
+    crosses_boundary: bool,
 }
 
-/// Creates the JS function for an exported wasm function: `name` is the function index as a
-/// string and `length` its parameter count, as the JS API specifies.
-pub(crate) fn export_function(env: sys::napi_env, func: Func, name: &str) -> Result<sys::napi_value, Pending> {
+/// Marks the function objects made by `function_object`, so that `exported_func` can tell
+/// them from other wrapped objects before unwrapping.
+static EXPORT_TAG: sys::napi_type_tag =
+    sys::napi_type_tag { lower: 0x6865_726f_6e2d_6578, upper: 0x706f_7274_2d66_6e31 };
+
+thread_local! {
+    /// The JS function made for each wasm function on this thread, by `Func::id`, so the
+    /// same function always reaches JS as the same object (the spec's Exported Function
+    /// cache). Weak references: an entry goes when its function object is collected.
+    static FUNCTION_OBJECTS: RefCell<HashMap<usize, (sys::napi_ref, *const ExportData)>> =
+        RefCell::new(HashMap::new());
+}
+
+/// The JS function for `func`: the one made before if it is still alive, else a new one
+/// whose `name` is the function index and `length` its parameter count.
+pub(crate) fn function_object(env: sys::napi_env, func: Func) -> Result<sys::napi_value, Pending> {
+    let known = FUNCTION_OBJECTS.with(|map| map.borrow().get(&func.id()).map(|(reference, _)| *reference));
+    if let Some(reference) = known {
+        let mut function = ptr::null_mut();
+        // SAFETY: entries hold references created on this thread's env.
+        unsafe { sys::napi_get_reference_value(env, reference, &mut function) };
+        if !function.is_null() {
+            return Ok(function);
+        }
+    }
+    let name = func.index().map(|i| i.to_string()).unwrap_or_default();
+    let id = func.id();
     let ty = func.ty().clone();
-    let data = Box::into_raw(Box::new(ExportData { params: ty.params().into(), results: ty.results().into(), func }));
+    let crosses_boundary = ty.params().iter().chain(ty.results()).all(|t| *t != ValType::V128);
+    let data = Box::into_raw(Box::new(ExportData {
+        params: ty.params().into(),
+        results: ty.results().into(),
+        crosses_boundary,
+        func,
+    }));
     let mut function = ptr::null_mut();
     // SAFETY: `data` is a live heap allocation handed to the function object, which frees it
     // in `finalize_export` when the function is garbage collected.
@@ -41,11 +76,14 @@ pub(crate) fn export_function(env: sys::napi_env, func: Func, name: &str) -> Res
             data.cast(),
             &mut function,
         );
-        if status != sys::Status::napi_ok {
+        if status != sys::Status::napi_ok
+            || sys::napi_wrap(env, function, data.cast(), Some(finalize_export), ptr::null_mut(), ptr::null_mut())
+                != sys::Status::napi_ok
+        {
             drop(Box::from_raw(data));
             return Err(Pending);
         }
-        sys::napi_add_finalizer(env, function, data.cast(), Some(finalize_export), ptr::null_mut(), ptr::null_mut());
+        sys::napi_type_tag_object(env, function, &EXPORT_TAG);
         let mut length = ptr::null_mut();
         sys::napi_create_uint32(env, ty.params().len() as u32, &mut length);
         let property = sys::napi_property_descriptor {
@@ -59,21 +97,63 @@ pub(crate) fn export_function(env: sys::napi_env, func: Func, name: &str) -> Res
             data: ptr::null_mut(),
         };
         sys::napi_define_properties(env, function, 1, &property);
+        let mut reference = ptr::null_mut();
+        sys::napi_create_reference(env, function, 0, &mut reference);
+        let replaced = FUNCTION_OBJECTS.with(|map| map.borrow_mut().insert(id, (reference, data.cast_const())));
+        if let Some((stale, _)) = replaced {
+            sys::napi_delete_reference(env, stale);
+        }
     }
     Ok(function)
 }
 
+/// The wasm function behind `value` if it is a function made by `function_object`.
+///
 /// # Safety
-/// Called by N-API once, with the data pointer given in `export_function`.
-unsafe extern "C" fn finalize_export(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: `data` is the Box leaked in `export_function`, finalized exactly once.
-    drop(unsafe { Box::from_raw(data.cast::<ExportData>()) });
+/// `env` must be the current JS environment and `value` a live value of it.
+pub(crate) unsafe fn exported_func(env: sys::napi_env, value: sys::napi_value) -> Option<Func> {
+    // SAFETY: per this function's contract; the unwrapped pointer is an ExportData because
+    // only `function_object` tags objects with EXPORT_TAG, and it lives as long as `value`.
+    unsafe {
+        let mut tagged = false;
+        sys::napi_check_object_type_tag(env, value, &EXPORT_TAG, &mut tagged);
+        if !tagged {
+            return None;
+        }
+        let mut data = ptr::null_mut();
+        if sys::napi_unwrap(env, value, &mut data) != sys::Status::napi_ok {
+            return None;
+        }
+        Some((*data.cast::<ExportData>()).func.clone())
+    }
+}
+
+/// # Safety
+/// Called by N-API once, with the data pointer given in `function_object`.
+unsafe extern "C" fn finalize_export(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the Box leaked in `function_object`, finalized exactly once. The cache
+    // entry is removed only if it still belongs to this function object (a newer object for
+    // the same wasm function may have replaced it after this one was collected).
+    unsafe {
+        let export = Box::from_raw(data.cast::<ExportData>());
+        let id = export.func.id();
+        let entry = FUNCTION_OBJECTS.with(|map| {
+            let mut map = map.borrow_mut();
+            match map.get(&id) {
+                Some((_, owner)) if *owner == data.cast_const().cast() => map.remove(&id),
+                _ => None,
+            }
+        });
+        if let Some((reference, _)) = entry {
+            sys::napi_delete_reference(env, reference);
+        }
+    }
 }
 
 /// The body of every exported function.
 ///
 /// # Safety
-/// Called by N-API only, for functions made by `export_function`.
+/// Called by N-API only, for functions made by `function_object`.
 unsafe extern "C" fn call_export(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let mut argc = INLINE_SLOTS;
     let mut argv = [ptr::null_mut(); INLINE_SLOTS];
@@ -91,6 +171,10 @@ unsafe extern "C" fn call_export(env: sys::napi_env, info: sys::napi_callback_in
     }
     // SAFETY: the data pointer of these functions is always their live ExportData.
     let export = unsafe { &*data.cast::<ExportData>() };
+    if !export.crosses_boundary {
+        error::throw_type_error(env, "a function with v128 parameters or results cannot be called from JS");
+        return ptr::null_mut();
+    }
     let slots_needed = export.params.len().max(export.results.len()).max(1);
     let result = if slots_needed <= INLINE_SLOTS && argc <= INLINE_SLOTS {
         let mut slots = [ValRaw::default(); INLINE_SLOTS];

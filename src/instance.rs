@@ -3,16 +3,20 @@
 
 use crate::error::{self, Pending};
 use crate::func;
+use crate::global::NativeGlobal;
+use crate::link;
 use crate::memory::NativeMemory;
 use crate::module::NativeModule;
+use crate::table::NativeTable;
 use heron_engine::{Engine, Extern, ExternType, Instance};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 use std::ptr;
 
-/// Instantiates `module` with `imports` (one value per import, in order) and returns the
-/// export values in export order.
+/// Instantiates `module` with `imports` (one value per import, in order: a function for a
+/// function import, the link id of a `NativeMemory`, `NativeTable` or `NativeGlobal`
+/// otherwise) and returns the export values in export order.
 #[napi]
 pub fn instantiate<'env>(env: &'env Env, module: &NativeModule, imports: Vec<Unknown<'env>>) -> Result<Unknown<'env>> {
     let raw_env = env.raw();
@@ -34,64 +38,64 @@ fn link_and_run(
     let mut externs = Vec::with_capacity(imports.len());
     for (descriptor, value) in descriptors.iter().zip(imports) {
         let name = format!("{}.{}", descriptor.module, descriptor.name);
-        match &descriptor.ty {
+        let linked = match &descriptor.ty {
             ExternType::Func(ty) => {
                 if value.get_type().ok() != Some(ValueType::Function) {
                     return Err(error::throw_link_error(env, &format!("import {name}: expected a function")));
                 }
-                externs.push(Extern::Func(func::host_function(env, &engine, value.raw(), ty.clone())?));
-            }
-            ExternType::Memory(_) => {
-                // index.js passes a memory import as its NativeMemory's link id.
-                let memory = u32::from_unknown(*value).ok().and_then(crate::memory::by_link_id);
-                match memory {
-                    Some(memory) => externs.push(Extern::Memory(memory)),
-                    None => {
-                        return Err(error::throw_link_error(
-                            env,
-                            &format!("import {name}: expected a WebAssembly.Memory"),
-                        ));
-                    }
+                // SAFETY: `value` is a live argument of this call.
+                match unsafe { func::exported_func(env, value.raw()) } {
+                    // A wasm function from another instance is linked directly, not through JS.
+                    Some(wasm) => Extern::Func(wasm),
+                    None => Extern::Func(func::host_function(env, &engine, value.raw(), ty.clone())?),
                 }
             }
             other => {
-                let message = format!("import {name}: {} imports are not supported yet", other.kind());
-                return Err(error::throw_link_error(env, &message));
+                let linked = u32::from_unknown(*value).ok().and_then(link::lookup);
+                match linked {
+                    Some(linked) if linked.kind() == other.kind() => linked,
+                    _ => {
+                        let message = format!("import {name}: expected a WebAssembly.{}", interface_name(other));
+                        return Err(error::throw_link_error(env, &message));
+                    }
+                }
             }
-        }
+        };
+        externs.push(linked);
     }
     let instance = Instance::new(module, &externs).map_err(|e| error::throw(env, e))?;
     export_values(env, &instance)
 }
 
+fn interface_name(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "Function",
+        ExternType::Memory(_) => "Memory",
+        ExternType::Table(_) => "Table",
+        ExternType::Global(_) => "Global",
+    }
+}
+
+/// The export values: functions as JS functions (the same object for the same function),
+/// memories, tables and globals as fresh native wrappers that `index.js` exchanges for the
+/// JS object already standing for the same memory, table or global, if there is one.
 fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result<sys::napi_value, Pending> {
     let exports = instance.exports();
     let mut array = ptr::null_mut();
     // SAFETY: the live env and a pointer to a local.
     unsafe { sys::napi_create_array_with_length(env, exports.len(), &mut array) };
-    // The same wasm function exported twice is the same JS function.
-    let mut functions: Vec<(heron_engine::Func, sys::napi_value)> = Vec::new();
     for (i, (_, value)) in exports.into_iter().enumerate() {
+        // SAFETY (each arm): converting a fresh class value on the live env.
         let js = match value {
-            Extern::Func(f) => match functions.iter().find(|(known, _)| known.same(&f)) {
-                Some((_, js)) => *js,
-                None => {
-                    let name = instance.func_index(&f).map(|i| i.to_string()).unwrap_or_default();
-                    let js = func::export_function(env, f.clone(), &name)?;
-                    functions.push((f, js));
-                    js
-                }
-            },
+            Extern::Func(f) => func::function_object(env, f)?,
             Extern::Memory(memory) => {
-                let native = NativeMemory::wrap(env, memory);
-                // SAFETY: converting a fresh class value on the live env.
-                unsafe { NativeMemory::to_napi_value(env, native) }.map_err(|_| Pending)?
+                unsafe { NativeMemory::to_napi_value(env, NativeMemory::wrap(env, memory)) }.map_err(|_| Pending)?
             }
-            other => {
-                let kind = match other {
-                    _ => "global",
-                };
-                return Err(error::throw_link_error(env, &format!("{kind} exports are not supported yet")));
+            Extern::Table(table) => {
+                unsafe { NativeTable::to_napi_value(env, NativeTable::wrap(table)) }.map_err(|_| Pending)?
+            }
+            Extern::Global(global) => {
+                unsafe { NativeGlobal::to_napi_value(env, NativeGlobal::wrap(global)) }.map_err(|_| Pending)?
             }
         };
         // SAFETY: as above; `js` is a live value of this env.

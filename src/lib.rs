@@ -8,12 +8,19 @@
 //! - `func.rs`: the hot paths, in raw N-API: exported wasm functions called from JS, and JS
 //!   functions called from wasm.
 //! - `memory.rs`: `NativeMemory`, a memory and the ArrayBuffer over it.
+//! - `table.rs`, `global.rs`: `NativeTable` and `NativeGlobal`.
+//! - `link.rs`: the ids by which memory, table and global imports are passed in.
+//! - `externref.rs`: the JS values behind `externref`s.
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
 //! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
 
 mod convert;
 mod error;
+mod externref;
 mod func;
+mod global;
 mod instance;
+mod link;
 mod memory;
 mod module;
+mod table;

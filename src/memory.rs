@@ -2,27 +2,13 @@
 //! external ArrayBuffer over the wasm memory itself (no copies); the same object is returned
 //! until the memory grows, then it is detached and a new one made.
 
-use crate::error;
-use heron_engine::{Engine, Limits, Memory, MemoryType};
+use crate::{error, link};
+use heron_engine::{Engine, Extern, Limits, Memory, MemoryType};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
-
-thread_local! {
-    /// Memories by link id: how `instantiate` finds the engine memory behind a memory
-    /// import (napi-rs cannot unwrap a class instance passed inside an array).
-    static BY_LINK_ID: RefCell<HashMap<u32, Memory>> = RefCell::new(HashMap::new());
-    static NEXT_LINK_ID: Cell<u32> = const { Cell::new(1) };
-}
-
-/// The memory registered under `id` on this thread, if it is still alive.
-pub(crate) fn by_link_id(id: u32) -> Option<Memory> {
-    BY_LINK_ID.with(|m| m.borrow().get(&id).cloned())
-}
 
 /// A linear memory as `WebAssembly.Memory` wraps it.
 #[napi]
@@ -36,12 +22,7 @@ pub struct NativeMemory {
 
 impl NativeMemory {
     pub(crate) fn wrap(env: sys::napi_env, inner: Memory) -> NativeMemory {
-        let link_id = NEXT_LINK_ID.with(|next| {
-            let id = next.get();
-            next.set(id.wrapping_add(1).max(1));
-            id
-        });
-        BY_LINK_ID.with(|m| m.borrow_mut().insert(link_id, inner.clone()));
+        let link_id = link::register(Extern::Memory(inner.clone()));
         NativeMemory { inner, link_id, buffer: None, env }
     }
 
@@ -78,6 +59,12 @@ impl NativeMemory {
     #[napi]
     pub fn link_id(&self) -> u32 {
         self.link_id
+    }
+
+    /// Identifies the underlying memory: equal for every wrapper of the same memory.
+    #[napi]
+    pub fn identity(&self) -> f64 {
+        self.inner.id() as f64
     }
 
     /// The ArrayBuffer viewing the memory's current contents.
@@ -141,7 +128,7 @@ impl NativeMemory {
 
 impl Drop for NativeMemory {
     fn drop(&mut self) {
-        BY_LINK_ID.with(|m| m.borrow_mut().remove(&self.link_id));
+        link::unregister(self.link_id);
         if let Some((reference, _)) = self.buffer.take() {
             // SAFETY: runs in this object's finalizer, on its env's thread.
             unsafe { sys::napi_delete_reference(self.env, reference) };

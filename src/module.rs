@@ -1,17 +1,21 @@
 //! `NativeModule`: a compiled engine module, with its import and export descriptors, and
 //! `validate`. `index.js` wraps it in the JS API's `WebAssembly.Module`.
 
+use crate::convert::value_type_name;
 use crate::error;
-use heron_engine::{Engine, Module};
+use heron_engine::{Engine, ExternType, Module};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// One import as `WebAssembly.Module.imports` describes it.
+/// One import as `WebAssembly.Module.imports` describes it, plus, for globals, the type
+/// `index.js` needs to turn a Number or BigInt into a global.
 #[napi(object)]
 pub struct ImportDescriptor {
     pub module: String,
     pub name: String,
     pub kind: String,
+    pub value_type: Option<String>,
+    pub mutable: Option<bool>,
 }
 
 /// One export as `WebAssembly.Module.exports` describes it.
@@ -44,7 +48,19 @@ impl NativeModule {
         self.inner
             .imports()
             .iter()
-            .map(|i| ImportDescriptor { module: i.module.clone(), name: i.name.clone(), kind: i.ty.kind().into() })
+            .map(|i| {
+                let global = match &i.ty {
+                    ExternType::Global(ty) => Some(ty),
+                    _ => None,
+                };
+                ImportDescriptor {
+                    module: i.module.clone(),
+                    name: i.name.clone(),
+                    kind: i.ty.kind().into(),
+                    value_type: global.map(|ty| value_type_name(ty.content).into()),
+                    mutable: global.map(|ty| ty.mutable),
+                }
+            })
             .collect()
     }
 

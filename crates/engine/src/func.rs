@@ -159,6 +159,20 @@ impl Func {
         self.func_ref
     }
 
+    /// A number identifying this function among the live ones (stable while any handle lives).
+    pub fn id(&self) -> usize {
+        self.func_ref as usize
+    }
+
+    /// The function's index in the function index space of the instance that defines it;
+    /// `None` for host functions.
+    pub fn index(&self) -> Option<u32> {
+        match &self.owner {
+            FuncOwner::Instance(instance) => instance.func_index_of(self.func_ref),
+            FuncOwner::Host(_) => None,
+        }
+    }
+
     /// Whether two handles name the same function.
     pub fn same(&self, other: &Func) -> bool {
         std::ptr::eq(self.func_ref, other.func_ref)

@@ -78,6 +78,11 @@ impl Global {
         self.inner.storage.get()
     }
 
+    /// A number identifying this global among the live ones (stable while any handle lives).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// Whether two handles name the same global.
     pub fn same(&self, other: &Global) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

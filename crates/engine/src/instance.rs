@@ -29,7 +29,8 @@ pub enum Extern {
 }
 
 impl Extern {
-    fn kind(&self) -> &'static str {
+    /// "function", "memory", "table" or "global".
+    pub fn kind(&self) -> &'static str {
         match self {
             Extern::Func(_) => "function",
             Extern::Memory(_) => "memory",
@@ -68,6 +69,15 @@ impl InstanceInner {
     fn func_ref(&self, index: u32) -> *const VMFuncRef {
         // SAFETY: the offset lies inside the vmctx allocation (VmOffsets asserts the index).
         unsafe { self.vmctx.add(self.offsets.func_ref(index) as usize).cast() }
+    }
+
+    /// The index of the function whose `VMFuncRef` is `func_ref`, if it lies in this
+    /// instance's vmctx.
+    pub(crate) fn func_index_of(&self, func_ref: *const VMFuncRef) -> Option<u32> {
+        let offset = (func_ref as usize).checked_sub(self.func_ref(0) as usize)?;
+        let index = offset / std::mem::size_of::<VMFuncRef>();
+        let count = self.module.inner.info.funcs.len();
+        (index < count && offset % std::mem::size_of::<VMFuncRef>() == 0).then_some(index as u32)
     }
 
     /// The signature of a function whose `VMFuncRef` lives in this instance's vmctx.
@@ -274,11 +284,7 @@ impl Instance {
     /// The index of `func` in this instance's function index space, if it is one of the
     /// functions this instance defines or imports.
     pub fn func_index(&self, func: &Func) -> Option<u32> {
-        let first = self.inner.func_ref(0) as usize;
-        let offset = (func.vm_func_ref() as usize).checked_sub(first)?;
-        let index = offset / std::mem::size_of::<VMFuncRef>();
-        let count = self.inner.module.inner.info.funcs.len();
-        (index < count && offset % std::mem::size_of::<VMFuncRef>() == 0).then_some(index as u32)
+        self.inner.func_index_of(func.vm_func_ref())
     }
 
     /// The module this is an instance of.

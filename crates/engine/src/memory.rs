@@ -136,6 +136,11 @@ impl Memory {
         self.inner.definition.get()
     }
 
+    /// A number identifying this memory among the live ones (stable while any handle lives).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// Whether two handles name the same memory.
     pub fn same(&self, other: &Memory) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

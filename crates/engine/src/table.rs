@@ -164,6 +164,11 @@ impl Table {
         self.inner.ty.element
     }
 
+    /// A number identifying this table among the live ones (stable while any handle lives).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// Whether two handles name the same table.
     pub fn same(&self, other: &Table) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

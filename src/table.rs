@@ -1,0 +1,109 @@
+//! `NativeTable`: an engine table as `WebAssembly.Table` wraps it. `index.js` checks the
+//! descriptor and argument ranges; this side converts elements with ToWebAssemblyValue /
+//! ToJSValue, so a function read twice is the same JS object.
+
+use crate::convert::{self, value_type};
+use crate::{error, link};
+use heron_engine::{Engine, Extern, Limits, Table, TableType};
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+
+/// A table and its link id.
+#[napi]
+pub struct NativeTable {
+    pub(crate) inner: Table,
+    link_id: u32,
+}
+
+impl NativeTable {
+    pub(crate) fn wrap(inner: Table) -> NativeTable {
+        NativeTable { link_id: link::register(Extern::Table(inner.clone())), inner }
+    }
+}
+
+#[napi]
+impl NativeTable {
+    /// A new table of `element` type ("anyfunc" or "externref") with `initial` elements, each
+    /// `value` (or the element type's DefaultValue when `value` is missing).
+    #[napi(constructor)]
+    pub fn new(env: Env, element: String, initial: u32, maximum: Option<u32>, value: Option<Unknown>) -> Result<Self> {
+        let env = env.raw();
+        let element = value_type(&element).filter(|ty| ty.is_ref()).ok_or_else(|| {
+            Error::from(error::throw_type_error(env, &format!("unknown table element type {element}")))
+        })?;
+        // SAFETY: `value` is a live argument of this call on `env`.
+        let init = unsafe { convert::to_val_or_default(env, value.map(|v| v.raw()), element) }?;
+        let ty = TableType { element, limits: Limits { min: initial.into(), max: maximum.map(u64::from) } };
+        match Table::new(&Engine::default(), ty, init) {
+            Ok(inner) => Ok(NativeTable::wrap(inner)),
+            Err(e) => Err(error::throw(env, e).into()),
+        }
+    }
+
+    /// The id under which `instantiate` accepts this table as an import.
+    #[napi]
+    pub fn link_id(&self) -> u32 {
+        self.link_id
+    }
+
+    /// Identifies the underlying table: equal for every wrapper of the same table.
+    #[napi]
+    pub fn identity(&self) -> f64 {
+        self.inner.id() as f64
+    }
+
+    /// The number of elements.
+    #[napi]
+    pub fn length(&self) -> u32 {
+        self.inner.size() as u32
+    }
+
+    /// Element `index`; a RangeError past the end.
+    #[napi]
+    pub fn get<'env>(&self, env: &'env Env, index: u32) -> Result<Unknown<'env>> {
+        let env = env.raw();
+        let Some(element) = self.inner.get(index.into()) else {
+            return Err(out_of_range(env, index, self.inner.size()));
+        };
+        // SAFETY: converting on the live env of this call.
+        let value = unsafe { convert::val_to_js(env, element) }?;
+        // SAFETY: `value` is a live value of this env.
+        Ok(unsafe { Unknown::from_raw_unchecked(env, value) })
+    }
+
+    /// Sets element `index` to `value` (DefaultValue when missing); a RangeError past the end.
+    #[napi]
+    pub fn set(&self, env: Env, index: u32, value: Option<Unknown>) -> Result<()> {
+        let env = env.raw();
+        // SAFETY: `value` is a live argument of this call on `env`.
+        let value = unsafe { convert::to_val_or_default(env, value.map(|v| v.raw()), self.inner.element()) }?;
+        if u64::from(index) >= self.inner.size() {
+            return Err(out_of_range(env, index, self.inner.size()));
+        }
+        self.inner.set(index.into(), value).map_err(|e| Error::from(error::throw(env, e)))
+    }
+
+    /// Grows by `delta` elements set to `value`; returns the old length. A RangeError if the
+    /// table cannot grow that far.
+    #[napi]
+    pub fn grow(&self, env: Env, delta: u32, value: Option<Unknown>) -> Result<u32> {
+        let env = env.raw();
+        // SAFETY: `value` is a live argument of this call on `env`.
+        let value = unsafe { convert::to_val_or_default(env, value.map(|v| v.raw()), self.inner.element()) }?;
+        match self.inner.grow(delta.into(), value) {
+            Ok(old) => Ok(old as u32),
+            Err(e) => Err(error::throw(env, e).into()),
+        }
+    }
+}
+
+fn out_of_range(env: sys::napi_env, index: u32, length: u64) -> Error {
+    error::throw_range_error(env, &format!("table index {index} is out of bounds (length {length})")).into()
+}
+
+impl Drop for NativeTable {
+    fn drop(&mut self) {
+        link::unregister(self.link_id);
+    }
+}
