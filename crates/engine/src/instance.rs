@@ -117,10 +117,8 @@ impl InstanceInner {
     ) -> std::result::Result<(), Trap> {
         let info = &self.module.inner.info;
         let index = segment as usize;
-        let bytes = match self.segments.data_dropped[index].get() {
-            true => &[][..],
-            false => &info.bytes[info.data[index].range.clone()],
-        };
+        let bytes =
+            if self.segments.data_dropped[index].get() { &[][..] } else { &info.bytes[info.data[index].range.clone()] };
         let (src, len) = (src as usize, len as usize);
         let bytes = src.checked_add(len).and_then(|end| bytes.get(src..end)).ok_or(Trap::MemoryOutOfBounds)?;
         self.memory(memory).write_bytes(u64::from(dst), bytes)
@@ -175,7 +173,9 @@ impl InstanceInner {
 
     /// An imported table may outlive this instance: after references were stored into
     /// `len` elements of table `index` from `start`, keeps their owners alive as long as
-    /// the table. (A table this instance defines dies with it, so nothing is needed then.)
+    /// the table. Tables this instance defines are skipped, as instantiation always did
+    /// (retaining the instance there would be a cycle); a defined table that is exported
+    /// and outlives the instance is not covered yet.
     fn retain_stored(&self, index: u32, start: u64, len: u64) {
         if index >= self.module.inner.info.num_imported_tables {
             return;
