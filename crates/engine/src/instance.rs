@@ -1,18 +1,20 @@
 //! Instantiation: resolves imports, lays out and fills the instance's `VMContext`, creates
 //! the memories, tables and globals the module defines, applies element and data segments,
-//! and runs the start function.
+//! and runs the start function. Also owns the per-instance segment state that the bulk
+//! memory instructions (`memory.init`, `table.init`, `data.drop`, `elem.drop`) work on.
 
 use crate::error::{Error, Result};
 use crate::func::Func;
 use crate::global::Global;
 use crate::memory::Memory;
-use crate::module::{ConstExpr, EntityIndex, Module, SegmentMode};
+use crate::module::{ConstExpr, ElementSegment, EntityIndex, Module, SegmentMode};
 use crate::table::Table;
 use crate::trap::Trap;
 use crate::types::{ExternType, FuncType};
 use crate::values::Val;
 use crate::vmctx::{VMContextHeader, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
 use std::alloc::Layout;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 /// Something an instance imports or exports.
@@ -55,6 +57,28 @@ pub(crate) struct InstanceInner {
     globals: Vec<Global>,
     /// Imported functions, kept alive because their `VMFuncRef`s are copied into `vmctx`.
     _imported_funcs: Vec<Func>,
+    segments: Segments,
+}
+
+/// The segments as this instance sees them. A dropped segment behaves as an empty one, and
+/// instantiation drops every active and declared segment (after applying the active ones),
+/// as the spec's instantiation does.
+struct Segments {
+    /// Whether each data segment is dropped. Its bytes stay in the module either way.
+    data_dropped: Box<[Cell<bool>]>,
+    /// The references of each element segment, evaluated at instantiation; empty once
+    /// dropped.
+    elements: Box<[RefCell<Box<[usize]>>]>,
+}
+
+impl Segments {
+    fn new(module: &Module) -> Segments {
+        let info = &module.inner.info;
+        Segments {
+            data_dropped: info.data.iter().map(|d| Cell::new(!matches!(d.mode, SegmentMode::Passive))).collect(),
+            elements: info.elements.iter().map(|_| RefCell::default()).collect(),
+        }
+    }
 }
 
 impl InstanceInner {
@@ -89,6 +113,99 @@ impl InstanceInner {
 
     fn layout(&self) -> Layout {
         vmctx_layout(&self.offsets)
+    }
+
+    /// `memory.init`: copies `len` bytes of data segment `segment` from `src` to memory
+    /// `memory` at `dst`; fails, writing nothing, unless both ranges are in bounds.
+    pub(crate) fn memory_init(
+        &self,
+        memory: u32,
+        segment: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> std::result::Result<(), Trap> {
+        let info = &self.module.inner.info;
+        let index = segment as usize;
+        let bytes =
+            if self.segments.data_dropped[index].get() { &[][..] } else { &info.bytes[info.data[index].range.clone()] };
+        let (src, len) = (src as usize, len as usize);
+        let bytes = src.checked_add(len).and_then(|end| bytes.get(src..end)).ok_or(Trap::MemoryOutOfBounds)?;
+        self.memory(memory).write_bytes(u64::from(dst), bytes)
+    }
+
+    /// `data.drop`.
+    pub(crate) fn data_drop(&self, segment: u32) {
+        self.segments.data_dropped[segment as usize].set(true);
+    }
+
+    /// `table.init`: copies `len` references of element segment `segment` from `src` to
+    /// table `table` at `dst`; fails, writing nothing, unless both ranges are in bounds.
+    pub(crate) fn table_init(
+        &self,
+        table: u32,
+        segment: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> std::result::Result<(), Trap> {
+        let items = self.segments.elements[segment as usize].borrow();
+        let (src, len) = (src as usize, len as usize);
+        let items = src.checked_add(len).and_then(|end| items.get(src..end)).ok_or(Trap::TableOutOfBounds)?;
+        self.table(table).write_raw(u64::from(dst), items)?;
+        self.retain_stored(table, u64::from(dst), items.len() as u64);
+        Ok(())
+    }
+
+    /// `elem.drop`: frees the segment's references.
+    pub(crate) fn elem_drop(&self, segment: u32) {
+        *self.segments.elements[segment as usize].borrow_mut() = Box::default();
+    }
+
+    /// `table.copy`: copies `len` references from table `src_table` at `src` to table
+    /// `dst_table` at `dst`, ranges possibly overlapping; fails, writing nothing, unless
+    /// both ranges are in bounds.
+    pub(crate) fn table_copy(
+        &self,
+        dst_table: u32,
+        src_table: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> std::result::Result<(), Trap> {
+        let (dst, src, len) = (u64::from(dst), u64::from(src), u64::from(len));
+        self.table(dst_table).copy_within_or_from(dst, self.table(src_table), src, len)?;
+        if dst_table != src_table {
+            self.retain_stored(dst_table, dst, len);
+        }
+        Ok(())
+    }
+
+    /// An imported table may outlive this instance: after references were stored into
+    /// `len` elements of table `index` from `start`, keeps their owners alive as long as
+    /// the table. Tables this instance defines are skipped, as instantiation always did
+    /// (retaining the instance there would be a cycle); a defined table that is exported
+    /// and outlives the instance is not covered yet.
+    fn retain_stored(&self, index: u32, start: u64, len: u64) {
+        if index >= self.module.inner.info.num_imported_tables {
+            return;
+        }
+        let table = self.table(index);
+        for i in start..start + len {
+            if let Some(Val::FuncRef(Some(func))) = table.get(i) {
+                table.retain(func);
+            }
+        }
+    }
+
+    /// The references of an element segment, as raw table elements.
+    fn element_values(&self, segment: &ElementSegment) -> Box<[usize]> {
+        let value = |item: &ConstExpr| match *item {
+            ConstExpr::RefFunc(f) => self.func_ref(f) as usize,
+            ConstExpr::RefNull => 0,
+            other => eval_const(other, &self.globals).to_raw().get_ptr(),
+        };
+        segment.items.iter().map(value).collect()
     }
 }
 
@@ -188,6 +305,7 @@ impl Instance {
             tables,
             globals,
             _imported_funcs: funcs,
+            segments: Segments::new(module),
         });
         // SAFETY: `vmctx` is a zeroed allocation of `offsets.size()` bytes, 16-aligned, that
         // this instance owns; each write below lands inside it at an offset VmOffsets gave.
@@ -213,47 +331,30 @@ impl Instance {
         }
     }
 
-    /// Applies active element then data segments, in order; a segment out of bounds traps,
-    /// leaving the earlier segments' writes in place (the 2.0 semantics).
+    /// Evaluates the element segments, keeping the passive ones, and applies the active
+    /// element then data segments, in order. A segment out of bounds traps, leaving the
+    /// earlier segments' writes in place (the 2.0 semantics).
     fn apply_segments(&self) -> Result<()> {
         let inner = &self.inner;
         let info = &inner.module.inner.info;
-        for segment in &info.elements {
-            let SegmentMode::Active { index, offset } = segment.mode else {
-                continue;
-            };
-            let table = &inner.tables[index as usize];
-            let start = const_u32(offset, &inner.globals) as u64;
-            let end = start + segment.items.len() as u64;
-            if end > table.size() {
-                return Err(Trap::TableOutOfBounds.into());
-            }
-            if index < info.num_imported_tables && !info.funcs.is_empty() {
-                // The table may outlive this instance, so it keeps this instance alive
-                // while it may hold references to its functions.
-                table.retain(Func::from_instance(inner.clone(), inner.func_ref(0)));
-            }
-            for (i, item) in segment.items.iter().enumerate() {
-                let raw = match *item {
-                    ConstExpr::RefFunc(f) => inner.func_ref(f) as usize,
-                    ConstExpr::RefNull => 0,
-                    other => eval_const(other, &inner.globals).to_raw().get_ptr(),
-                };
-                table.set_raw(start as usize + i, raw);
+        for (segment, state) in info.elements.iter().zip(&inner.segments.elements) {
+            let values = inner.element_values(segment);
+            match segment.mode {
+                SegmentMode::Passive => *state.borrow_mut() = values,
+                SegmentMode::Declared => {}
+                SegmentMode::Active { index, offset } => {
+                    let start = u64::from(const_u32(offset, &inner.globals));
+                    inner.table(index).write_raw(start, &values)?;
+                    inner.retain_stored(index, start, values.len() as u64);
+                }
             }
         }
         for segment in &info.data {
             let SegmentMode::Active { index, offset } = segment.mode else {
                 continue;
             };
-            let memory = &inner.memories[index as usize];
-            let start = const_u32(offset, &inner.globals) as usize;
-            let bytes = &info.bytes[segment.range.clone()];
-            if start.checked_add(bytes.len()).is_none_or(|end| end > memory.data_size()) {
-                return Err(Trap::MemoryOutOfBounds.into());
-            }
-            // SAFETY: the range [start, start + len) was checked against the memory's size.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory.data_ptr().add(start), bytes.len()) };
+            let start = u64::from(const_u32(offset, &inner.globals));
+            inner.memory(index).write_bytes(start, &info.bytes[segment.range.clone()])?;
         }
         Ok(())
     }

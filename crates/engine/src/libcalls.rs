@@ -6,7 +6,7 @@ use crate::error::HostError;
 use crate::func::HostFunc;
 use crate::instance::InstanceInner;
 use crate::values::{Val, ValRaw};
-use crate::vmctx::VMContextHeader;
+use crate::vmctx::{VMContextHeader, VMMemoryDefinition};
 
 /// `memory.grow`: returns the old size in pages, or -1 (as u32) if the memory cannot grow.
 extern "C" fn memory_grow(vmctx: *mut VMContextHeader, memory_index: u32, delta: u32) -> u32 {
@@ -59,6 +59,129 @@ extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u
     let table = instance.table(table_index);
     let value = Val::from_raw(ValRaw::ptr(value), table.element());
     u32::from(table.fill(u64::from(start), value, u64::from(len)).is_err())
+}
+
+/// `memory.copy`: copies `len` bytes from `src` in one memory to `dst` in another (or the
+/// same, ranges possibly overlapping). Returns nonzero, copying nothing, if either range is
+/// out of bounds. Takes the memories' definitions directly: this is what C's `memcpy` and
+/// `memmove` compile to, so it stays short.
+extern "C" fn memory_copy(
+    dst_memory: *const VMMemoryDefinition,
+    dst: u32,
+    src_memory: *const VMMemoryDefinition,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: compiled code passes definition pointers loaded from its own vmctx; the
+    // instance keeps those memories alive while its code runs.
+    let (dst_memory, src_memory) = unsafe { (&*dst_memory, &*src_memory) };
+    let (dst, src, len) = (dst as usize, src as usize, len as usize);
+    // Each sum is below 2^33, so it cannot overflow a 64-bit usize.
+    if dst + len > dst_memory.current_length || src + len > src_memory.current_length {
+        return 1;
+    }
+    // SAFETY: both ranges lie inside the accessible part of their memories (checked above),
+    // and `ptr::copy` allows them to overlap.
+    unsafe { std::ptr::copy(src_memory.base.add(src), dst_memory.base.add(dst), len) };
+    0
+}
+
+/// `memory.fill`: sets `len` bytes from `dst` to the low byte of `value`. Returns nonzero,
+/// writing nothing, if the range is out of bounds.
+extern "C" fn memory_fill(memory: *const VMMemoryDefinition, dst: u32, value: u32, len: u32) -> u32 {
+    // SAFETY: as in `memory_copy`.
+    let memory = unsafe { &*memory };
+    let (dst, len) = (dst as usize, len as usize);
+    if dst + len > memory.current_length {
+        return 1;
+    }
+    // SAFETY: the range lies inside the accessible part of the memory (checked above).
+    unsafe { std::ptr::write_bytes(memory.base.add(dst), value as u8, len) };
+    0
+}
+
+/// `memory.init`: returns nonzero, writing nothing, if either range is out of bounds.
+extern "C" fn memory_init(
+    vmctx: *mut VMContextHeader,
+    memory_index: u32,
+    segment: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: as in `memory_grow`.
+    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    u32::from(instance.memory_init(memory_index, segment, dst, src, len).is_err())
+}
+
+/// `data.drop`.
+extern "C" fn data_drop(vmctx: *mut VMContextHeader, segment: u32) {
+    // SAFETY: as in `memory_grow`.
+    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    instance.data_drop(segment);
+}
+
+/// `table.init`: returns nonzero, writing nothing, if either range is out of bounds.
+extern "C" fn table_init(
+    vmctx: *mut VMContextHeader,
+    table_index: u32,
+    segment: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: as in `memory_grow`.
+    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    u32::from(instance.table_init(table_index, segment, dst, src, len).is_err())
+}
+
+/// `elem.drop`.
+extern "C" fn elem_drop(vmctx: *mut VMContextHeader, segment: u32) {
+    // SAFETY: as in `memory_grow`.
+    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    instance.elem_drop(segment);
+}
+
+/// `table.copy`: returns nonzero, copying nothing, if either range is out of bounds.
+extern "C" fn table_copy(
+    vmctx: *mut VMContextHeader,
+    dst_table: u32,
+    src_table: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: as in `memory_grow`.
+    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    u32::from(instance.table_copy(dst_table, src_table, dst, src, len).is_err())
+}
+
+pub(crate) fn memory_copy_address() -> usize {
+    memory_copy as *const () as usize
+}
+
+pub(crate) fn memory_fill_address() -> usize {
+    memory_fill as *const () as usize
+}
+
+pub(crate) fn memory_init_address() -> usize {
+    memory_init as *const () as usize
+}
+
+pub(crate) fn data_drop_address() -> usize {
+    data_drop as *const () as usize
+}
+
+pub(crate) fn table_init_address() -> usize {
+    table_init as *const () as usize
+}
+
+pub(crate) fn elem_drop_address() -> usize {
+    elem_drop as *const () as usize
+}
+
+pub(crate) fn table_copy_address() -> usize {
+    table_copy as *const () as usize
 }
 
 pub(crate) fn table_grow_address() -> usize {

@@ -5,6 +5,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::trap::Trap;
 use crate::types::MemoryType;
 use crate::vmctx::VMMemoryDefinition;
 use std::cell::UnsafeCell;
@@ -129,6 +130,20 @@ impl Memory {
         // SAFETY: guarded by grow_lock; compiled code only reads the length.
         unsafe { (*self.inner.definition.get()).current_length = new_bytes };
         Ok(old_pages)
+    }
+
+    /// Copies `bytes` to `offset`; fails, writing nothing, unless the whole range lies inside
+    /// the memory.
+    pub(crate) fn write_bytes(&self, offset: u64, bytes: &[u8]) -> std::result::Result<(), Trap> {
+        let fits = offset.checked_add(bytes.len() as u64).is_some_and(|end| end <= self.data_size() as u64);
+        if !fits {
+            return Err(Trap::MemoryOutOfBounds);
+        }
+        // SAFETY: `[offset, offset + len)` lies inside the accessible part of the memory (checked
+        // above; it only ever grows), and `bytes` cannot overlap it: wasm memory is never lent
+        // out as a Rust slice.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data_ptr().add(offset as usize), bytes.len()) };
+        Ok(())
     }
 
     /// The definition compiled code reads through an instance's vmctx.

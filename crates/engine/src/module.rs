@@ -19,6 +19,7 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::SATURATING_FLOAT_TO_INT
         | WasmFeatures::MULTI_VALUE
         | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::BULK_MEMORY
 }
 
 /// A constant expression as heron evaluates it at instantiation.

@@ -148,11 +148,38 @@ impl Table {
         unsafe { self.keep_alive(Val::FuncRef(Some(func))) };
     }
 
-    /// Stores a raw element written by instantiation (a pointer into the instance's own
-    /// vmctx or null). Bounds are the caller's to check.
-    pub(crate) fn set_raw(&self, index: usize, raw: usize) {
-        // SAFETY: as in `grow`.
-        unsafe { (&mut *self.inner.elements.get())[index] = raw };
+    /// Stores raw elements (funcref or externref values of this table's type) from `start`;
+    /// fails, writing nothing, unless all of them fit. Used by instantiation and `table.init`.
+    pub(crate) fn write_raw(&self, start: u64, items: &[usize]) -> std::result::Result<(), Trap> {
+        let range = checked_range(start, items.len() as u64, self.size())?;
+        // SAFETY: as in `grow`; the range was checked above.
+        unsafe { (&mut *self.inner.elements.get())[range].copy_from_slice(items) };
+        Ok(())
+    }
+
+    /// `table.copy`: copies `len` elements of `src_table` from `src` to this table at `dst`,
+    /// as if through a temporary buffer when both ranges are in the same table. Fails,
+    /// writing nothing, unless both ranges fit. The tables must have the same element type.
+    pub(crate) fn copy_within_or_from(
+        &self,
+        dst: u64,
+        src_table: &Table,
+        src: u64,
+        len: u64,
+    ) -> std::result::Result<(), Trap> {
+        let dst_range = checked_range(dst, len, self.size())?;
+        let src_range = checked_range(src, len, src_table.size())?;
+        if self.same(src_table) {
+            // SAFETY: as in `grow`; both ranges were checked above.
+            unsafe { (&mut *self.inner.elements.get()).copy_within(src_range, dst_range.start) };
+        } else {
+            // SAFETY: as in `grow`; two distinct tables, so the two borrows do not alias.
+            unsafe {
+                let from = &(&*src_table.inner.elements.get())[src_range];
+                (&mut *self.inner.elements.get())[dst_range].copy_from_slice(from);
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn definition(&self) -> *mut VMTableDefinition {
@@ -172,5 +199,14 @@ impl Table {
     /// Whether two handles name the same table.
     pub fn same(&self, other: &Table) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// `start..start + len` as indices, if that range lies within `size` elements.
+fn checked_range(start: u64, len: u64, size: u64) -> std::result::Result<std::ops::Range<usize>, Trap> {
+    match start.checked_add(len) {
+        // Both ends are at most `size`, which is a vector length, so they fit in usize.
+        Some(end) if end <= size => Ok(start as usize..end as usize),
+        _ => Err(Trap::TableOutOfBounds),
     }
 }

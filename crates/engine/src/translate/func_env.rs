@@ -91,14 +91,46 @@ impl<'a> FuncEnv<'a> {
                 let delta = stack.pop().expect("validated");
                 let index = b.ins().iconst(types::I32, i64::from(mem));
                 let args = [self.vmctx, index, delta];
-                let old = self.call_libcall(
-                    b,
-                    libcalls::memory_grow_address(),
-                    &[types::I64, types::I32, types::I32],
-                    types::I32,
-                    &args,
-                );
-                stack.push(old);
+                let params = [types::I64, types::I32, types::I32];
+                let old = self.call_libcall(b, libcalls::memory_grow_address(), &params, Some(types::I32), &args);
+                stack.push(old.expect("memory_grow returns the old size"));
+            }
+            O::MemoryCopy { dst_mem, src_mem } => {
+                let length = stack.pop().expect("validated");
+                let src = stack.pop().expect("validated");
+                let dst = stack.pop().expect("validated");
+                let dst_memory = self.memory_definition(b, dst_mem);
+                let src_memory = self.memory_definition(b, src_mem);
+                let args = [dst_memory, dst, src_memory, src, length];
+                let params = [types::I64, types::I32, types::I64, types::I32, types::I32];
+                let address = libcalls::memory_copy_address();
+                self.call_trapping_libcall(b, address, &params, &args, Trap::MemoryOutOfBounds);
+            }
+            O::MemoryFill { mem } => {
+                let length = stack.pop().expect("validated");
+                let value = stack.pop().expect("validated");
+                let dst = stack.pop().expect("validated");
+                let memory = self.memory_definition(b, mem);
+                let args = [memory, dst, value, length];
+                let params = [types::I64, types::I32, types::I32, types::I32];
+                let address = libcalls::memory_fill_address();
+                self.call_trapping_libcall(b, address, &params, &args, Trap::MemoryOutOfBounds);
+            }
+            O::MemoryInit { data_index, mem } => {
+                let length = stack.pop().expect("validated");
+                let src = stack.pop().expect("validated");
+                let dst = stack.pop().expect("validated");
+                let memory = b.ins().iconst(types::I32, i64::from(mem));
+                let segment = b.ins().iconst(types::I32, i64::from(data_index));
+                let args = [self.vmctx, memory, segment, dst, src, length];
+                let params = [types::I64, types::I32, types::I32, types::I32, types::I32, types::I32];
+                let address = libcalls::memory_init_address();
+                self.call_trapping_libcall(b, address, &params, &args, Trap::MemoryOutOfBounds);
+            }
+            O::DataDrop { data_index } => {
+                let segment = b.ins().iconst(types::I32, i64::from(data_index));
+                let params = [types::I64, types::I32];
+                self.call_libcall(b, libcalls::data_drop_address(), &params, None, &[self.vmctx, segment]);
             }
             O::RefNull { .. } => stack.push(b.ins().iconst(types::I64, 0)),
             O::RefIsNull => {
@@ -136,7 +168,8 @@ impl<'a> FuncEnv<'a> {
                 let index = b.ins().iconst(types::I32, i64::from(table));
                 let args = [self.vmctx, index, init, delta];
                 let params = [types::I64, types::I32, types::I64, types::I32];
-                stack.push(self.call_libcall(b, libcalls::table_grow_address(), &params, types::I32, &args));
+                let old = self.call_libcall(b, libcalls::table_grow_address(), &params, Some(types::I32), &args);
+                stack.push(old.expect("table_grow returns the old size"));
             }
             O::TableFill { table } => {
                 let length = stack.pop().expect("validated");
@@ -145,8 +178,35 @@ impl<'a> FuncEnv<'a> {
                 let index = b.ins().iconst(types::I32, i64::from(table));
                 let args = [self.vmctx, index, start, value, length];
                 let params = [types::I64, types::I32, types::I32, types::I64, types::I32];
-                let failed = self.call_libcall(b, libcalls::table_fill_address(), &params, types::I32, &args);
-                b.ins().trapnz(failed, Trap::TableOutOfBounds.to_clif());
+                let address = libcalls::table_fill_address();
+                self.call_trapping_libcall(b, address, &params, &args, Trap::TableOutOfBounds);
+            }
+            O::TableCopy { dst_table, src_table } => {
+                let length = stack.pop().expect("validated");
+                let src = stack.pop().expect("validated");
+                let dst = stack.pop().expect("validated");
+                let dst_index = b.ins().iconst(types::I32, i64::from(dst_table));
+                let src_index = b.ins().iconst(types::I32, i64::from(src_table));
+                let args = [self.vmctx, dst_index, src_index, dst, src, length];
+                let params = [types::I64, types::I32, types::I32, types::I32, types::I32, types::I32];
+                let address = libcalls::table_copy_address();
+                self.call_trapping_libcall(b, address, &params, &args, Trap::TableOutOfBounds);
+            }
+            O::TableInit { elem_index, table } => {
+                let length = stack.pop().expect("validated");
+                let src = stack.pop().expect("validated");
+                let dst = stack.pop().expect("validated");
+                let table = b.ins().iconst(types::I32, i64::from(table));
+                let segment = b.ins().iconst(types::I32, i64::from(elem_index));
+                let args = [self.vmctx, table, segment, dst, src, length];
+                let params = [types::I64, types::I32, types::I32, types::I32, types::I32, types::I32];
+                let address = libcalls::table_init_address();
+                self.call_trapping_libcall(b, address, &params, &args, Trap::TableOutOfBounds);
+            }
+            O::ElemDrop { elem_index } => {
+                let segment = b.ins().iconst(types::I32, i64::from(elem_index));
+                let params = [types::I64, types::I32];
+                self.call_libcall(b, libcalls::elem_drop_address(), &params, None, &[self.vmctx, segment]);
             }
             O::Call { function_index } => self.translate_call(b, stack, function_index),
             O::CallIndirect { type_index, table_index } => {
@@ -240,16 +300,30 @@ impl<'a> FuncEnv<'a> {
         b: &mut FunctionBuilder<'_>,
         address: usize,
         params: &[Type],
-        result: Type,
+        result: Option<Type>,
         args: &[Value],
-    ) -> Value {
+    ) -> Option<Value> {
         let mut sig = ir::Signature::new(CallConv::SystemV);
         sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
-        sig.returns.push(AbiParam::new(result));
+        sig.returns.extend(result.map(AbiParam::new));
         let sig = b.import_signature(sig);
         let callee = b.ins().iconst(types::I64, address as i64);
         let call = b.ins().call_indirect(sig, callee, args);
-        b.inst_results(call)[0]
+        b.inst_results(call).first().copied()
+    }
+
+    /// Calls a libcall that returns a nonzero `u32` when it failed (having changed nothing),
+    /// and traps with `trap` then.
+    fn call_trapping_libcall(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        address: usize,
+        params: &[Type],
+        args: &[Value],
+        trap: Trap,
+    ) {
+        let failed = self.call_libcall(b, address, params, Some(types::I32), args);
+        b.ins().trapnz(failed.expect("a result was declared"), trap.to_clif());
     }
 
     fn translate_call(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
