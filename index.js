@@ -351,7 +351,8 @@ const MAX_TABLE_LENGTH = 10000000
 const TABLE_ELEMENT_TYPES = ['anyfunc', 'funcref', 'externref']
 
 class Table {
-  constructor(descriptor, value) {
+  // `value = undefined` keeps the constructor's length at 1, as WebIDL counts only required arguments.
+  constructor(descriptor, value = undefined) {
     checkDescriptor(descriptor, 'WebAssembly.Table()')
     // Dictionary members are read and converted in lexicographic order.
     const elementValue = descriptor.element
@@ -386,7 +387,7 @@ class Table {
     return table.get(enforceRangeU32(index, 'WebAssembly.Table.get(): index'))
   }
 
-  set(index, value) {
+  set(index, value = undefined) {
     const table = checkedTable(this, 'WebAssembly.Table.set()')
     if (arguments.length < 1) {
       throw new TypeError('WebAssembly.Table.set(): an index is required')
@@ -394,7 +395,7 @@ class Table {
     return table.set(enforceRangeU32(index, 'WebAssembly.Table.set(): index'), value)
   }
 
-  grow(delta, value) {
+  grow(delta, value = undefined) {
     const table = checkedTable(this, 'WebAssembly.Table.grow()')
     return table.grow(enforceRangeU32(delta, 'WebAssembly.Table.grow(): delta'), value)
   }
@@ -413,7 +414,7 @@ function checkedTable(value, caller) {
 const VALUE_TYPES = ['i32', 'i64', 'f32', 'f64', 'v128', 'externref', 'anyfunc', 'funcref']
 
 class Global {
-  constructor(descriptor, value) {
+  constructor(descriptor, value = undefined) {
     checkDescriptor(descriptor, 'WebAssembly.Global()')
     // Dictionary members are read and converted in lexicographic order.
     const mutable = Boolean(descriptor.mutable)
@@ -611,7 +612,7 @@ function instantiateModule(moduleObject, importObject) {
   return later(() => new Instance(moduleObject, imports))
 }
 
-function instantiate(source, importObject) {
+function instantiate(source, importObject = undefined) {
   if (nativeModuleOf(source) !== undefined) {
     return instantiateModule(source, importObject)
   }
@@ -662,7 +663,7 @@ function compileStreaming(source) {
   )
 }
 
-function instantiateStreaming(source, importObject) {
+function instantiateStreaming(source, importObject = undefined) {
   try {
     checkImportObject(importObject, 'WebAssembly.instantiateStreaming()')
   } catch (error) {

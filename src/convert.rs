@@ -205,8 +205,17 @@ pub(crate) unsafe fn to_val_or_default(
             }
             _ => return Ok(Val::default_for(ty)),
         };
-        Ok(Val::from_raw(to_wasm(env, value, ty)?, ty))
+        to_val(env, value, ty)
     }
+}
+
+/// ToWebAssemblyValue of `value` as a typed value.
+///
+/// # Safety
+/// `env` must be the current JS environment and `value` a live value of it.
+pub(crate) unsafe fn to_val(env: sys::napi_env, value: sys::napi_value, ty: ValType) -> Result<Val, Pending> {
+    // SAFETY: per this function's contract.
+    Ok(Val::from_raw(unsafe { to_wasm(env, value, ty) }?, ty))
 }
 
 /// ToJSValue of a typed value.

@@ -26,13 +26,13 @@ impl NativeGlobal {
     /// A new global of `value_type` ("i32", "anyfunc", ...) holding `value` converted by
     /// ToWebAssemblyValue, or the type's DefaultValue when `value` is missing.
     #[napi(constructor)]
-    pub fn new(env: Env, value_type_name: String, mutable: bool, value: Option<Unknown>) -> Result<Self> {
+    pub fn new(env: Env, value_type_name: String, mutable: bool, value: Unknown) -> Result<Self> {
         let env = env.raw();
         let content = value_type(&value_type_name).ok_or_else(|| {
             Error::from(error::throw_type_error(env, &format!("unknown value type {value_type_name}")))
         })?;
         // SAFETY: `value` is a live argument of this call on `env`.
-        let initial = unsafe { convert::to_val_or_default(env, value.map(|v| v.raw()), content) }?;
+        let initial = unsafe { convert::to_val_or_default(env, Some(value.raw()), content) }?;
         match Global::new(&Engine::default(), GlobalType { content, mutable }, initial) {
             Ok(inner) => Ok(NativeGlobal::wrap(inner)),
             Err(e) => Err(error::throw(env, e).into()),
@@ -70,7 +70,7 @@ impl NativeGlobal {
             return Err(error::throw_type_error(env, "cannot set the value of an immutable global").into());
         }
         // SAFETY: `value` is a live argument of this call on `env`.
-        let value = unsafe { convert::to_val_or_default(env, Some(value.raw()), ty.content) }?;
+        let value = unsafe { convert::to_val(env, value.raw(), ty.content) }?;
         self.inner.set(value).map_err(|e| Error::from(error::throw(env, e)))
     }
 

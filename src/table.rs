@@ -27,13 +27,13 @@ impl NativeTable {
     /// A new table of `element` type ("anyfunc" or "externref") with `initial` elements, each
     /// `value` (or the element type's DefaultValue when `value` is missing).
     #[napi(constructor)]
-    pub fn new(env: Env, element: String, initial: u32, maximum: Option<u32>, value: Option<Unknown>) -> Result<Self> {
+    pub fn new(env: Env, element: String, initial: u32, maximum: Option<u32>, value: Unknown) -> Result<Self> {
         let env = env.raw();
         let element = value_type(&element).filter(|ty| ty.is_ref()).ok_or_else(|| {
             Error::from(error::throw_type_error(env, &format!("unknown table element type {element}")))
         })?;
         // SAFETY: `value` is a live argument of this call on `env`.
-        let init = unsafe { convert::to_val_or_default(env, value.map(|v| v.raw()), element) }?;
+        let init = unsafe { convert::to_val_or_default(env, Some(value.raw()), element) }?;
         let ty = TableType { element, limits: Limits { min: initial.into(), max: maximum.map(u64::from) } };
         match Table::new(&Engine::default(), ty, init) {
             Ok(inner) => Ok(NativeTable::wrap(inner)),
@@ -74,10 +74,10 @@ impl NativeTable {
 
     /// Sets element `index` to `value` (DefaultValue when missing); a RangeError past the end.
     #[napi]
-    pub fn set(&self, env: Env, index: u32, value: Option<Unknown>) -> Result<()> {
+    pub fn set(&self, env: Env, index: u32, value: Unknown) -> Result<()> {
         let env = env.raw();
         // SAFETY: `value` is a live argument of this call on `env`.
-        let value = unsafe { convert::to_val_or_default(env, value.map(|v| v.raw()), self.inner.element()) }?;
+        let value = unsafe { convert::to_val_or_default(env, Some(value.raw()), self.inner.element()) }?;
         if u64::from(index) >= self.inner.size() {
             return Err(out_of_range(env, index, self.inner.size()));
         }
@@ -87,10 +87,10 @@ impl NativeTable {
     /// Grows by `delta` elements set to `value`; returns the old length. A RangeError if the
     /// table cannot grow that far.
     #[napi]
-    pub fn grow(&self, env: Env, delta: u32, value: Option<Unknown>) -> Result<u32> {
+    pub fn grow(&self, env: Env, delta: u32, value: Unknown) -> Result<u32> {
         let env = env.raw();
         // SAFETY: `value` is a live argument of this call on `env`.
-        let value = unsafe { convert::to_val_or_default(env, value.map(|v| v.raw()), self.inner.element()) }?;
+        let value = unsafe { convert::to_val_or_default(env, Some(value.raw()), self.inner.element()) }?;
         match self.inner.grow(delta.into(), value) {
             Ok(old) => Ok(old as u32),
             Err(e) => Err(error::throw(env, e).into()),
