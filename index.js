@@ -91,16 +91,18 @@ function defineToStringTag(target, tag) {
 }
 
 // Tokens that only this file can create, so the public constructors can take an
-// internal fast path (bytes already copied, imports already read) that users
+// internal fast path (module compiled off-thread, imports already read) that users
 // cannot reach. They are recognised by a private field, not `instanceof`: on a
 // Proxy passed as importObject, `instanceof` would run traps the spec does not.
-class StableBytes {
+class CompiledModule {
   #bytes
-  constructor(bytes) {
+  #native
+  constructor(bytes, nativeModule) {
     this.#bytes = bytes
+    this.#native = nativeModule
   }
   static unwrap(value) {
-    return isObject(value) && #bytes in value ? value.#bytes : undefined
+    return isObject(value) && #bytes in value ? { bytes: value.#bytes, nativeModule: value.#native } : undefined
   }
 }
 
@@ -131,7 +133,13 @@ class Module {
   #exports
 
   constructor(bytes) {
-    this.#bytes = StableBytes.unwrap(bytes) ?? copyBufferSource(bytes, 'WebAssembly.Module()')
+    const compiled = CompiledModule.unwrap(bytes)
+    if (compiled !== undefined) {
+      this.#bytes = compiled.bytes
+      this.#native = compiled.nativeModule
+      return
+    }
+    this.#bytes = copyBufferSource(bytes, 'WebAssembly.Module()')
     this.#native = new native.NativeModule(this.#bytes)
   }
 
@@ -590,14 +598,20 @@ function compile(bytes) {
   return compileLater(bytes, 'WebAssembly.compile()')
 }
 
+// Decodes and compiles on a libuv worker thread; the main thread stays free meanwhile.
 function compileLater(bytes, caller, expected) {
-  let stableBytes
+  let copy
   try {
-    stableBytes = new StableBytes(copyBufferSource(bytes, caller, expected))
+    copy = copyBufferSource(bytes, caller, expected)
   } catch (error) {
     return Promise.reject(error)
   }
-  return later(() => new Module(stableBytes))
+  return native.compileAsync(copy).then((result) => {
+    if (result instanceof Error) {
+      throw result
+    }
+    return new Module(new CompiledModule(copy, result))
+  })
 }
 
 // "Asynchronously instantiate a WebAssembly module": the imports are read now,

@@ -88,6 +88,21 @@ for (const [label, wasm] of implementations) {
         await compiling
         assert.equal(settled, true)
       })
+
+      test('compiles off the main thread: the event loop keeps turning meanwhile', { skip: label === 'v8' && 'V8 compiles lazily, too fast to observe' }, async () => {
+        // Thousands of functions keep the compiler busy for many event loop turns.
+        const body = Array.from({ length: 4000 }, (_, i) => `(func (export "f${i}") (param i32) (result i32) (i32.mul (local.get 0) (i32.const ${i})))`)
+        const bytes = wat(`(module ${body.join('\n')})`)
+        let turns = 0
+        const ticker = setInterval(() => turns++, 0)
+        try {
+          const module = await wasm.compile(bytes)
+          assert.equal(new wasm.Instance(module).exports.f7(6), 42)
+        } finally {
+          clearInterval(ticker)
+        }
+        assert.ok(turns > 0, 'no timer ran while compiling')
+      })
     })
 
     describe('instantiate with bytes', () => {

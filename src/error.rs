@@ -61,6 +61,18 @@ pub(crate) fn throw(env: sys::napi_env, error: heron_engine::Error) -> Pending {
     }
 }
 
+/// The JS error object for `error`, created but not thrown (a `Host` error has no object
+/// of its own and gives `Err`).
+pub(crate) fn create(env: sys::napi_env, error: heron_engine::Error) -> std::result::Result<sys::napi_value, Pending> {
+    let thrown = throw(env, error);
+    let mut exception = ptr::null_mut();
+    // SAFETY: takes the exception `throw` just left pending on this env.
+    match unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) } {
+        sys::Status::napi_ok if !exception.is_null() => Ok(exception),
+        _ => Err(thrown),
+    }
+}
+
 /// Throws a `LinkError` with `message`.
 pub(crate) fn throw_link_error(env: sys::napi_env, message: &str) -> Pending {
     throw_class(env, Class::Link, message)

@@ -80,3 +80,36 @@ impl NativeModule {
 pub fn validate(bytes: Uint8Array) -> bool {
     Module::validate(&Engine::default(), &bytes).is_ok()
 }
+
+/// Compiling on a libuv worker thread, for `WebAssembly.compile` and `instantiate`.
+pub struct CompileTask {
+    bytes: Vec<u8>,
+}
+
+impl Task for CompileTask {
+    type Output = std::result::Result<Module, heron_engine::Error>;
+    type JsValue = Unknown<'static>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(Module::new(&Engine::default(), &self.bytes))
+    }
+
+    /// Resolves to a `NativeModule`, or to the `CompileError` object (not thrown) for
+    /// `index.js` to reject with: the promise machinery of napi-rs only knows plain Errors.
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        let value = match output {
+            // SAFETY: converting a fresh class value on the live env.
+            Ok(inner) => unsafe { NativeModule::to_napi_value(env.raw(), NativeModule { inner }) }?,
+            Err(e) => error::create(env.raw(), e).map_err(Error::from)?,
+        };
+        // SAFETY: `value` is a live value of this env.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
+    }
+}
+
+/// Compiles `bytes` off the main thread; the promise resolves to a `NativeModule` or to the
+/// error to reject with.
+#[napi(ts_return_type = "Promise<NativeModule | Error>")]
+pub fn compile_async(bytes: Uint8Array) -> AsyncTask<CompileTask> {
+    AsyncTask::new(CompileTask { bytes: bytes.to_vec() })
+}
