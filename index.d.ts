@@ -1,6 +1,6 @@
 // Types for heron's WebAssembly namespace (index.js), following the shape
-// TypeScript's lib.dom.d.ts gives the built-in `WebAssembly`. Memory, Table and
-// Global are not implemented yet, so they are absent here too.
+// TypeScript's lib.dom.d.ts gives the built-in `WebAssembly`, plus heron's
+// install()/uninstall() for drop-in use.
 
 /** Bytes of a WebAssembly module: an ArrayBuffer, any TypedArray, or a DataView. */
 export type BufferSource = ArrayBufferView | ArrayBuffer
@@ -18,10 +18,10 @@ export interface ModuleImportDescriptor {
   name: string
 }
 
-/** A value heron can supply for an import: only functions so far. */
-export type ImportValue = Function
-/** A value an instance can export: only functions are usable from JS so far. */
-export type ExportValue = Function
+/** A value that can satisfy an import. Numbers and BigInts stand for immutable globals. */
+export type ImportValue = ExportValue | number | bigint
+/** A value an instance exports. */
+export type ExportValue = Function | Global | Memory | Table
 export type ModuleImports = Record<string, ImportValue>
 export type Imports = Record<string, ModuleImports>
 export type Exports = Record<string, ExportValue>
@@ -79,13 +79,84 @@ export declare class Instance {
   readonly [Symbol.toStringTag]: 'WebAssembly.Instance'
 }
 
+export interface MemoryDescriptor {
+  /** Size in 64 KiB pages. */
+  initial: number
+  maximum?: number
+  /** Shared memories (threads) are not supported yet: `true` is a TypeError. */
+  shared?: boolean
+}
+
+/** A linear memory, viewed from JS through `buffer`. */
+export declare class Memory {
+  constructor(descriptor: MemoryDescriptor)
+  /** The memory's bytes, without copying. The same object until the memory grows; growth detaches it. */
+  readonly buffer: ArrayBuffer
+  /** Grows by `delta` pages and returns the old size in pages. RangeError beyond the maximum. */
+  grow(delta: number): number
+  readonly [Symbol.toStringTag]: 'WebAssembly.Memory'
+}
+
+/** "funcref" is accepted as a synonym of "anyfunc". */
+export type TableKind = 'anyfunc' | 'funcref' | 'externref'
+
+export interface TableDescriptor {
+  element: TableKind
+  initial: number
+  maximum?: number
+}
+
+/** A table of references: wasm functions (or null) for "anyfunc", any JS value for "externref". */
+export declare class Table {
+  constructor(descriptor: TableDescriptor, value?: any)
+  readonly length: number
+  /** The element at `index`; the same function object every time. RangeError past the end. */
+  get(index: number): any
+  /** Only null or a wasm function for "anyfunc" tables (TypeError otherwise). RangeError past the end. */
+  set(index: number, value?: any): void
+  /** Grows by `delta` elements set to `value` and returns the old length. */
+  grow(delta: number, value?: any): number
+  readonly [Symbol.toStringTag]: 'WebAssembly.Table'
+}
+
+export type ValueType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'externref' | 'anyfunc' | 'funcref'
+
+export interface GlobalDescriptor<T extends ValueType = ValueType> {
+  value: T
+  mutable?: boolean
+}
+
+/** A global variable; i64 values are BigInts. v128 globals cannot be created or read from JS. */
+export declare class Global<T extends ValueType = ValueType> {
+  constructor(descriptor: GlobalDescriptor<T>, value?: any)
+  /** TypeError when setting an immutable global. */
+  value: any
+  valueOf(): any
+  readonly [Symbol.toStringTag]: 'WebAssembly.Global'
+}
+
 /** Whether `bytes` are a valid module for heron. Throws TypeError if they are not a BufferSource. */
 export declare function validate(bytes: BufferSource): boolean
 
-/** Compiles a copy of `bytes`; every failure is a rejection. */
+/** Compiles a copy of `bytes` off the main thread; every failure is a rejection. */
 export declare function compile(bytes: BufferSource): Promise<Module>
 
 /** Compiles and instantiates a copy of `bytes`. */
 export declare function instantiate(bytes: BufferSource, importObject?: Imports): Promise<WebAssemblyInstantiatedSource>
 /** Instantiates an already compiled module. */
 export declare function instantiate(moduleObject: Module, importObject?: Imports): Promise<Instance>
+
+/** Compiles the body of a Response (or a promise of one) served as application/wasm. */
+export declare function compileStreaming(source: Response | PromiseLike<Response>): Promise<Module>
+
+/** Compiles and instantiates the body of a Response served as application/wasm. */
+export declare function instantiateStreaming(
+  source: Response | PromiseLike<Response>,
+  importObject?: Imports,
+): Promise<WebAssemblyInstantiatedSource>
+
+/** Puts heron in place of `globalThis.WebAssembly` (same property attributes); returns the namespace. */
+export declare function install(): typeof import('./index')
+
+/** Restores the `globalThis.WebAssembly` that install() replaced. */
+export declare function uninstall(): void
