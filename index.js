@@ -225,16 +225,11 @@ function customSectionsNamed(bytes, name) {
 
 // --- Memory, Table and Global objects -------------------------------------------------
 
-// Each Memory, Table and Global object is branded by a map to its native object (not a
-// private field) so that objects for memories, tables and globals exported by an instance
-// can be made without running the public constructor.
-const nativeMemories = new WeakMap()
+// Brand checks, set by the classes' static blocks: the native object behind a Memory or
+// Global, or undefined for anything else. Tables are branded by a map.
+let nativeMemoryOf
+let nativeGlobalOf
 const nativeTables = new WeakMap()
-const nativeGlobals = new WeakMap()
-
-function nativeMemoryOf(value) {
-  return isObject(value) ? nativeMemories.get(value) : undefined
-}
 
 // The spec's Memory, Table and Global object caches: one JS object per underlying memory,
 // table or global, so a memory imported and re-exported is the very object passed in.
@@ -258,17 +253,14 @@ function objectFor(nativeObject) {
   if (existing !== undefined) {
     return existing
   }
-  let object
   if (nativeObject instanceof native.NativeMemory) {
-    object = Object.create(Memory.prototype)
-    nativeMemories.set(object, nativeObject)
-  } else if (nativeObject instanceof native.NativeTable) {
-    object = Object.create(Table.prototype)
-    nativeTables.set(object, nativeObject)
-  } else {
-    object = Object.create(Global.prototype)
-    nativeGlobals.set(object, nativeObject)
+    return new Memory(new Adopt(nativeObject))
   }
+  if (nativeObject instanceof native.NativeGlobal) {
+    return new Global(new Adopt(nativeObject))
+  }
+  const object = Object.create(Table.prototype)
+  nativeTables.set(object, nativeObject)
   rememberObject(object, nativeObject)
   return object
 }
@@ -309,8 +301,33 @@ function checkDescriptor(descriptor, caller) {
 
 const MAX_PAGES = 65536
 
+// Token by which objectFor hands an existing native object to a constructor.
+class Adopt {
+  #native
+  constructor(nativeObject) {
+    this.#native = nativeObject
+  }
+  static unwrap(value) {
+    return isObject(value) && #native in value ? value.#native : undefined
+  }
+}
+
 class Memory {
+  #native
+  // The current buffer: valid while its byteLength is not 0, since every grow detaches it.
+  #buffer
+
   constructor(descriptor) {
+    const adopted = Adopt.unwrap(descriptor)
+    if (adopted !== undefined) {
+      this.#native = adopted
+    } else {
+      this.#native = Memory.#create(descriptor)
+    }
+    rememberObject(this, this.#native)
+  }
+
+  static #create(descriptor) {
     checkDescriptor(descriptor, 'WebAssembly.Memory()')
     const initialValue = descriptor.initial
     if (initialValue === undefined) {
@@ -328,30 +345,33 @@ class Memory {
     if (maximum !== undefined && maximum < initial) {
       throw new RangeError('WebAssembly.Memory(): the maximum is below the initial size')
     }
-    const nativeMemory = new native.NativeMemory(initial, maximum)
-    nativeMemories.set(this, nativeMemory)
-    rememberObject(this, nativeMemory)
+    return new native.NativeMemory(initial, maximum)
   }
 
   get buffer() {
-    return checkedMemory(this, 'WebAssembly.Memory.buffer').buffer()
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Memory.buffer: receiver is not a WebAssembly.Memory')
+    }
+    const buffer = this.#buffer
+    if (buffer !== undefined && buffer.byteLength !== 0) {
+      return buffer
+    }
+    return (this.#buffer = this.#native.buffer())
   }
 
   grow(delta) {
-    const memory = checkedMemory(this, 'WebAssembly.Memory.grow()')
-    return memory.grow(enforceRangeU32(delta, 'WebAssembly.Memory.grow(): delta'))
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Memory.grow(): receiver is not a WebAssembly.Memory')
+    }
+    return this.#native.grow(enforceRangeU32(delta, 'WebAssembly.Memory.grow(): delta'))
+  }
+
+  static {
+    nativeMemoryOf = (value) => (isObject(value) && #native in value ? value.#native : undefined)
   }
 }
 makeEnumerable(Memory.prototype, ['buffer', 'grow'])
 defineToStringTag(Memory.prototype, 'WebAssembly.Memory')
-
-function checkedMemory(value, caller) {
-  const nativeMemory = nativeMemoryOf(value)
-  if (nativeMemory === undefined) {
-    throw new TypeError(`${caller}: receiver is not a WebAssembly.Memory`)
-  }
-  return nativeMemory
-}
 
 // heron's table size limit, V8's too.
 const MAX_TABLE_LENGTH = 10000000
@@ -421,8 +441,26 @@ function checkedTable(value, caller) {
 
 const VALUE_TYPES = ['i32', 'i64', 'f32', 'f64', 'v128', 'externref', 'anyfunc', 'funcref']
 
+// Typed arrays whose element stores convert exactly as ToWebAssemblyValue does.
+const GLOBAL_VIEWS = { i32: Int32Array, i64: BigInt64Array, f32: Float32Array, f64: Float64Array }
+
 class Global {
+  #native
+  #mutable
+  // For numeric globals, a one-element view of the global's storage: value reads and
+  // writes need no native call. Undefined for reference globals.
+  #view
+
   constructor(descriptor, value = undefined) {
+    const adopted = Adopt.unwrap(descriptor)
+    this.#native = adopted ?? Global.#create(descriptor, value)
+    this.#mutable = this.#native.mutable()
+    const View = GLOBAL_VIEWS[this.#native.valueType()]
+    this.#view = View === undefined ? undefined : new View(this.#native.storage(), 0, 1)
+    rememberObject(this, this.#native)
+  }
+
+  static #create(descriptor, value) {
     checkDescriptor(descriptor, 'WebAssembly.Global()')
     // Dictionary members are read and converted in lexicographic order.
     const mutable = Boolean(descriptor.mutable)
@@ -434,40 +472,48 @@ class Global {
     if (type === 'v128') {
       throw new TypeError('WebAssembly.Global(): v128 globals cannot be created from JS')
     }
-    const nativeGlobal = new native.NativeGlobal(type, mutable, value)
-    nativeGlobals.set(this, nativeGlobal)
-    rememberObject(this, nativeGlobal)
+    return new native.NativeGlobal(type, mutable, value)
   }
 
   get value() {
-    return checkedGlobal(this, 'WebAssembly.Global.value').value()
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Global.value: receiver is not a WebAssembly.Global')
+    }
+    const view = this.#view
+    return view !== undefined ? view[0] : this.#native.value()
   }
 
   set value(value) {
-    const global = checkedGlobal(this, 'WebAssembly.Global.value')
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Global.value: receiver is not a WebAssembly.Global')
+    }
     if (arguments.length < 1) {
       throw new TypeError('WebAssembly.Global.value: the setter needs a value')
     }
-    if (!global.mutable()) {
+    if (!this.#mutable) {
       throw new TypeError('WebAssembly.Global.value: cannot set the value of an immutable global')
     }
-    global.setValue(value)
+    const view = this.#view
+    if (view !== undefined) {
+      view[0] = value
+    } else {
+      this.#native.setValue(value)
+    }
   }
 
   valueOf() {
-    return checkedGlobal(this, 'WebAssembly.Global.valueOf()').value()
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Global.valueOf(): receiver is not a WebAssembly.Global')
+    }
+    return this.value
+  }
+
+  static {
+    nativeGlobalOf = (value) => (isObject(value) && #native in value ? value.#native : undefined)
   }
 }
 makeEnumerable(Global.prototype, ['value', 'valueOf'])
 defineToStringTag(Global.prototype, 'WebAssembly.Global')
-
-function checkedGlobal(value, caller) {
-  const nativeGlobal = isObject(value) ? nativeGlobals.get(value) : undefined
-  if (nativeGlobal === undefined) {
-    throw new TypeError(`${caller}: receiver is not a WebAssembly.Global`)
-  }
-  return nativeGlobal
-}
 
 // --- Instance -------------------------------------------------------------------
 
@@ -498,7 +544,7 @@ function readImports(moduleObject, importObject, caller) {
         linked = value
         break
       case 'memory':
-        linked = isObject(value) ? nativeMemories.get(value) : undefined
+        linked = nativeMemoryOf(value)
         if (linked === undefined) throw expected('a WebAssembly.Memory')
         break
       case 'table':
@@ -506,7 +552,7 @@ function readImports(moduleObject, importObject, caller) {
         if (linked === undefined) throw expected('a WebAssembly.Table')
         break
       case 'global':
-        linked = (isObject(value) ? nativeGlobals.get(value) : undefined) ?? globalFromValue(descriptor, value, expected)
+        linked = nativeGlobalOf(value) ?? globalFromValue(descriptor, value, expected)
         break
     }
     values[i] = linked

@@ -10,7 +10,8 @@ const exporting = wat(`(module
   (memory (export "memory") 1 3)
   (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
   (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
-  (func (export "size") (result i32) (memory.size)))`)
+  (func (export "size") (result i32) (memory.size))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`)
 
 const importing = wat(`(module
   (import "env" "memory" (memory 1))
@@ -61,6 +62,31 @@ for (const [name, WebAssembly] of implementations) {
       assert.equal(memory.grow(2), 1)
       assert.equal(size(), 3)
       assert.throws(() => memory.grow(1), RangeError)
+    })
+
+    test('memory.grow in wasm detaches the old buffer at once, as glue code expects', () => {
+      const { memory, grow, load } = new WebAssembly.Instance(new WebAssembly.Module(exporting)).exports
+      const before = memory.buffer
+      new Uint8Array(before)[100] = 9
+      assert.equal(grow(1), 1)
+      // Detached before anyone reads memory.buffer again (wasm-bindgen tests byteLength === 0).
+      assert.equal(before.byteLength, 0)
+      const after = memory.buffer
+      assert.equal(after.byteLength, 2 * 65536)
+      assert.equal(memory.buffer, after)
+      assert.equal(new Uint8Array(after)[100], 9)
+      assert.equal(load(100) & 0xff, 9)
+      // A failed grow changes nothing.
+      assert.equal(grow(5), -1)
+      assert.equal(memory.buffer, after)
+    })
+
+    test('an exported memory is the same object every time, and the same as the imported one', () => {
+      const memory = new WebAssembly.Memory({ initial: 1 })
+      const reexporting = wat(`(module (import "env" "memory" (memory 1)) (export "a" (memory 0)) (export "b" (memory 0)))`)
+      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(reexporting), { env: { memory } })
+      assert.equal(exports.a, memory)
+      assert.equal(exports.b, memory)
     })
 
     test('a Memory object can be imported, and wasm sees its contents', () => {

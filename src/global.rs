@@ -4,9 +4,12 @@
 use crate::convert::{self, value_type};
 use crate::error;
 use crate::link;
-use heron_engine::{Engine, Extern, Global, GlobalType};
+use heron_engine::{Engine, Extern, Global, GlobalType, ValType};
 use napi::bindgen_prelude::*;
+use napi::sys;
 use napi_derive::napi;
+use std::ffi::c_void;
+use std::ptr;
 
 /// A global and its link id.
 #[napi]
@@ -74,6 +77,42 @@ impl NativeGlobal {
         self.inner.set(value).map_err(|e| Error::from(error::throw(env, e)))
     }
 
+    /// An ArrayBuffer over the value's 16 bytes of storage, for numeric globals, so that
+    /// `index.js` reads and writes the value through a typed array without a native call
+    /// (typed array stores convert exactly as ToWebAssemblyValue does for these types);
+    /// `null` for reference and v128 globals.
+    #[napi(ts_return_type = "ArrayBuffer | null")]
+    pub fn storage<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let env = env.raw();
+        let mut value = ptr::null_mut();
+        let numeric = matches!(self.inner.ty().content, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64);
+        if !numeric {
+            // SAFETY: the live env and a pointer to a local.
+            unsafe { sys::napi_get_null(env, &mut value) };
+        } else {
+            let owner = Box::into_raw(Box::new(self.inner.clone()));
+            // SAFETY: the storage is 16 bytes that live as long as `owner`, which the
+            // finalizer frees only when V8 drops the buffer.
+            let status = unsafe {
+                sys::napi_create_external_arraybuffer(
+                    env,
+                    self.inner.storage_ptr().cast(),
+                    16,
+                    Some(release_storage),
+                    owner.cast(),
+                    &mut value,
+                )
+            };
+            if status != sys::Status::napi_ok {
+                // SAFETY: not handed to V8, so still ours to free.
+                drop(unsafe { Box::from_raw(owner) });
+                return Err(Error::new(Status::GenericFailure, "this runtime refuses external ArrayBuffers"));
+            }
+        }
+        // SAFETY: `value` is a live value of this env.
+        Ok(unsafe { Unknown::from_raw_unchecked(env, value) })
+    }
+
     /// The value type, as the JS API names it.
     #[napi]
     pub fn value_type(&self) -> &'static str {
@@ -91,4 +130,9 @@ impl Drop for NativeGlobal {
     fn drop(&mut self) {
         link::unregister(self.link_id);
     }
+}
+
+unsafe extern "C" fn release_storage(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+    // SAFETY: `hint` is the Box leaked in `storage`, released exactly once, here.
+    drop(unsafe { Box::from_raw(hint.cast::<Global>()) });
 }

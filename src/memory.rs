@@ -1,45 +1,74 @@
 //! `NativeMemory`: an engine memory and the ArrayBuffer that views it. The buffer is an
-//! external ArrayBuffer over the wasm memory itself (no copies); the same object is returned
-//! until the memory grows, then it is detached and a new one made.
+//! external ArrayBuffer over the wasm memory itself (no copies). Every grow, whether from JS
+//! or from `memory.grow` in wasm, detaches the current buffer at once (glue code such as
+//! wasm-bindgen's notices growth by `byteLength === 0`); the next `buffer` read makes a new one.
+//!
+//! The current buffer is tracked per memory, not per wrapper, in a thread-local map, so the
+//! engine's grow observer needs to capture nothing but the memory's id.
 
 use crate::{error, link};
 use heron_engine::{Engine, Extern, Limits, Memory, MemoryType};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::Arc;
+
+/// The buffer currently handed out for one memory.
+struct CurrentBuffer {
+    env: sys::napi_env,
+    /// Weak: the buffer lives as long as JS holds it; its finalizer removes this entry.
+    buffer: sys::napi_ref,
+    /// Distinguishes this buffer from later ones for the same memory, for the finalizer.
+    serial: u64,
+}
+
+thread_local! {
+    static CURRENT_BUFFERS: RefCell<HashMap<usize, CurrentBuffer>> = RefCell::new(HashMap::new());
+    static NEXT_SERIAL: Cell<u64> = const { Cell::new(0) };
+}
+
+/// What an external buffer's finalizer owns: the memory it views, kept mapped.
+struct BufferOwner {
+    memory: Memory,
+    serial: u64,
+}
 
 /// A linear memory as `WebAssembly.Memory` wraps it.
 #[napi]
 pub struct NativeMemory {
     pub(crate) inner: Memory,
     link_id: u32,
-    /// The current buffer and the byte length it was made with.
-    buffer: Option<(sys::napi_ref, usize)>,
-    env: sys::napi_env,
 }
 
 impl NativeMemory {
-    pub(crate) fn wrap(env: sys::napi_env, inner: Memory) -> NativeMemory {
+    pub(crate) fn wrap(inner: Memory) -> NativeMemory {
         let link_id = link::register(Extern::Memory(inner.clone()));
-        NativeMemory { inner, link_id, buffer: None, env }
+        NativeMemory { inner, link_id }
     }
+}
 
-    fn detach_buffer(&mut self) {
-        if let Some((reference, _)) = self.buffer.take() {
-            // SAFETY: the reference was created on `self.env`, on this thread.
-            unsafe {
-                let mut buffer = ptr::null_mut();
-                sys::napi_get_reference_value(self.env, reference, &mut buffer);
-                let mut detached = false;
-                sys::napi_is_detached_arraybuffer(self.env, buffer, &mut detached);
-                if !detached {
-                    sys::napi_detach_arraybuffer(self.env, buffer);
-                }
-                sys::napi_delete_reference(self.env, reference);
+/// Detaches the buffer handed out for memory `id`, if any, and forgets it.
+fn detach_current_buffer(id: usize) {
+    let Some(current) = CURRENT_BUFFERS.with(|map| map.borrow_mut().remove(&id)) else {
+        return;
+    };
+    // SAFETY: the entry was made on this thread's env (the map is thread-local), and the
+    // memory grows only on the thread that uses it.
+    unsafe {
+        let mut buffer = ptr::null_mut();
+        sys::napi_get_reference_value(current.env, current.buffer, &mut buffer);
+        if !buffer.is_null() {
+            let mut detached = false;
+            sys::napi_is_detached_arraybuffer(current.env, buffer, &mut detached);
+            if !detached {
+                sys::napi_detach_arraybuffer(current.env, buffer);
             }
         }
+        sys::napi_delete_reference(current.env, current.buffer);
     }
 }
 
@@ -50,7 +79,7 @@ impl NativeMemory {
     pub fn new(env: Env, initial: u32, maximum: Option<u32>) -> Result<Self> {
         let ty = MemoryType { limits: Limits { min: initial.into(), max: maximum.map(u64::from) }, shared: false };
         match Memory::new(&Engine::default(), ty) {
-            Ok(inner) => Ok(NativeMemory::wrap(env.raw(), inner)),
+            Ok(inner) => Ok(NativeMemory::wrap(inner)),
             Err(e) => Err(error::throw(env.raw(), e).into()),
         }
     }
@@ -67,58 +96,67 @@ impl NativeMemory {
         self.inner.id() as f64
     }
 
-    /// The ArrayBuffer viewing the memory's current contents.
+    /// The ArrayBuffer viewing the memory's current contents: the same object until the
+    /// memory grows.
     #[napi]
-    pub fn buffer<'env>(&mut self, env: &'env Env) -> Result<Unknown<'env>> {
+    pub fn buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
         let env = env.raw();
-        let size = self.inner.data_size();
-        if let Some((reference, length)) = self.buffer {
-            // SAFETY: a reference of this env; the checks read into locals.
-            unsafe {
-                let mut buffer = ptr::null_mut();
-                sys::napi_get_reference_value(env, reference, &mut buffer);
-                let mut detached = false;
-                sys::napi_is_detached_arraybuffer(env, buffer, &mut detached);
-                if !detached && length == size {
-                    return Ok(Unknown::from_raw_unchecked(env, buffer));
-                }
+        let id = self.inner.id();
+        let known = CURRENT_BUFFERS.with(|map| map.borrow().get(&id).map(|current| current.buffer));
+        if let Some(reference) = known {
+            let mut buffer = ptr::null_mut();
+            // SAFETY: a reference of this thread's env.
+            unsafe { sys::napi_get_reference_value(env, reference, &mut buffer) };
+            let mut detached = true;
+            if !buffer.is_null() {
+                // SAFETY: `buffer` is a live value of this env.
+                unsafe { sys::napi_is_detached_arraybuffer(env, buffer, &mut detached) };
+            }
+            if !detached {
+                // SAFETY: `buffer` is a live value of this env.
+                return Ok(unsafe { Unknown::from_raw_unchecked(env, buffer) });
             }
         }
-        self.detach_buffer();
-        // The buffer keeps the memory alive: its finalizer owns a handle to it.
-        let keep_alive = Box::into_raw(Box::new(self.inner.clone()));
+        let serial = NEXT_SERIAL.with(|next| {
+            next.set(next.get() + 1);
+            next.get()
+        });
+        let owner = Box::into_raw(Box::new(BufferOwner { memory: self.inner.clone(), serial }));
         let mut buffer = ptr::null_mut();
-        // SAFETY: the memory's first `size` bytes are mapped read-write and stay mapped while
-        // `keep_alive` lives, which the finalizer frees only when V8 drops the buffer.
+        // SAFETY: the memory's first `data_size` bytes are mapped read-write and stay mapped
+        // while `owner` lives, which the finalizer frees only when V8 drops the buffer. The
+        // buffer is detached before the memory's size changes (see `detach_current_buffer`).
         let status = unsafe {
             sys::napi_create_external_arraybuffer(
                 env,
                 self.inner.data_ptr().cast(),
-                size,
-                Some(release_memory),
-                keep_alive.cast(),
+                self.inner.data_size(),
+                Some(release_buffer),
+                owner.cast(),
                 &mut buffer,
             )
         };
         if status != sys::Status::napi_ok {
             // SAFETY: not handed to V8, so still ours to free.
-            drop(unsafe { Box::from_raw(keep_alive) });
+            drop(unsafe { Box::from_raw(owner) });
             return Err(Error::new(Status::GenericFailure, "this runtime refuses external ArrayBuffers"));
         }
         let mut reference = ptr::null_mut();
-        // SAFETY: a strong reference to the buffer just created.
-        unsafe { sys::napi_create_reference(env, buffer, 1, &mut reference) };
-        self.buffer = Some((reference, size));
+        // SAFETY: a weak reference to the buffer just created.
+        unsafe { sys::napi_create_reference(env, buffer, 0, &mut reference) };
+        CURRENT_BUFFERS.with(|map| map.borrow_mut().insert(id, CurrentBuffer { env, buffer: reference, serial }));
+        self.inner.set_grow_observer(Some(Arc::new(move || detach_current_buffer(id))));
         // SAFETY: `buffer` is a live value of this env.
         Ok(unsafe { Unknown::from_raw_unchecked(env, buffer) })
     }
 
-    /// Grows by `delta` pages and returns the old size in pages; detaches the old buffer.
+    /// Grows by `delta` pages and returns the old size in pages; detaches the old buffer
+    /// (even for a delta of 0, as the JS API specifies).
     #[napi]
-    pub fn grow(&mut self, env: Env, delta: u32) -> Result<u32> {
+    pub fn grow(&self, env: Env, delta: u32) -> Result<u32> {
         match self.inner.grow(delta.into()) {
             Ok(old) => {
-                self.detach_buffer();
+                detach_current_buffer(self.inner.id());
                 Ok(old as u32)
             }
             Err(e) => Err(error::throw(env.raw(), e).into()),
@@ -129,14 +167,22 @@ impl NativeMemory {
 impl Drop for NativeMemory {
     fn drop(&mut self) {
         link::unregister(self.link_id);
-        if let Some((reference, _)) = self.buffer.take() {
-            // SAFETY: runs in this object's finalizer, on its env's thread.
-            unsafe { sys::napi_delete_reference(self.env, reference) };
-        }
     }
 }
 
-unsafe extern "C" fn release_memory(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+unsafe extern "C" fn release_buffer(env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
     // SAFETY: `hint` is the Box leaked in `buffer`, released exactly once, here.
-    drop(unsafe { Box::from_raw(hint.cast::<Memory>()) });
+    let owner = unsafe { Box::from_raw(hint.cast::<BufferOwner>()) };
+    let id = owner.memory.id();
+    let entry = CURRENT_BUFFERS.with(|map| {
+        let mut map = map.borrow_mut();
+        match map.get(&id) {
+            Some(current) if current.serial == owner.serial => map.remove(&id),
+            _ => None,
+        }
+    });
+    if let Some(current) = entry {
+        // SAFETY: the reference was made on this env, and is deleted once (it left the map).
+        unsafe { sys::napi_delete_reference(env, current.buffer) };
+    }
 }

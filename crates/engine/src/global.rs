@@ -74,6 +74,15 @@ impl Global {
         Ok(())
     }
 
+    /// The global's storage: 16 bytes holding the value as a [`ValRaw`] does (little-endian,
+    /// low bytes first). Valid while any handle to the global lives. Embedders may read it,
+    /// and write it for mutable numeric globals with a value of the global's type, to give
+    /// fast access (e.g. a typed array view); funcrefs must go through [`Global::set`], which
+    /// keeps their owners alive.
+    pub fn storage_ptr(&self) -> *mut u8 {
+        self.inner.storage.get().cast()
+    }
+
     pub(crate) fn storage(&self) -> *mut VMGlobalDefinition {
         self.inner.storage.get()
     }

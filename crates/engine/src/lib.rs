@@ -35,7 +35,7 @@ pub use error::{Error, HostError, Result};
 pub use func::Func;
 pub use global::Global;
 pub use instance::{Extern, Instance};
-pub use memory::{Memory, WASM_PAGE_SIZE};
+pub use memory::{GrowObserver, Memory, WASM_PAGE_SIZE};
 pub use module::{ExportDesc, ImportDesc, Module};
 pub use table::Table;
 pub use trap::Trap;

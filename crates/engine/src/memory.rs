@@ -33,7 +33,13 @@ struct MemoryInner {
     ty: MemoryType,
     /// Serialises `grow`.
     grow_lock: Mutex<()>,
+    /// Told after every successful grow by a non-zero delta (see `set_grow_observer`).
+    grow_observer: Mutex<Option<GrowObserver>>,
 }
+
+/// Called after the memory grew, from wherever the grow happened (the host or `memory.grow`
+/// in compiled code).
+pub type GrowObserver = Arc<dyn Fn() + Send + Sync>;
 
 // SAFETY: the mapping is owned by this memory; `definition` is only written by `grow` under
 // `grow_lock`, and the base never changes. Wasm threads (shared memories) are not supported,
@@ -71,6 +77,7 @@ impl Memory {
                 definition: Box::new(UnsafeCell::new(definition)),
                 ty,
                 grow_lock: Mutex::new(()),
+                grow_observer: Mutex::new(None),
             }),
         };
         memory.grow(ty.limits.min)?;
@@ -100,8 +107,27 @@ impl Memory {
         unsafe { (*self.inner.definition.get()).base }
     }
 
+    /// Registers the function called after each grow that changes the size (replacing any
+    /// earlier one). Embedders use it to invalidate views of the old size, e.g. to detach a
+    /// JS ArrayBuffer at once, even when compiled code grows the memory.
+    pub fn set_grow_observer(&self, observer: Option<GrowObserver>) {
+        *self.inner.grow_observer.lock().unwrap_or_else(|e| e.into_inner()) = observer;
+    }
+
     /// Grows by `delta` pages; returns the old size in pages.
     pub fn grow(&self, delta: u64) -> Result<u64> {
+        let old_pages = self.grow_locked(delta)?;
+        if delta > 0 {
+            // Outside the grow lock, so the observer may use the memory freely.
+            let observer = self.inner.grow_observer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(observer) = observer {
+                observer();
+            }
+        }
+        Ok(old_pages)
+    }
+
+    fn grow_locked(&self, delta: u64) -> Result<u64> {
         let _guard = self.inner.grow_lock.lock().unwrap_or_else(|e| e.into_inner());
         let old_pages = self.size();
         let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
