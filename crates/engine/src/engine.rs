@@ -65,6 +65,13 @@ impl Engine {
         set(&mut flags, "opt_level", "speed")?;
         set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
         set(&mut flags, "preserve_frame_pointers", "true")?;
+        // Multi-value functions may return more values than the ABI has return registers.
+        // With this flag Cranelift passes a hidden return-area pointer for the excess, on both
+        // sides of every call; all code that calls wasm functions (wasm itself and the
+        // trampolines) is compiled here with the same flags, so both sides always agree.
+        // The flag is deprecated upstream; the replacement is an explicit `StructReturn`
+        // parameter in `wasm_signature` and at every call and return.
+        set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
         let isa_builder = cranelift_native::builder().map_err(|e| Error::Resource(format!("unsupported host: {e}")))?;
         let isa = isa_builder
             .finish(settings::Flags::new(flags))
