@@ -159,6 +159,35 @@ for (const [label, wasm] of implementations) {
         const second = instantiateCalculator()
         assert.notEqual(first.exports.add, second.exports.add)
       })
+
+      test('a wasm function imported by another instance keeps its identity when re-exported or put in a table', () => {
+        const source = new wasm.Instance(new wasm.Module(noImports)).exports
+        const relinking = wat(`(module
+          (import "m" "seven" (func $seven (result i32)))
+          (table (export "table") 1 funcref)
+          (elem (i32.const 0) $seven)
+          (func (export "ref") (result funcref) (ref.func $seven))
+          (func (export "twice") (result i32) (i32.add (call $seven) (call $seven)))
+          (export "again" (func $seven)))`)
+        const { again, table, ref, twice } = new wasm.Instance(new wasm.Module(relinking), { m: { seven: source.seven } }).exports
+        assert.equal(twice(), 14)
+        assert.equal(again, source.seven)
+        assert.equal(table.get(0), source.seven)
+        assert.equal(ref(), source.seven)
+        // So a WeakMap keyed by exported functions finds them again, however they come back.
+        const names = new WeakMap([[source.seven, 'seven']])
+        assert.equal(names.get(table.get(0)), 'seven')
+      })
+
+      test('a JS function imported and re-exported comes back as a wasm function of the import type', () => {
+        const js = (x) => x * 2
+        const module = wat(`(module (import "m" "double" (func $d (param i32) (result i32))) (export "double" (func $d)))`)
+        const { double } = new wasm.Instance(new wasm.Module(module), { m: { double: js } }).exports
+        assert.notEqual(double, js)
+        assert.equal(double.length, 1)
+        assert.equal(double(21), 42)
+        assert.equal(double(2 ** 31), 0)
+      })
     })
   })
 }
