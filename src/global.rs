@@ -3,12 +3,12 @@
 
 use crate::convert::{self, value_type};
 use crate::error;
+use crate::external::external_buffer;
 use crate::link;
 use heron_engine::{Engine, Extern, Global, GlobalType, ValType};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use std::ffi::c_void;
 use std::ptr;
 
 /// A global and its link id.
@@ -90,24 +90,9 @@ impl NativeGlobal {
             // SAFETY: the live env and a pointer to a local.
             unsafe { sys::napi_get_null(env, &mut value) };
         } else {
-            let owner = Box::into_raw(Box::new(self.inner.clone()));
-            // SAFETY: the storage is 16 bytes that live as long as `owner`, which the
-            // finalizer frees only when V8 drops the buffer.
-            let status = unsafe {
-                sys::napi_create_external_arraybuffer(
-                    env,
-                    self.inner.storage_ptr().cast(),
-                    16,
-                    Some(release_storage),
-                    owner.cast(),
-                    &mut value,
-                )
-            };
-            if status != sys::Status::napi_ok {
-                // SAFETY: not handed to V8, so still ours to free.
-                drop(unsafe { Box::from_raw(owner) });
-                return Err(Error::new(Status::GenericFailure, "this runtime refuses external ArrayBuffers"));
-            }
+            // SAFETY: the storage is 16 bytes that live as long as the global handle the
+            // buffer owns.
+            value = unsafe { external_buffer(env, self.inner.storage_ptr(), 16, self.inner.clone()) }?;
         }
         // SAFETY: `value` is a live value of this env.
         Ok(unsafe { Unknown::from_raw_unchecked(env, value) })
@@ -130,9 +115,4 @@ impl Drop for NativeGlobal {
     fn drop(&mut self) {
         link::unregister(self.link_id);
     }
-}
-
-unsafe extern "C" fn release_storage(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
-    // SAFETY: `hint` is the Box leaked in `storage`, released exactly once, here.
-    drop(unsafe { Box::from_raw(hint.cast::<Global>()) });
 }

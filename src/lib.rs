@@ -11,11 +11,13 @@
 //! - `table.rs`, `global.rs`: `NativeTable` and `NativeGlobal`.
 //! - `link.rs`: the ids by which memory, table and global imports are passed in.
 //! - `externref.rs`: the JS values behind `externref`s.
+//! - `external.rs`: ArrayBuffers over engine-owned bytes.
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
 //! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
 
 mod convert;
 mod error;
+mod external;
 mod externref;
 mod func;
 mod global;

@@ -6,6 +6,7 @@
 //! The current buffer is tracked per memory, not per wrapper, in a thread-local map, so the
 //! engine's grow observer needs to capture nothing but the memory's id.
 
+use crate::external::external_buffer;
 use crate::{error, link};
 use heron_engine::{Engine, Extern, Limits, Memory, MemoryType};
 use napi::bindgen_prelude::*;
@@ -13,7 +14,6 @@ use napi::sys;
 use napi_derive::napi;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::c_void;
 use std::ptr;
 use std::sync::Arc;
 
@@ -31,10 +31,29 @@ thread_local! {
     static NEXT_SERIAL: Cell<u64> = const { Cell::new(0) };
 }
 
-/// What an external buffer's finalizer owns: the memory it views, kept mapped.
+/// What an external buffer owns: the memory it views, kept mapped. Dropped when V8
+/// collects the buffer; forgets the buffer if it is still the memory's current one.
 struct BufferOwner {
     memory: Memory,
     serial: u64,
+    env: sys::napi_env,
+}
+
+impl Drop for BufferOwner {
+    fn drop(&mut self) {
+        let id = self.memory.id();
+        let entry = CURRENT_BUFFERS.with(|map| {
+            let mut map = map.borrow_mut();
+            match map.get(&id) {
+                Some(current) if current.serial == self.serial => map.remove(&id),
+                _ => None,
+            }
+        });
+        if let Some(current) = entry {
+            // SAFETY: the reference was made on this env, and is deleted once (it left the map).
+            unsafe { sys::napi_delete_reference(self.env, current.buffer) };
+        }
+    }
 }
 
 /// A linear memory as `WebAssembly.Memory` wraps it.
@@ -121,26 +140,11 @@ impl NativeMemory {
             next.set(next.get() + 1);
             next.get()
         });
-        let owner = Box::into_raw(Box::new(BufferOwner { memory: self.inner.clone(), serial }));
-        let mut buffer = ptr::null_mut();
+        let owner = BufferOwner { memory: self.inner.clone(), serial, env };
         // SAFETY: the memory's first `data_size` bytes are mapped read-write and stay mapped
-        // while `owner` lives, which the finalizer frees only when V8 drops the buffer. The
-        // buffer is detached before the memory's size changes (see `detach_current_buffer`).
-        let status = unsafe {
-            sys::napi_create_external_arraybuffer(
-                env,
-                self.inner.data_ptr().cast(),
-                self.inner.data_size(),
-                Some(release_buffer),
-                owner.cast(),
-                &mut buffer,
-            )
-        };
-        if status != sys::Status::napi_ok {
-            // SAFETY: not handed to V8, so still ours to free.
-            drop(unsafe { Box::from_raw(owner) });
-            return Err(Error::new(Status::GenericFailure, "this runtime refuses external ArrayBuffers"));
-        }
+        // while `owner` lives. The buffer is detached before the memory's size changes (see
+        // `detach_current_buffer`).
+        let buffer = unsafe { external_buffer(env, self.inner.data_ptr(), self.inner.data_size(), owner) }?;
         let mut reference = ptr::null_mut();
         // SAFETY: a weak reference to the buffer just created.
         unsafe { sys::napi_create_reference(env, buffer, 0, &mut reference) };
@@ -167,22 +171,5 @@ impl NativeMemory {
 impl Drop for NativeMemory {
     fn drop(&mut self) {
         link::unregister(self.link_id);
-    }
-}
-
-unsafe extern "C" fn release_buffer(env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
-    // SAFETY: `hint` is the Box leaked in `buffer`, released exactly once, here.
-    let owner = unsafe { Box::from_raw(hint.cast::<BufferOwner>()) };
-    let id = owner.memory.id();
-    let entry = CURRENT_BUFFERS.with(|map| {
-        let mut map = map.borrow_mut();
-        match map.get(&id) {
-            Some(current) if current.serial == owner.serial => map.remove(&id),
-            _ => None,
-        }
-    });
-    if let Some(current) = entry {
-        // SAFETY: the reference was made on this env, and is deleted once (it left the map).
-        unsafe { sys::napi_delete_reference(env, current.buffer) };
     }
 }
