@@ -20,6 +20,7 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::MULTI_VALUE
         | WasmFeatures::REFERENCE_TYPES
         | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::SIMD
 }
 
 /// A constant expression as heron evaluates it at instantiation.

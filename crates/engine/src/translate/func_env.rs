@@ -31,6 +31,12 @@ fn heap() -> MemFlagsData {
 }
 
 impl<'a> FuncEnv<'a> {
+    /// The flags every access to linear memory uses, for callers that build their own access
+    /// at an address from `heap_address`.
+    pub(super) fn heap_flags() -> MemFlagsData {
+        heap()
+    }
+
     pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value) -> Self {
         FuncEnv { module, offsets, vmctx }
     }
@@ -244,7 +250,7 @@ impl<'a> FuncEnv<'a> {
     /// The address of an access at `index + memarg.offset`. No bounds check: the memory's
     /// reservation covers every 32-bit index plus every 32-bit offset, and whatever lies
     /// beyond the current length is inaccessible, so an out-of-bounds access faults.
-    fn heap_address(&self, b: &mut FunctionBuilder<'_>, memarg: &MemArg, index: Value) -> (Value, i32) {
+    pub(super) fn heap_address(&self, b: &mut FunctionBuilder<'_>, memarg: &MemArg, index: Value) -> (Value, i32) {
         let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
             unreachable!("GC array accesses are rejected by validation")
         };

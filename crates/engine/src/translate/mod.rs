@@ -1,10 +1,12 @@
 //! Translation of one wasm function body to Cranelift IR: locals, the operand stack, and
-//! structured control flow. Numeric instructions are in `numeric.rs`; everything that reads
-//! the runtime layout (memories, globals, tables, calls) is in `func_env.rs`.
+//! structured control flow. Scalar numeric instructions are in `numeric.rs`, `v128` instructions
+//! in `simd.rs`; everything that reads the runtime layout (memories, globals, tables, calls) is
+//! in `func_env.rs`.
 #![forbid(unsafe_code)]
 
 mod func_env;
 mod numeric;
+mod simd;
 
 use crate::error::{Error, Result};
 use crate::module::ModuleInfo;
@@ -348,7 +350,9 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.b.def_var(self.locals[local_index as usize], value);
             }
             _ => {
-                if numeric::translate_numeric(op, &mut self.b, &mut self.stack) {
+                if numeric::translate_numeric(op, &mut self.b, &mut self.stack)
+                    || simd::translate_simd(op, &mut self.b, &mut self.stack, &self.env)
+                {
                     return Ok(());
                 }
                 if !self.env.translate_runtime_op(op, &mut self.b, &mut self.stack)? {
