@@ -22,6 +22,8 @@ pub(crate) struct Activation {
     /// The trap the signal handler caught, as `Trap as u8`.
     trap: u8,
     previous: *mut Activation,
+    /// The function this entry called.
+    callee: *const VMFuncRef,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -119,7 +121,7 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
         (*f.vmctx).stack_limit = limit;
         (f.array_call, f.wasm_call, f.vmctx.cast::<u8>())
     };
-    let mut activation = Activation { saved_sp: 0, trap: 0, previous: CURRENT.with(|c| c.get()) };
+    let mut activation = Activation { saved_sp: 0, trap: 0, previous: CURRENT.with(|c| c.get()), callee: func_ref };
     CURRENT.with(|c| c.set(&mut activation));
     // SAFETY: the trampoline matches the callee's signature (both come from its VMFuncRef),
     // `values` is as the caller guarantees, and `activation` outlives the call.
@@ -154,6 +156,14 @@ pub(crate) fn unwind_target(trap: Trap) -> Option<(usize, usize)> {
         (*activation).trap = trap as u8;
         Some(((*activation).saved_sp, heron_trap_landing as *const () as usize))
     }
+}
+
+/// The function the innermost entry into compiled code on this thread called, if any. It is
+/// alive: the entry's caller holds it for the duration of the call.
+pub(crate) fn entered_func() -> Option<*const VMFuncRef> {
+    let activation = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null CURRENT points to the activation of a `call` still on this stack.
+    (!activation.is_null()).then(|| unsafe { (*activation).callee })
 }
 
 /// Whether this thread is inside compiled code.

@@ -6,7 +6,8 @@ use crate::engine::Engine;
 use crate::entry::{self, Unwind};
 use crate::error::{Error, HostError, Result};
 use crate::instance::InstanceInner;
-use crate::types::FuncType;
+use crate::store::Store;
+use crate::types::{FuncType, ValType};
 use crate::values::{Val, ValRaw};
 use crate::vmctx::{VMContextHeader, VMFuncRef, HOST_CONTEXT_MAGIC, VMCONTEXT_MAGIC};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub type HostCallback = dyn Fn(&mut [ValRaw]) -> std::result::Result<(), HostErr
 /// A function that can be called from the host or stored in a table. Cheap to clone.
 #[derive(Clone)]
 pub struct Func {
+    /// The function's canonical `VMFuncRef` (see `vmctx.rs`): its identity.
     func_ref: *const VMFuncRef,
     owner: FuncOwner,
 }
@@ -25,7 +27,10 @@ pub struct Func {
 /// What keeps a `VMFuncRef` alive.
 #[derive(Clone)]
 pub(crate) enum FuncOwner {
-    Instance(Arc<InstanceInner>),
+    /// A function of an instance. The store handle keeps alive everything the function can
+    /// reach (see `store.rs`); it is `None` only in the handles an instance keeps of its own
+    /// imports, which its store already covers.
+    Instance(Arc<InstanceInner>, Option<Store>),
     Host(Arc<HostFunc>),
 }
 
@@ -51,6 +56,25 @@ impl HostFunc {
 
     pub(crate) fn invoke(&self, values: &mut [ValRaw]) -> std::result::Result<(), HostError> {
         (self.callback)(values)
+    }
+
+    /// After a call from wasm: the funcrefs this function returned join the store of the wasm
+    /// function that was entered, which is the store of all wasm code running in this entry
+    /// (see `store.rs`), since that code may keep them.
+    pub(crate) fn retain_results(&self, values: &[ValRaw]) {
+        if !self.ty.results().contains(&ValType::FuncRef) {
+            return;
+        }
+        let Some(store) = crate::entry::entered_func().and_then(Func::from_vm_func_ref).and_then(|f| f.store()) else {
+            return;
+        };
+        for (ty, raw) in self.ty.results().iter().zip(values) {
+            if *ty == ValType::FuncRef {
+                if let Some(func) = Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) {
+                    store.retain(&func);
+                }
+            }
+        }
     }
 }
 
@@ -107,9 +131,39 @@ impl Func {
         Func { func_ref: &host.func_ref, owner: FuncOwner::Host(host) }
     }
 
-    /// A handle to function `func_ref` of an instance.
-    pub(crate) fn from_instance(instance: Arc<InstanceInner>, func_ref: *const VMFuncRef) -> Func {
-        Func { func_ref, owner: FuncOwner::Instance(instance) }
+    /// A handle to function `func_ref` (canonical) of an instance, keeping `store` alive.
+    pub(crate) fn from_instance(
+        instance: Arc<InstanceInner>,
+        func_ref: *const VMFuncRef,
+        store: Option<Store>,
+    ) -> Func {
+        Func { func_ref, owner: FuncOwner::Instance(instance, store) }
+    }
+
+    /// This handle with its store handle replaced by `store` (`None`: for an instance's own
+    /// record of its imports, which must not keep its store alive).
+    pub(crate) fn with_store(&self, store: Option<Store>) -> Func {
+        match &self.owner {
+            FuncOwner::Instance(instance, _) => Func::from_instance(instance.clone(), self.func_ref, store),
+            FuncOwner::Host(_) => self.clone(),
+        }
+    }
+
+    /// The store of a wasm function; `None` for a host function.
+    pub(crate) fn store(&self) -> Option<Store> {
+        match &self.owner {
+            FuncOwner::Instance(_, Some(store)) => Some(store.clone()),
+            FuncOwner::Instance(instance, None) => Some(instance.store_link().get()),
+            FuncOwner::Host(_) => None,
+        }
+    }
+
+    /// The host function behind this handle, if it is one.
+    pub(crate) fn host(&self) -> Option<&Arc<HostFunc>> {
+        match &self.owner {
+            FuncOwner::Host(host) => Some(host),
+            FuncOwner::Instance(..) => None,
+        }
     }
 
     /// Recovers a handle from a funcref value (null gives `None`).
@@ -126,7 +180,9 @@ impl Func {
                 VMCONTEXT_MAGIC => {
                     let instance = header.owner.cast::<InstanceInner>();
                     Arc::increment_strong_count(instance);
-                    FuncOwner::Instance(Arc::from_raw(instance))
+                    let instance = Arc::from_raw(instance);
+                    let store = instance.store_link().get();
+                    FuncOwner::Instance(instance, Some(store))
                 }
                 HOST_CONTEXT_MAGIC => {
                     let host = header.owner.cast::<HostFunc>();
@@ -143,15 +199,7 @@ impl Func {
     pub fn ty(&self) -> &FuncType {
         match &self.owner {
             FuncOwner::Host(host) => &host.ty,
-            FuncOwner::Instance(instance) => instance.func_type_of(self.func_ref),
-        }
-    }
-
-    /// Identifies what keeps this function alive (its instance or host function).
-    pub(crate) fn owner_id(&self) -> usize {
-        match &self.owner {
-            FuncOwner::Instance(instance) => Arc::as_ptr(instance) as usize,
-            FuncOwner::Host(host) => Arc::as_ptr(host) as usize,
+            FuncOwner::Instance(instance, _) => instance.func_type_of(self.func_ref),
         }
     }
 
@@ -168,7 +216,7 @@ impl Func {
     /// `None` for host functions.
     pub fn index(&self) -> Option<u32> {
         match &self.owner {
-            FuncOwner::Instance(instance) => instance.func_index_of(self.func_ref),
+            FuncOwner::Instance(instance, _) => instance.func_index_of(self.func_ref),
             FuncOwner::Host(_) => None,
         }
     }
@@ -197,6 +245,20 @@ impl Func {
     /// `slots` must hold at least max(params, results) slots and begin with the arguments,
     /// each of its parameter's type (funcrefs pointing to live functions).
     pub unsafe fn call_raw(&self, slots: &mut [ValRaw]) -> Result<()> {
+        if let FuncOwner::Instance(instance, _) = &self.owner {
+            let params = self.ty().params();
+            if params.contains(&ValType::FuncRef) {
+                // The callee may store its funcref arguments: they join its store.
+                let store = instance.store_link().get();
+                for (ty, raw) in params.iter().zip(slots.iter()) {
+                    if *ty == ValType::FuncRef {
+                        if let Some(func) = Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) {
+                            store.retain(&func);
+                        }
+                    }
+                }
+            }
+        }
         // SAFETY: `self` keeps the function alive; the slots are as the caller guarantees.
         match unsafe { entry::call(self.func_ref, slots.as_mut_ptr()) } {
             Ok(()) => Ok(()),

@@ -1,9 +1,11 @@
 //! Globals: typed storage that compiled code reads and writes through a pointer in each
 //! instance's vmctx, whether the global was defined by a module or created by the host.
+//! The function a funcref global holds is kept alive by its store (`store.rs`).
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::types::GlobalType;
+use crate::store::Store;
+use crate::types::{GlobalType, ValType};
 use crate::values::{Val, ValRaw};
 use crate::vmctx::VMGlobalDefinition;
 use std::cell::UnsafeCell;
@@ -13,27 +15,40 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Global {
     inner: Arc<GlobalInner>,
+    /// For a funcref global, the store that keeps its function alive. `None` for other
+    /// types, and in an instance's own handles of its globals (its store owns it).
+    store: Option<Store>,
 }
 
 struct GlobalInner {
     storage: Box<UnsafeCell<VMGlobalDefinition>>,
     ty: GlobalType,
-    /// Keeps a stored funcref's owner alive.
-    value_owner: UnsafeCell<Option<Val>>,
 }
 
 impl Global {
     /// A new global of type `ty` holding `value`.
     pub fn new(_engine: &Engine, ty: GlobalType, value: Val) -> Result<Global> {
-        let global = Global {
-            inner: Arc::new(GlobalInner {
-                storage: Box::new(UnsafeCell::new(VMGlobalDefinition { bytes: [0; 16] })),
-                ty,
-                value_owner: UnsafeCell::new(None),
-            }),
-        };
+        let store = (ty.content == ValType::FuncRef).then(Store::new);
+        let global = Global::new_in(ty, store);
         global.write(value)?;
         Ok(global)
+    }
+
+    /// A new zero global of type `ty` in `store`.
+    pub(crate) fn new_in(ty: GlobalType, store: Option<Store>) -> Global {
+        let storage = Box::new(UnsafeCell::new(VMGlobalDefinition { bytes: [0; 16] }));
+        Global { inner: Arc::new(GlobalInner { storage, ty }), store }
+    }
+
+    /// This handle with its store handle replaced (see the `store` field).
+    pub(crate) fn with_store(&self, store: Option<Store>) -> Global {
+        let store = store.filter(|_| self.inner.ty.content == ValType::FuncRef);
+        Global { inner: self.inner.clone(), store }
+    }
+
+    /// The store of a funcref global (`None` for other globals and internal handles).
+    pub(crate) fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
     }
 
     /// Its type.
@@ -57,7 +72,8 @@ impl Global {
         self.write(value)
     }
 
-    /// Sets the value during instantiation, mutable or not.
+    /// Sets the value during instantiation, mutable or not. The value must belong to the
+    /// instance's store already.
     pub(crate) fn set_initial(&self, value: Val) -> Result<()> {
         self.write(value)
     }
@@ -67,9 +83,9 @@ impl Global {
             return Err(Error::Link(format!("global of type {} cannot hold a {}", self.inner.ty.content, value.ty())));
         }
         // SAFETY: as in `get`; the storage has ValRaw's size and alignment.
-        unsafe {
-            *self.inner.storage.get().cast::<ValRaw>() = value.to_raw();
-            *self.inner.value_owner.get() = value.ty().is_ref().then_some(value);
+        unsafe { *self.inner.storage.get().cast::<ValRaw>() = value.to_raw() };
+        if let (Val::FuncRef(Some(func)), Some(store)) = (&value, &self.store) {
+            store.retain(func);
         }
         Ok(())
     }

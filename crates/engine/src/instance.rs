@@ -2,12 +2,17 @@
 //! the memories, tables and globals the module defines, applies element and data segments,
 //! and runs the start function. Also owns the per-instance segment state that the bulk
 //! memory instructions (`memory.init`, `table.init`, `data.drop`, `elem.drop`) work on.
+//!
+//! An instance belongs to a store (`store.rs`), which owns it; the instance keeps what it
+//! uses (memories, tables, globals, imported functions) through handles without a store,
+//! and every handle it gives out carries its store.
 
 use crate::error::{Error, Result};
 use crate::func::Func;
 use crate::global::Global;
 use crate::memory::Memory;
 use crate::module::{ConstExpr, ElementSegment, EntityIndex, Module, SegmentMode};
+use crate::store::{Store, StoreLink};
 use crate::table::Table;
 use crate::trap::Trap;
 use crate::types::{ExternType, FuncType};
@@ -46,6 +51,8 @@ impl Extern {
 #[derive(Clone)]
 pub struct Instance {
     inner: Arc<InstanceInner>,
+    /// Keeps the instance, and whatever it is linked with, alive.
+    store: Store,
 }
 
 pub(crate) struct InstanceInner {
@@ -55,9 +62,12 @@ pub(crate) struct InstanceInner {
     memories: Vec<Memory>,
     tables: Vec<Table>,
     globals: Vec<Global>,
-    /// Imported functions, kept alive because their `VMFuncRef`s are copied into `vmctx`.
-    _imported_funcs: Vec<Func>,
+    /// Imported functions (handles without a store), kept alive because `vmctx` points to
+    /// their canonical `VMFuncRef`s and holds copies of them.
+    imported_funcs: Vec<Func>,
     segments: Segments,
+    /// The store that owns this instance.
+    store: StoreLink,
 }
 
 /// The segments as this instance sees them. A dropped segment behaves as an empty one, and
@@ -90,25 +100,47 @@ impl InstanceInner {
         &self.tables[index as usize]
     }
 
+    pub(crate) fn store_link(&self) -> &StoreLink {
+        &self.store
+    }
+
+    /// The `VMFuncRef` in this vmctx of function `index`: the canonical one of a defined
+    /// function, a copy for an imported one.
     fn func_ref(&self, index: u32) -> *const VMFuncRef {
         // SAFETY: the offset lies inside the vmctx allocation (VmOffsets asserts the index).
         unsafe { self.vmctx.add(self.offsets.func_ref(index) as usize).cast() }
     }
 
-    /// The index of the function whose `VMFuncRef` is `func_ref`, if it lies in this
-    /// instance's vmctx.
+    /// The canonical `VMFuncRef` of function `index`: the value of `ref.func index`.
+    fn canonical_func_ref(&self, index: u32) -> *const VMFuncRef {
+        match self.imported_funcs.get(index as usize) {
+            Some(import) => import.vm_func_ref(),
+            None => self.func_ref(index),
+        }
+    }
+
+    /// A handle to function `index` (defined or imported) that keeps `store` alive.
+    fn func(&self, self_arc: &Arc<InstanceInner>, index: u32, store: Option<Store>) -> Func {
+        match self.imported_funcs.get(index as usize) {
+            Some(import) => import.with_store(store),
+            None => Func::from_instance(self_arc.clone(), self.func_ref(index), store),
+        }
+    }
+
+    /// The index of the function this instance defines whose canonical `VMFuncRef` is
+    /// `func_ref`, if there is one.
     pub(crate) fn func_index_of(&self, func_ref: *const VMFuncRef) -> Option<u32> {
         let offset = (func_ref as usize).checked_sub(self.func_ref(0) as usize)?;
         let index = offset / std::mem::size_of::<VMFuncRef>();
         let count = self.module.inner.info.funcs.len();
-        (index < count && offset % std::mem::size_of::<VMFuncRef>() == 0).then_some(index as u32)
+        let defined = index >= self.imported_funcs.len() && index < count;
+        (defined && offset % std::mem::size_of::<VMFuncRef>() == 0).then_some(index as u32)
     }
 
-    /// The signature of a function whose `VMFuncRef` lives in this instance's vmctx.
+    /// The signature of a function this instance defines, given its canonical `VMFuncRef`.
     pub(crate) fn func_type_of(&self, func_ref: *const VMFuncRef) -> &FuncType {
-        let first = self.func_ref(0) as usize;
-        let index = (func_ref as usize - first) / std::mem::size_of::<VMFuncRef>();
-        self.module.inner.info.func_type(index as u32)
+        let index = self.func_index_of(func_ref).expect("a function handle's VMFuncRef is its definer's");
+        self.module.inner.info.func_type(index)
     }
 
     fn layout(&self) -> Layout {
@@ -152,9 +184,7 @@ impl InstanceInner {
         let items = self.segments.elements[segment as usize].borrow();
         let (src, len) = (src as usize, len as usize);
         let items = src.checked_add(len).and_then(|end| items.get(src..end)).ok_or(Trap::TableOutOfBounds)?;
-        self.table(table).write_raw(u64::from(dst), items)?;
-        self.retain_stored(table, u64::from(dst), items.len() as u64);
-        Ok(())
+        self.table(table).write_raw(u64::from(dst), items)
     }
 
     /// `elem.drop`: frees the segment's references.
@@ -174,34 +204,13 @@ impl InstanceInner {
         len: u32,
     ) -> std::result::Result<(), Trap> {
         let (dst, src, len) = (u64::from(dst), u64::from(src), u64::from(len));
-        self.table(dst_table).copy_within_or_from(dst, self.table(src_table), src, len)?;
-        if dst_table != src_table {
-            self.retain_stored(dst_table, dst, len);
-        }
-        Ok(())
-    }
-
-    /// An imported table may outlive this instance: after references were stored into
-    /// `len` elements of table `index` from `start`, keeps their owners alive as long as
-    /// the table. Tables this instance defines are skipped, as instantiation always did
-    /// (retaining the instance there would be a cycle); a defined table that is exported
-    /// and outlives the instance is not covered yet.
-    fn retain_stored(&self, index: u32, start: u64, len: u64) {
-        if index >= self.module.inner.info.num_imported_tables {
-            return;
-        }
-        let table = self.table(index);
-        for i in start..start + len {
-            if let Some(Val::FuncRef(Some(func))) = table.get(i) {
-                table.retain(func);
-            }
-        }
+        self.table(dst_table).copy_within_or_from(dst, self.table(src_table), src, len)
     }
 
     /// The references of an element segment, as raw table elements.
     fn element_values(&self, segment: &ElementSegment) -> Box<[usize]> {
         let value = |item: &ConstExpr| match *item {
-            ConstExpr::RefFunc(f) => self.func_ref(f) as usize,
+            ConstExpr::RefFunc(f) => self.canonical_func_ref(f) as usize,
             ConstExpr::RefNull => 0,
             other => eval_const(other, &self.globals).to_raw().get_ptr(),
         };
@@ -217,7 +226,8 @@ fn vmctx_layout(offsets: &VmOffsets) -> Layout {
 impl Drop for InstanceInner {
     fn drop(&mut self) {
         // SAFETY: allocated in `Instance::new` with this layout; no code runs with this vmctx
-        // any more, since every function handle holds an Arc of this instance.
+        // any more: every function handle holds an Arc of this instance, and so does its
+        // store, which outlives every table and global that may hold its functions.
         unsafe { std::alloc::dealloc(self.vmctx, self.layout()) };
     }
 }
@@ -242,7 +252,7 @@ impl Instance {
                     if f.ty() != expected {
                         return Err(link_error(import, format_args!("expected function {expected}, got {}", f.ty())));
                     }
-                    funcs.push(f.clone());
+                    funcs.push(f.with_store(None));
                 }
                 (ExternType::Memory(expected), Extern::Memory(m)) => {
                     let actual = m.ty();
@@ -257,13 +267,13 @@ impl Instance {
                     if t.element() != expected.element || !limits.matches(&expected.limits) {
                         return Err(link_error(import, "table type or limits do not match"));
                     }
-                    tables.push(t.clone());
+                    tables.push(t.with_store(None));
                 }
                 (ExternType::Global(expected), Extern::Global(g)) => {
                     if g.ty() != *expected {
                         return Err(link_error(import, "global type does not match"));
                     }
-                    globals.push(g.clone());
+                    globals.push(g.with_store(None));
                 }
                 (expected, got) => {
                     return Err(link_error(
@@ -274,6 +284,19 @@ impl Instance {
             }
         }
 
+        // The store: the union of the stores of everything imported that can carry
+        // funcrefs, which this instance's code may read from or write its functions into.
+        let store = Store::new();
+        let import_stores = imports.iter().filter_map(|import| match import {
+            Extern::Func(f) => f.store(),
+            Extern::Table(t) => t.store().cloned(),
+            Extern::Global(g) => g.store().cloned(),
+            Extern::Memory(_) => None,
+        });
+        for other in import_stores {
+            store.merge(&other);
+        }
+
         // Defined globals first: their initialisers may read imported globals.
         for (ty, init) in info.globals[globals.len()..].iter().zip(&info.global_inits) {
             let value = match *init {
@@ -281,13 +304,17 @@ impl Instance {
                 ConstExpr::RefFunc(_) | ConstExpr::RefNull => Val::default_for(ty.content),
                 other => eval_const(other, &globals),
             };
-            globals.push(Global::new(engine, *ty, value)?);
+            let global = Global::new_in(*ty, None);
+            global.set_initial(value)?;
+            globals.push(global);
         }
         for ty in &info.memories[memories.len()..] {
             memories.push(Memory::new(engine, *ty)?);
         }
         for ty in &info.tables[tables.len()..] {
-            tables.push(Table::new(engine, *ty, Val::default_for(ty.element))?);
+            let table = Table::new_in(*ty, None)?;
+            table.grow_raw(ty.limits.min, 0)?;
+            tables.push(table);
         }
 
         let offsets = VmOffsets::new(info);
@@ -304,17 +331,21 @@ impl Instance {
             memories,
             tables,
             globals,
-            _imported_funcs: funcs,
+            imported_funcs: funcs,
             segments: Segments::new(module),
+            store: StoreLink::default(),
         });
         // SAFETY: `vmctx` is a zeroed allocation of `offsets.size()` bytes, 16-aligned, that
         // this instance owns; each write below lands inside it at an offset VmOffsets gave.
         unsafe { fill_vmctx(&inner)? };
-        let instance = Instance { inner };
+        // From here on the store owns the instance: its functions may end up in imported
+        // tables even if instantiation fails later (the spec keeps such writes).
+        store.add_instance(inner.clone());
+        let instance = Instance { inner, store };
         instance.initialize_globals();
         instance.apply_segments()?;
         if let Some(start) = info.start {
-            Func::from_instance(instance.inner.clone(), instance.inner.func_ref(start)).call(&[])?;
+            instance.inner.func(&instance.inner, start, Some(instance.store.clone())).call(&[])?;
         }
         Ok(instance)
     }
@@ -324,7 +355,7 @@ impl Instance {
         let first = info.num_imported_globals as usize;
         for (i, init) in info.global_inits.iter().enumerate() {
             if let ConstExpr::RefFunc(f) = init {
-                let func = Func::from_instance(self.inner.clone(), self.inner.func_ref(*f));
+                let func = self.inner.func(&self.inner, *f, None);
                 // The type was validated; storing a funcref into a funcref global cannot fail.
                 let _ = self.inner.globals[first + i].set_initial(Val::FuncRef(Some(func)));
             }
@@ -345,7 +376,6 @@ impl Instance {
                 SegmentMode::Active { index, offset } => {
                     let start = u64::from(const_u32(offset, &inner.globals));
                     inner.table(index).write_raw(start, &values)?;
-                    inner.retain_stored(index, start, values.len() as u64);
                 }
             }
         }
@@ -374,18 +404,23 @@ impl Instance {
 
     fn export(&self, index: EntityIndex) -> Extern {
         let inner = &self.inner;
+        let store = Some(self.store.clone());
         match index {
-            EntityIndex::Func(f) => Extern::Func(Func::from_instance(inner.clone(), inner.func_ref(f))),
+            EntityIndex::Func(f) => Extern::Func(inner.func(inner, f, store)),
             EntityIndex::Memory(m) => Extern::Memory(inner.memories[m as usize].clone()),
-            EntityIndex::Table(t) => Extern::Table(inner.tables[t as usize].clone()),
-            EntityIndex::Global(g) => Extern::Global(inner.globals[g as usize].clone()),
+            EntityIndex::Table(t) => Extern::Table(inner.tables[t as usize].with_store(store)),
+            EntityIndex::Global(g) => Extern::Global(inner.globals[g as usize].with_store(store)),
         }
     }
 
     /// The index of `func` in this instance's function index space, if it is one of the
     /// functions this instance defines or imports.
     pub fn func_index(&self, func: &Func) -> Option<u32> {
-        self.inner.func_index_of(func.vm_func_ref())
+        let imports = &self.inner.imported_funcs;
+        match imports.iter().position(|import| import.same(func)) {
+            Some(index) => Some(index as u32),
+            None => self.inner.func_index_of(func.vm_func_ref()),
+        }
     }
 
     /// The module this is an instance of.
@@ -422,7 +457,8 @@ unsafe fn fill_vmctx(inner: &Arc<InstanceInner>) -> Result<()> {
         for (i, table) in inner.tables.iter().enumerate() {
             *at(offsets.table_pointer(i as u32)).cast::<usize>() = table.definition() as usize;
         }
-        for (i, func) in inner._imported_funcs.iter().enumerate() {
+        for (i, func) in inner.imported_funcs.iter().enumerate() {
+            *at(offsets.imported_func_ref_pointer(i as u32)).cast::<*const VMFuncRef>() = func.vm_func_ref();
             let source = &*func.vm_func_ref();
             *at(offsets.func_ref(i as u32)).cast::<VMFuncRef>() = VMFuncRef {
                 wasm_call: source.wasm_call,

@@ -23,6 +23,7 @@ mod libcalls;
 mod memory;
 mod module;
 mod signals;
+mod store;
 mod table;
 mod translate;
 mod trap;

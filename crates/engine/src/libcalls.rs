@@ -5,7 +5,7 @@ use crate::entry;
 use crate::error::HostError;
 use crate::func::HostFunc;
 use crate::instance::InstanceInner;
-use crate::values::{Val, ValRaw};
+use crate::values::ValRaw;
 use crate::vmctx::{VMContextHeader, VMMemoryDefinition};
 
 /// `memory.grow`: returns the old size in pages, or -1 (as u32) if the memory cannot grow.
@@ -28,7 +28,10 @@ extern "C" fn host_call(vmctx: *mut VMContextHeader, values: *mut ValRaw) -> u32
     let values = unsafe { std::slice::from_raw_parts_mut(values, len) };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.invoke(values)));
     match outcome {
-        Ok(Ok(())) => 0,
+        Ok(Ok(())) => {
+            host.retain_results(values);
+            0
+        }
         Ok(Err(error)) => {
             entry::set_host_error(error);
             1
@@ -40,13 +43,12 @@ extern "C" fn host_call(vmctx: *mut VMContextHeader, values: *mut ValRaw) -> u32
     }
 }
 
-/// `table.grow`: returns the old size, or -1 (as u32) if the table cannot grow.
+/// `table.grow`: returns the old size, or -1 (as u32) if the table cannot grow. Like every
+/// store of compiled code, needs no bookkeeping for the reference (see `store.rs`).
 extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: usize, delta: u32) -> u32 {
     // SAFETY: as in `memory_grow`.
     let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
-    let table = instance.table(table_index);
-    let init = Val::from_raw(ValRaw::ptr(init), table.element());
-    match table.grow(u64::from(delta), init) {
+    match instance.table(table_index).grow_raw(u64::from(delta), init) {
         Ok(old) => old as u32,
         Err(_) => u32::MAX,
     }
@@ -57,8 +59,7 @@ extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u
     // SAFETY: as in `memory_grow`.
     let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
     let table = instance.table(table_index);
-    let value = Val::from_raw(ValRaw::ptr(value), table.element());
-    u32::from(table.fill(u64::from(start), value, u64::from(len)).is_err())
+    u32::from(table.fill_raw(u64::from(start), value, u64::from(len)).is_err())
 }
 
 /// `memory.copy`: copies `len` bytes from `src` in one memory to `dst` in another (or the

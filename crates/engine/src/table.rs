@@ -1,9 +1,11 @@
 //! Tables: arrays of references that compiled code indexes through a `VMTableDefinition`
 //! (for `call_indirect`), whether the table was defined by a module or created by the host.
+//! The functions a funcref table holds are kept alive by its store (`store.rs`): the
+//! host-side mutators retain what they store there, in O(1); compiled code needs nothing.
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::func::Func;
+use crate::store::Store;
 use crate::trap::Trap;
 use crate::types::{TableType, ValType};
 use crate::values::{Val, ValRaw};
@@ -18,6 +20,9 @@ const MAX_ELEMENTS: u64 = 10_000_000;
 #[derive(Clone)]
 pub struct Table {
     inner: Arc<TableInner>,
+    /// For a funcref table, the store that keeps its functions alive. `None` for other
+    /// element types, and in an instance's own handles of its tables (its store owns it).
+    store: Option<Store>,
 }
 
 struct TableInner {
@@ -25,26 +30,41 @@ struct TableInner {
     definition: Box<UnsafeCell<VMTableDefinition>>,
     elements: UnsafeCell<Vec<usize>>,
     ty: TableType,
-    /// The functions stored from the host side, kept alive while the table lives.
-    owners: UnsafeCell<Vec<Val>>,
 }
 
 impl Table {
     /// A new table of `ty.limits.min` elements, each `init`.
     pub fn new(_engine: &Engine, ty: TableType, init: Val) -> Result<Table> {
+        let store = (ty.element == ValType::FuncRef).then(Store::new);
+        let table = Table::new_in(ty, store)?;
+        table.grow(ty.limits.min, init)?;
+        Ok(table)
+    }
+
+    /// A new empty table of type `ty` in `store`; the caller grows it to its minimum.
+    pub(crate) fn new_in(ty: TableType, store: Option<Store>) -> Result<Table> {
         if ty.limits.min > MAX_ELEMENTS {
             return Err(Error::Resource(format!("table size exceeds {MAX_ELEMENTS} elements")));
         }
-        let table = Table {
+        Ok(Table {
             inner: Arc::new(TableInner {
                 definition: Box::new(UnsafeCell::new(VMTableDefinition { base: std::ptr::null_mut(), length: 0 })),
                 elements: UnsafeCell::new(Vec::new()),
                 ty,
-                owners: UnsafeCell::new(Vec::new()),
             }),
-        };
-        table.grow(ty.limits.min, init)?;
-        Ok(table)
+            store,
+        })
+    }
+
+    /// This handle with its store handle replaced (see the `store` field).
+    pub(crate) fn with_store(&self, store: Option<Store>) -> Table {
+        let store = store.filter(|_| self.inner.ty.element == ValType::FuncRef);
+        Table { inner: self.inner.clone(), store }
+    }
+
+    /// The store of a funcref table (`None` for other tables and internal handles).
+    pub(crate) fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
     }
 
     /// Its type (the minimum is the initial size).
@@ -74,14 +94,21 @@ impl Table {
             let elements = &mut *self.inner.elements.get();
             let slot = usize::try_from(index).ok().and_then(|i| elements.get_mut(i)).ok_or(Trap::TableOutOfBounds)?;
             *slot = raw;
-            self.keep_alive(value);
         }
+        self.retain(&value);
         Ok(())
     }
 
     /// Grows by `delta` elements set to `init`; returns the old size.
     pub fn grow(&self, delta: u64, init: Val) -> Result<u64> {
         self.check(&init)?;
+        let old = self.grow_raw(delta, init.to_raw().get_ptr())?;
+        self.retain(&init);
+        Ok(old)
+    }
+
+    /// `grow` with a raw element of this table's type, which the caller keeps alive.
+    pub(crate) fn grow_raw(&self, delta: u64, raw: usize) -> Result<u64> {
         let old = self.size();
         let maximum = self.inner.ty.limits.max.unwrap_or(MAX_ELEMENTS).min(MAX_ELEMENTS);
         let new = old.checked_add(delta).filter(|n| *n <= maximum);
@@ -90,7 +117,6 @@ impl Table {
                 "cannot grow table from {old} by {delta} elements (maximum {maximum})"
             )));
         };
-        let raw = init.to_raw().get_ptr();
         // SAFETY: tables are used from one thread at a time (no wasm threads), and compiled
         // code reads `definition` only while no host call into this method is running on it.
         unsafe {
@@ -99,7 +125,6 @@ impl Table {
             let definition = &mut *self.inner.definition.get();
             definition.base = elements.as_mut_ptr();
             definition.length = new as u32;
-            self.keep_alive(init);
         }
         Ok(old)
     }
@@ -111,18 +136,10 @@ impl Table {
         Ok(())
     }
 
-    /// # Safety
-    /// Same single-thread rule as the other mutators.
-    unsafe fn keep_alive(&self, value: Val) {
-        let Val::FuncRef(Some(func)) = &value else {
-            return;
-        };
-        // SAFETY: per this function's contract.
-        let owners = unsafe { &mut *self.inner.owners.get() };
-        // One handle per owner is enough, and keeps repeated stores from growing the list.
-        let known = owners.iter().any(|v| matches!(v, Val::FuncRef(Some(f)) if f.owner_id() == func.owner_id()));
-        if !known {
-            owners.push(value);
+    /// Keeps the function in `value`, if any, alive as long as this table's store.
+    fn retain(&self, value: &Val) {
+        if let (Val::FuncRef(Some(func)), Some(store)) = (value, &self.store) {
+            store.retain(func);
         }
     }
 
@@ -130,22 +147,17 @@ impl Table {
     /// does not fit.
     pub fn fill(&self, start: u64, value: Val, len: u64) -> Result<()> {
         self.check(&value)?;
-        if start.checked_add(len).is_none_or(|end| end > self.size()) {
-            return Err(Trap::TableOutOfBounds.into());
-        }
-        let raw = value.to_raw().get_ptr();
-        // SAFETY: as in `grow`; the range was checked above.
-        unsafe {
-            (&mut *self.inner.elements.get())[start as usize..(start + len) as usize].fill(raw);
-            self.keep_alive(value);
-        }
+        self.fill_raw(start, value.to_raw().get_ptr(), len)?;
+        self.retain(&value);
         Ok(())
     }
 
-    /// Keeps `func`'s owner alive as long as this table.
-    pub(crate) fn retain(&self, func: Func) {
-        // SAFETY: as in `grow`.
-        unsafe { self.keep_alive(Val::FuncRef(Some(func))) };
+    /// `fill` with a raw element of this table's type, which the caller keeps alive.
+    pub(crate) fn fill_raw(&self, start: u64, raw: usize, len: u64) -> std::result::Result<(), Trap> {
+        let range = checked_range(start, len, self.size())?;
+        // SAFETY: as in `grow`; the range was checked above.
+        unsafe { (&mut *self.inner.elements.get())[range].fill(raw) };
+        Ok(())
     }
 
     /// Stores raw elements (funcref or externref values of this table's type) from `start`;

@@ -10,12 +10,20 @@
 //!     memories: [*mut VMMemoryDefinition; n_memories],
 //!     globals:  [*mut VMGlobalDefinition; n_globals],
 //!     tables:   [*mut VMTableDefinition; n_tables],
+//!     imported_func_refs: [*const VMFuncRef; n_imported_funcs],
 //!     func_refs: [VMFuncRef; n_funcs],        // imported functions first, then defined ones
 //! }
 //! ```
 //! Memories, globals and tables are reached through pointers whatever their origin
 //! (defined, imported, created by the host), so one code shape serves all of them; the
 //! pointer loads are read-only and Cranelift hoists them out of loops.
+//!
+//! A function has one canonical `VMFuncRef`: the one in the context of the instance that
+//! defines it (or in its `HostFunc`). Funcref values, which wasm compares and the API uses
+//! as identity, are always that address. `func_refs` also holds a *copy* of each imported
+//! function's `VMFuncRef`, so a direct `call` loads code and context from the caller's own
+//! context; `ref.func` of an imported function loads the canonical pointer from
+//! `imported_func_refs` instead.
 
 use crate::module::ModuleInfo;
 use std::mem::{offset_of, size_of};
@@ -78,9 +86,11 @@ pub(crate) struct VmOffsets {
     n_globals: u32,
     n_tables: u32,
     n_funcs: u32,
+    n_imported_funcs: u32,
     memories: u32,
     globals: u32,
     tables: u32,
+    imported_func_refs: u32,
     func_refs: u32,
     size: u32,
 }
@@ -95,9 +105,24 @@ impl VmOffsets {
         let memories = size_of::<VMContextHeader>() as u32;
         let globals = memories + n_memories * PTR;
         let tables = globals + n_globals * PTR;
-        let func_refs = tables + n_tables * PTR;
+        let n_imported_funcs = module.num_imported_funcs;
+        let imported_func_refs = tables + n_tables * PTR;
+        // VMFuncRef is 32 bytes of pointers: 8-aligned like everything before it.
+        let func_refs = imported_func_refs + n_imported_funcs * PTR;
         let size = func_refs + n_funcs * size_of::<VMFuncRef>() as u32;
-        VmOffsets { n_memories, n_globals, n_tables, n_funcs, memories, globals, tables, func_refs, size }
+        VmOffsets {
+            n_memories,
+            n_globals,
+            n_tables,
+            n_funcs,
+            n_imported_funcs,
+            memories,
+            globals,
+            tables,
+            imported_func_refs,
+            func_refs,
+            size,
+        }
     }
 
     /// Total size of the `VMContext` in bytes.
@@ -127,7 +152,14 @@ impl VmOffsets {
         self.tables + index * PTR
     }
 
-    /// Offset of function `index`'s `VMFuncRef`.
+    /// Offset of the pointer to imported function `index`'s canonical `VMFuncRef`.
+    pub fn imported_func_ref_pointer(&self, index: u32) -> u32 {
+        assert!(index < self.n_imported_funcs);
+        self.imported_func_refs + index * PTR
+    }
+
+    /// Offset of function `index`'s `VMFuncRef`: for an imported function, the copy that
+    /// direct calls load from (see the module doc).
     pub fn func_ref(&self, index: u32) -> u32 {
         assert!(index < self.n_funcs);
         self.func_refs + index * size_of::<VMFuncRef>() as u32

@@ -145,8 +145,16 @@ impl<'a> FuncEnv<'a> {
                 stack.push(b.ins().uextend(types::I32, is_null));
             }
             O::RefFunc { function_index } => {
-                let offset = b.ins().iconst(types::I64, i64::from(self.offsets.func_ref(function_index)));
-                stack.push(b.ins().iadd(self.vmctx, offset));
+                // The canonical VMFuncRef: this instance's own for a defined function, the
+                // exporter's (through a pointer) for an imported one.
+                let func_ref = if self.module.is_defined_func(function_index) {
+                    let offset = b.ins().iconst(types::I64, i64::from(self.offsets.func_ref(function_index)));
+                    b.ins().iadd(self.vmctx, offset)
+                } else {
+                    let offset = self.offsets.imported_func_ref_pointer(function_index) as i32;
+                    b.ins().load(types::I64, readonly(), self.vmctx, offset)
+                };
+                stack.push(func_ref);
             }
             O::TableGet { table } => {
                 let index = stack.pop().expect("validated");
