@@ -124,7 +124,7 @@ fn smith_config(rng: &mut Rng) -> wasm_smith::Config {
     config.max_imports = 10;
     config.min_funcs = 1 + rng.below(8) as usize;
     config.max_funcs = 20;
-    config.max_instructions = 10 + rng.below(300) as usize;
+    config.max_instructions = 10 + rng.below(1000) as usize;
     config.min_globals = rng.below(4) as usize;
     config.max_globals = 10;
     config.min_memories = u32::from(rng.below(4) != 0);
@@ -212,12 +212,15 @@ enum Outcome {
     Resource(String),
 }
 
+/// One call of a host function: the import's index and the arguments.
+type HostCall = (usize, Vec<Value>);
+
 /// Everything observable about one run of a module, compared between two fresh instances.
 #[derive(Debug, PartialEq)]
 struct Trace {
     steps: Vec<(String, Outcome)>,
     /// Calls made to host functions: import index and arguments.
-    host_calls: Vec<(usize, Vec<Value>)>,
+    host_calls: Vec<HostCall>,
     /// Exported globals, tables and memories after the last call.
     final_state: Vec<(String, Value)>,
 }
@@ -254,7 +257,7 @@ fn synthesize_imports(
     engine: &Engine,
     imports: &[ImportDesc],
     seed: u64,
-    host_calls: &Rc<RefCell<Vec<(usize, Vec<Value>)>>>,
+    host_calls: &Rc<RefCell<Vec<HostCall>>>,
 ) -> Result<Vec<Extern>, String> {
     let mut externs = Vec::with_capacity(imports.len());
     for (index, import) in imports.iter().enumerate() {
