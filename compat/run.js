@@ -24,6 +24,8 @@ const TIMEOUT_MS = 10 * 60 * 1000
 
 const packages = [
   { name: 'sql.js', toolchain: 'emscripten-c', workload: 'sql.js.js' },
+  { name: 'web-tree-sitter', toolchain: 'emscripten-c-dylink', workload: 'web-tree-sitter.js' },
+  { name: '@jitl/quickjs-wasmfile-release-sync', toolchain: 'emscripten-c', workload: 'quickjs.js' },
   { name: 're2-wasm', toolchain: 'emscripten-c++-embind', workload: 're2-wasm.js' },
   { name: 'lz4-wasm-nodejs', toolchain: 'rust-wasm-bindgen-nodejs', workload: 'lz4-wasm-nodejs.js' },
   { name: 'tiktoken', toolchain: 'rust-wasm-bindgen-nodejs', workload: 'tiktoken.js' },
