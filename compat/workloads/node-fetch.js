@@ -2,6 +2,13 @@
 // Node's own fetch: undici compiles llhttp through globalThis.WebAssembly when it
 // first parses a response, so this runs llhttp on heron when heron is installed.
 const http = require('node:http')
+const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads')
+
+// A worker thread has its own undici and its own llhttp instance.
+if (!isMainThread) {
+  fetch(workerData).then((r) => r.text()).then((text) => parentPort.postMessage(text))
+  return
+}
 
 const server = http.createServer((req, res) => {
   let body = ''
@@ -30,6 +37,10 @@ server.listen(0, '127.0.0.1', async () => {
     console.log(r3.status, r3.headers.get('transfer-encoding'), t3.length)
     const many = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${base}/n${i}`).then((r) => r.text())))
     console.log(many.join('|'))
+    const fromWorker = await new Promise((resolve, reject) => {
+      new Worker(__filename, { workerData: `${base}/worker` }).once('message', resolve).once('error', reject)
+    })
+    console.log('worker', fromWorker)
   } finally {
     server.close()
   }
