@@ -30,6 +30,7 @@ const packages = [
   { name: 'lz4-wasm-nodejs', toolchain: 'rust-wasm-bindgen-nodejs', workload: 'lz4-wasm-nodejs.js' },
   { name: 'tiktoken', toolchain: 'rust-wasm-bindgen-nodejs', workload: 'tiktoken.js' },
   { name: '@resvg/resvg-wasm', toolchain: 'rust-wasm-bindgen-web', workload: 'resvg-wasm.js' },
+  { name: 'brotli-wasm', toolchain: 'rust-wasm-bindgen-web-streaming', workload: 'brotli-wasm.mjs' },
   { name: 'esbuild-wasm', toolchain: 'go-wasm_exec', workload: 'esbuild-wasm.js' },
   { name: '@chainsafe/as-sha256', toolchain: 'assemblyscript', workload: 'as-sha256.js' },
   { name: 'xxhash-wasm', toolchain: 'hand-written-wat', workload: 'xxhash-wasm.js' },
