@@ -1,6 +1,6 @@
 'use strict'
 // C compiled with clang alone (no Emscripten runtime), hand-tuned, embedded as bytes.
-// Argon2id with 64 MiB makes the module grow its memory from JS-visible pages.
+// Argon2id with memorySize 64 MiB grows its module's memory from a few pages to 64 MiB.
 const h = require('hash-wasm')
 
 async function main() {

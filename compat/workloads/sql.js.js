@@ -1,6 +1,8 @@
 'use strict'
-// Emscripten C (SQLite, ALLOW_MEMORY_GROWTH): fill an in-memory database well past
-// the initial 16 MiB heap so wasm's memory.grow runs, then query and export it.
+// Emscripten C (SQLite, ALLOW_MEMORY_GROWTH): build, query and export a database.
+// The database file lives in Emscripten's MEMFS (JS memory), so the heap is made to
+// grow past its initial 21 MiB by values built inside SQLite (hex of a 16 MB blob,
+// 32 MB, then a replace() producing a second 32 MB string).
 const { createHash } = require('node:crypto')
 const initSqlJs = require('sql.js')
 
@@ -26,6 +28,7 @@ initSqlJs().then((SQL) => {
   console.log('lookup', rows("select id, v from t where k = (select k from t where id = 777)"))
   console.log('blob', rows('select length(blob), hex(substr(blob, 1, 8)) from t where id = 12345'))
   console.log('math', rows('select printf("%.6f", avg(v * v)), total(length(k)) from t'))
+  console.log('big', rows("select length(replace(hex(zeroblob(16000000)), '00', 'ab')), hex(substr(replace(hex(zeroblob(16000000)), '00', 'ab'), 31999990))"))
   const json = db.exec("select json_object('a', 1, 'b', json_array(1, 2, 'x'))")
   console.log('json', json[0].values[0][0])
   const image = db.export()
