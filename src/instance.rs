@@ -89,7 +89,7 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
         let js = match value {
             Extern::Func(f) => func::function_object(env, f)?,
             Extern::Memory(memory) => {
-                unsafe { NativeMemory::to_napi_value(env, NativeMemory::wrap(memory)) }.map_err(|_| Pending)?
+                unsafe { NativeMemory::to_napi_value(env, NativeMemory::wrap(env, memory)) }.map_err(|_| Pending)?
             }
             Extern::Table(table) => {
                 unsafe { NativeTable::to_napi_value(env, NativeTable::wrap(table)) }.map_err(|_| Pending)?

@@ -61,12 +61,29 @@ impl Drop for BufferOwner {
 pub struct NativeMemory {
     pub(crate) inner: Memory,
     link_id: u32,
+    env: sys::napi_env,
+    /// Bytes reported to V8 as external memory held by this object: the memory's size. V8
+    /// knows nothing of the pages (nor of the 8 GiB reservation behind each memory), so
+    /// without this a loop creating instances would run out of address space long before
+    /// V8 felt any need to collect the objects that keep old memories alive.
+    reported: i64,
 }
 
 impl NativeMemory {
-    pub(crate) fn wrap(inner: Memory) -> NativeMemory {
+    pub(crate) fn wrap(env: sys::napi_env, inner: Memory) -> NativeMemory {
         let link_id = link::register(Extern::Memory(inner.clone()));
-        NativeMemory { inner, link_id }
+        let mut memory = NativeMemory { inner, link_id, env, reported: 0 };
+        memory.report_size();
+        memory
+    }
+
+    /// Brings the external memory reported to V8 up to the memory's current size.
+    fn report_size(&mut self) {
+        let size = self.inner.data_size() as i64;
+        let mut total = 0;
+        // SAFETY: the env this object was made on, on its thread.
+        unsafe { sys::napi_adjust_external_memory(self.env, size - self.reported, &mut total) };
+        self.reported = size;
     }
 }
 
@@ -98,7 +115,7 @@ impl NativeMemory {
     pub fn new(env: Env, initial: u32, maximum: Option<u32>) -> Result<Self> {
         let ty = MemoryType { limits: Limits { min: initial.into(), max: maximum.map(u64::from) }, shared: false };
         match Memory::new(&Engine::default(), ty) {
-            Ok(inner) => Ok(NativeMemory::wrap(inner)),
+            Ok(inner) => Ok(NativeMemory::wrap(env.raw(), inner)),
             Err(e) => Err(error::throw(env.raw(), e).into()),
         }
     }
@@ -157,10 +174,11 @@ impl NativeMemory {
     /// Grows by `delta` pages and returns the old size in pages; detaches the old buffer
     /// (even for a delta of 0, as the JS API specifies).
     #[napi]
-    pub fn grow(&self, env: Env, delta: u32) -> Result<u32> {
+    pub fn grow(&mut self, env: Env, delta: u32) -> Result<u32> {
         match self.inner.grow(delta.into()) {
             Ok(old) => {
                 detach_current_buffer(self.inner.id());
+                self.report_size();
                 Ok(old as u32)
             }
             Err(e) => Err(error::throw(env.raw(), e).into()),
@@ -171,5 +189,8 @@ impl NativeMemory {
 impl Drop for NativeMemory {
     fn drop(&mut self) {
         link::unregister(self.link_id);
+        let mut total = 0;
+        // SAFETY: runs in this object's finalizer, on its env's thread.
+        unsafe { sys::napi_adjust_external_memory(self.env, -self.reported, &mut total) };
     }
 }
