@@ -210,18 +210,18 @@ unsafe fn call_with(
                 Some(value) => *value,
                 None => undefined(env),
             };
-            slots[i] = to_wasm(env, arg, *ty)?;
+            to_wasm(env, arg, *ty, &mut slots[i])?;
         }
         // SAFETY: the slots hold one converted value per parameter and room for the results.
         export.func.call_raw(slots).map_err(|e| error::throw(env, e))?;
         match export.results.len() {
             0 => Ok(undefined(env)),
-            1 => to_js(env, slots[0], export.results[0]),
+            1 => to_js(env, &slots[0], export.results[0]),
             n => {
                 let mut array = ptr::null_mut();
                 sys::napi_create_array_with_length(env, n, &mut array);
                 for (i, ty) in export.results.iter().enumerate() {
-                    let value = to_js(env, slots[i], *ty)?;
+                    let value = to_js(env, &slots[i], *ty)?;
                     sys::napi_set_element(env, array, i as u32, value);
                 }
                 Ok(array)
@@ -298,7 +298,7 @@ unsafe fn call_js(
                 &mut heap_argv
             };
             for (i, ty) in params.iter().enumerate() {
-                argv[i] = to_js(env, slots[i], *ty)?;
+                argv[i] = to_js(env, &slots[i], *ty)?;
             }
             let mut function = ptr::null_mut();
             sys::napi_get_reference_value(env, callee.function, &mut function);
@@ -311,7 +311,7 @@ unsafe fn call_js(
             match results.len() {
                 0 => Ok(()),
                 1 => {
-                    slots[0] = to_wasm(env, returned, results[0])?;
+                    to_wasm(env, returned, results[0], &mut slots[0])?;
                     Ok(())
                 }
                 n => read_results(env, returned, results, &mut slots[..n]),
@@ -351,7 +351,7 @@ unsafe fn read_results(
         for (i, ty) in results.iter().enumerate() {
             let mut element = ptr::null_mut();
             sys::napi_get_element(env, list, i as u32, &mut element);
-            slots[i] = to_wasm(env, element, *ty)?;
+            to_wasm(env, element, *ty, &mut slots[i])?;
         }
         Ok(())
     }

@@ -78,11 +78,29 @@ extern "C" {
     fn heron_trap_landing();
 }
 
-thread_local! {
+/// The per-thread state of the entry path, in one thread-local so a call looks it up once:
+/// in a dynamically loaded library (the Node addon) each thread-local access is a call to
+/// `__tls_get_addr`.
+struct EntryState {
     /// Innermost activation of this thread, null outside compiled code.
-    static CURRENT: Cell<*mut Activation> = const { Cell::new(ptr::null_mut()) };
+    current: Cell<*mut Activation>,
     /// The lowest stack address wasm may use on this thread; 0 until computed.
-    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
+    stack_limit: Cell<usize>,
+}
+
+impl EntryState {
+    fn stack_limit(&self) -> usize {
+        if self.stack_limit.get() == 0 {
+            crate::signals::prepare_thread();
+            self.stack_limit.set(crate::signals::thread_stack_low() + STACK_RESERVE);
+        }
+        self.stack_limit.get()
+    }
+}
+
+thread_local! {
+    static STATE: EntryState =
+        const { EntryState { current: Cell::new(ptr::null_mut()), stack_limit: Cell::new(0) } };
     /// The error of a failed host function, until the entry it unwinds to takes it.
     static HOST_ERROR: RefCell<Option<HostError>> = const { RefCell::new(None) };
 }
@@ -93,13 +111,7 @@ const STACK_RESERVE: usize = 256 * 1024;
 
 /// The stack limit compiled code checks in its prologue, for the current thread.
 pub(crate) fn thread_stack_limit() -> usize {
-    STACK_LIMIT.with(|limit| {
-        if limit.get() == 0 {
-            crate::signals::prepare_thread();
-            limit.set(crate::signals::thread_stack_low() + STACK_RESERVE);
-        }
-        limit.get()
-    })
+    STATE.with(EntryState::stack_limit)
 }
 
 /// Why a call into compiled code did not return normally.
@@ -114,19 +126,22 @@ pub(crate) enum Unwind {
 /// `func_ref` must point to a live `VMFuncRef` whose code and context outlive the call, and
 /// `values` must hold at least max(params, results) slots, the params typed as it expects.
 pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Result<(), Unwind> {
-    let limit = thread_stack_limit();
-    // SAFETY: the caller guarantees `func_ref` is live; its context starts with a header.
-    let (array_call, wasm_call, vmctx) = unsafe {
-        let f = &*func_ref;
-        (*f.vmctx).stack_limit = limit;
-        (f.array_call, f.wasm_call, f.vmctx.cast::<u8>())
-    };
-    let mut activation = Activation { saved_sp: 0, trap: 0, previous: CURRENT.with(|c| c.get()), callee: func_ref };
-    CURRENT.with(|c| c.set(&mut activation));
-    // SAFETY: the trampoline matches the callee's signature (both come from its VMFuncRef),
-    // `values` is as the caller guarantees, and `activation` outlives the call.
-    let trapped = unsafe { heron_enter(array_call, wasm_call, vmctx, values, &mut activation) };
-    CURRENT.with(|c| c.set(activation.previous));
+    let (trapped, activation) = STATE.with(|state| {
+        let limit = state.stack_limit();
+        // SAFETY: the caller guarantees `func_ref` is live; its context starts with a header.
+        let (array_call, wasm_call, vmctx) = unsafe {
+            let f = &*func_ref;
+            (*f.vmctx).stack_limit = limit;
+            (f.array_call, f.wasm_call, f.vmctx.cast::<u8>())
+        };
+        let mut activation = Activation { saved_sp: 0, trap: 0, previous: state.current.get(), callee: func_ref };
+        state.current.set(&mut activation);
+        // SAFETY: the trampoline matches the callee's signature (both come from its
+        // VMFuncRef), `values` is as the caller guarantees, and `activation` outlives the call.
+        let trapped = unsafe { heron_enter(array_call, wasm_call, vmctx, values, &mut activation) };
+        state.current.set(activation.previous);
+        (trapped, activation)
+    });
     if trapped == 0 {
         return Ok(());
     }
@@ -147,11 +162,11 @@ pub(crate) fn set_host_error(error: HostError) {
 /// Called by the signal handler: if this thread is running compiled code, records `trap`
 /// and returns the (stack pointer, PC) to resume at. Allocates nothing.
 pub(crate) fn unwind_target(trap: Trap) -> Option<(usize, usize)> {
-    let activation = CURRENT.with(|c| c.get());
+    let activation = STATE.with(|state| state.current.get());
     if activation.is_null() {
         return None;
     }
-    // SAFETY: a non-null CURRENT points to the activation of a `call` still on this stack.
+    // SAFETY: a non-null current activation is the one of a `call` still on this stack.
     unsafe {
         (*activation).trap = trap as u8;
         Some(((*activation).saved_sp, heron_trap_landing as *const () as usize))
@@ -161,12 +176,12 @@ pub(crate) fn unwind_target(trap: Trap) -> Option<(usize, usize)> {
 /// The function the innermost entry into compiled code on this thread called, if any. It is
 /// alive: the entry's caller holds it for the duration of the call.
 pub(crate) fn entered_func() -> Option<*const VMFuncRef> {
-    let activation = CURRENT.with(|c| c.get());
-    // SAFETY: a non-null CURRENT points to the activation of a `call` still on this stack.
+    let activation = STATE.with(|state| state.current.get());
+    // SAFETY: a non-null current activation is the one of a `call` still on this stack.
     (!activation.is_null()).then(|| unsafe { (*activation).callee })
 }
 
 /// Whether this thread is inside compiled code.
 pub(crate) fn in_wasm() -> bool {
-    !CURRENT.with(|c| c.get()).is_null()
+    !STATE.with(|state| state.current.get()).is_null()
 }

@@ -22,6 +22,9 @@ pub struct Func {
     /// The function's canonical `VMFuncRef` (see `vmctx.rs`): its identity.
     func_ref: *const VMFuncRef,
     owner: FuncOwner,
+    /// Whether a parameter is a `funcref` (which `call_raw` must then add to the callee's
+    /// store); kept here so calls need not look up the signature.
+    funcref_params: bool,
 }
 
 /// What keeps a `VMFuncRef` alive.
@@ -128,7 +131,7 @@ impl Func {
                 callback: Box::new(callback),
             }
         });
-        Func { func_ref: &host.func_ref, owner: FuncOwner::Host(host) }
+        Func { func_ref: &host.func_ref, owner: FuncOwner::Host(host), funcref_params: false }
     }
 
     /// A handle to function `func_ref` (canonical) of an instance, keeping `store` alive.
@@ -137,14 +140,19 @@ impl Func {
         func_ref: *const VMFuncRef,
         store: Option<Store>,
     ) -> Func {
-        Func { func_ref, owner: FuncOwner::Instance(instance, store) }
+        let funcref_params = instance.func_type_of(func_ref).params().contains(&ValType::FuncRef);
+        Func { func_ref, owner: FuncOwner::Instance(instance, store), funcref_params }
     }
 
     /// This handle with its store handle replaced by `store` (`None`: for an instance's own
     /// record of its imports, which must not keep its store alive).
     pub(crate) fn with_store(&self, store: Option<Store>) -> Func {
         match &self.owner {
-            FuncOwner::Instance(instance, _) => Func::from_instance(instance.clone(), self.func_ref, store),
+            FuncOwner::Instance(instance, _) => Func {
+                func_ref: self.func_ref,
+                owner: FuncOwner::Instance(instance.clone(), store),
+                funcref_params: self.funcref_params,
+            },
             FuncOwner::Host(_) => self.clone(),
         }
     }
@@ -191,7 +199,13 @@ impl Func {
                 }
                 _ => return None,
             };
-            Some(Func { func_ref, owner })
+            let funcref_params = match &owner {
+                FuncOwner::Instance(instance, _) => {
+                    instance.func_type_of(func_ref).params().contains(&ValType::FuncRef)
+                }
+                FuncOwner::Host(_) => false,
+            };
+            Some(Func { func_ref, owner, funcref_params })
         }
     }
 
@@ -245,9 +259,9 @@ impl Func {
     /// `slots` must hold at least max(params, results) slots and begin with the arguments,
     /// each of its parameter's type (funcrefs pointing to live functions).
     pub unsafe fn call_raw(&self, slots: &mut [ValRaw]) -> Result<()> {
-        if let FuncOwner::Instance(instance, _) = &self.owner {
+        if let (true, FuncOwner::Instance(instance, _)) = (self.funcref_params, &self.owner) {
             let params = self.ty().params();
-            if params.contains(&ValType::FuncRef) {
+            {
                 // The callee may store its funcref arguments: they join its store.
                 let store = instance.store_link().get();
                 for (ty, raw) in params.iter().zip(slots.iter()) {
