@@ -212,8 +212,12 @@ unsafe fn call_with(
             };
             to_wasm(env, arg, *ty, &mut slots[i])?;
         }
-        // SAFETY: the slots hold one converted value per parameter and room for the results.
-        export.func.call_raw(slots).map_err(|e| error::throw(env, e))?;
+        let outcome = {
+            let _entry = WasmEntry::enter(env);
+            // SAFETY: the slots hold one converted value per parameter and room for the results.
+            export.func.call_raw(slots)
+        };
+        outcome.map_err(|e| error::throw(env, e))?;
         match export.results.len() {
             0 => Ok(undefined(env)),
             1 => to_js(env, &slots[0], export.results[0]),
@@ -274,6 +278,75 @@ pub(crate) fn host_function(
     }))
 }
 
+/// Import calls made under one entry into wasm share a handle scope, closed and reopened
+/// every `IMPORT_SCOPE_BATCH` calls and when the entry returns: opening an N-API handle
+/// scope allocates, which was the largest avoidable cost of a call from wasm to JS.
+const IMPORT_SCOPE_BATCH: u32 = 256;
+
+thread_local! {
+    /// One entry per active `WasmEntry` on this thread (innermost last): the shared scope
+    /// (null until the first import call) and the calls made in it.
+    static IMPORT_SCOPES: RefCell<Vec<(sys::napi_handle_scope, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a native call that runs wasm code (an export call, an instantiation running a start
+/// function). Import calls inside it share handle scopes; dropping it closes the last one,
+/// so it must be dropped before the native call creates any handle it returns to JS.
+pub(crate) struct WasmEntry {
+    env: sys::napi_env,
+}
+
+impl WasmEntry {
+    pub(crate) fn enter(env: sys::napi_env) -> WasmEntry {
+        IMPORT_SCOPES.with(|frames| frames.borrow_mut().push((ptr::null_mut(), 0)));
+        WasmEntry { env }
+    }
+}
+
+impl Drop for WasmEntry {
+    fn drop(&mut self) {
+        let frame = IMPORT_SCOPES.with(|frames| frames.borrow_mut().pop());
+        if let Some((scope, _)) = frame.filter(|(scope, _)| !scope.is_null()) {
+            // SAFETY: the scope was opened on this env by an import call of this entry, and
+            // every scope opened after it has been closed (nested entries close theirs first).
+            unsafe { sys::napi_close_handle_scope(self.env, scope) };
+        }
+    }
+}
+
+/// Makes sure handles created by an import call now live in a scope that is closed soon:
+/// the innermost entry's shared scope, or else (an entry this module did not mark) a scope
+/// of its own, returned for the caller to close.
+///
+/// # Safety
+/// `env` must be the current JS environment, with no scope opened since the entry's shared
+/// scope still open (true between import calls: each leaves nothing open).
+unsafe fn import_scope(env: sys::napi_env) -> Option<sys::napi_handle_scope> {
+    let shared = IMPORT_SCOPES.with(|frames| {
+        let mut frames = frames.borrow_mut();
+        let (scope, calls) = frames.last_mut()?;
+        // SAFETY: per this function's contract.
+        unsafe {
+            if scope.is_null() {
+                sys::napi_open_handle_scope(env, scope);
+            } else if *calls >= IMPORT_SCOPE_BATCH {
+                sys::napi_close_handle_scope(env, *scope);
+                sys::napi_open_handle_scope(env, scope);
+                *calls = 0;
+            }
+        }
+        *calls += 1;
+        Some(())
+    });
+    if shared.is_some() {
+        return None;
+    }
+    let mut own = ptr::null_mut();
+    // SAFETY: per this function's contract.
+    unsafe { sys::napi_open_handle_scope(env, &mut own) };
+    Some(own)
+}
+
 /// # Safety
 /// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn call_js(
@@ -283,11 +356,10 @@ unsafe fn call_js(
     slots: &mut [ValRaw],
 ) -> Result<(), Pending> {
     let env = callee.env;
-    // SAFETY (whole body): see `host_function`; values created here live in the handle
-    // scope opened for this call, which is closed on every path.
+    // SAFETY (whole body): see `host_function`; values created here live in the scope
+    // `import_scope` provides, and need not outlive this call.
     unsafe {
-        let mut scope = ptr::null_mut();
-        sys::napi_open_handle_scope(env, &mut scope);
+        let own_scope = import_scope(env);
         let outcome = (|| {
             let mut argv = [ptr::null_mut(); INLINE_SLOTS];
             let mut heap_argv = Vec::new();
@@ -317,7 +389,9 @@ unsafe fn call_js(
                 n => read_results(env, returned, results, &mut slots[..n]),
             }
         })();
-        sys::napi_close_handle_scope(env, scope);
+        if let Some(scope) = own_scope {
+            sys::napi_close_handle_scope(env, scope);
+        }
         outcome
     }
 }

@@ -63,7 +63,12 @@ fn link_and_run(
         };
         externs.push(linked);
     }
-    let instance = Instance::new(module, &externs).map_err(|e| error::throw(env, e))?;
+    let instance = {
+        // The start function may call imports.
+        let _entry = func::WasmEntry::enter(env);
+        Instance::new(module, &externs)
+    };
+    let instance = instance.map_err(|e| error::throw(env, e))?;
     export_values(env, &instance)
 }
 
