@@ -22,7 +22,7 @@ pub(crate) unsafe fn to_wasm(
     ty: ValType,
     slot: &mut ValRaw,
 ) -> Result<(), Pending> {
-    // SAFETY (whole body): every call passes the live env and values the caller vouched for,
+    // SAFETY: (whole body) every call passes the live env and values the caller vouched for,
     // or values just returned by N-API, plus pointers to locals.
     unsafe {
         *slot = match ty {

@@ -203,7 +203,7 @@ unsafe fn call_with(
     args: &[sys::napi_value],
     slots: &mut [ValRaw],
 ) -> Result<sys::napi_value, Pending> {
-    // SAFETY (whole body): `env` is the current env and `args` are its live values.
+    // SAFETY: (whole body) `env` is the current env and `args` are its live values.
     unsafe {
         for (i, ty) in export.params.iter().enumerate() {
             let arg = match args.get(i) {
@@ -356,7 +356,7 @@ unsafe fn call_js(
     slots: &mut [ValRaw],
 ) -> Result<(), Pending> {
     let env = callee.env;
-    // SAFETY (whole body): see `host_function`; values created here live in the scope
+    // SAFETY: (whole body) see `host_function`; values created here live in the scope
     // `import_scope` provides, and need not outlive this call.
     unsafe {
         let own_scope = import_scope(env);

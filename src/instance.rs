@@ -90,20 +90,22 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
     // SAFETY: the live env and a pointer to a local.
     unsafe { sys::napi_create_array_with_length(env, exports.len(), &mut array) };
     for (i, (_, value)) in exports.into_iter().enumerate() {
-        // SAFETY (each arm): converting a fresh class value on the live env.
         let js = match value {
             Extern::Func(f) => func::function_object(env, f)?,
             Extern::Memory(memory) => {
+                // SAFETY: converting a fresh class value on the live env.
                 unsafe { NativeMemory::to_napi_value(env, NativeMemory::wrap(env, memory)) }.map_err(|_| Pending)?
             }
             Extern::Table(table) => {
+                // SAFETY: as above.
                 unsafe { NativeTable::to_napi_value(env, NativeTable::wrap(table)) }.map_err(|_| Pending)?
             }
             Extern::Global(global) => {
+                // SAFETY: as above.
                 unsafe { NativeGlobal::to_napi_value(env, NativeGlobal::wrap(global)) }.map_err(|_| Pending)?
             }
         };
-        // SAFETY: as above; `js` is a live value of this env.
+        // SAFETY: the live env; `array` and `js` are live values of it.
         unsafe { sys::napi_set_element(env, array, i as u32, js) };
     }
     Ok(array)
