@@ -102,6 +102,13 @@ pub(crate) fn thread_stack_limit() -> usize {
     })
 }
 
+/// Bytes of stack this thread has left below the caller's frame (down to the real end of
+/// its stack, not the wasm limit).
+pub(crate) fn stack_left() -> usize {
+    let here = &0u8 as *const u8 as usize;
+    here.saturating_sub(thread_stack_limit() - STACK_RESERVE)
+}
+
 /// Why a call into compiled code did not return normally.
 pub(crate) enum Unwind {
     Trap(Trap),
@@ -116,11 +123,19 @@ pub(crate) enum Unwind {
 pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Result<(), Unwind> {
     let limit = thread_stack_limit();
     // SAFETY: the caller guarantees `func_ref` is live; its context starts with a header.
-    let (array_call, wasm_call, vmctx) = unsafe {
+    let (array_call, mut wasm_call, vmctx) = unsafe {
         let f = &*func_ref;
         (*f.vmctx).stack_limit = limit;
         (f.array_call, f.wasm_call, f.vmctx.cast::<u8>())
     };
+    if wasm_call.is_null() {
+        // SAFETY: a null `wasm_call` is that of a function an instance defines, and the
+        // caller keeps it alive.
+        wasm_call = unsafe { crate::libcalls::resolve(func_ref.cast_mut()) };
+        if wasm_call.is_null() {
+            return Err(Unwind::Trap(Trap::CompileFailed));
+        }
+    }
     let mut activation = Activation { saved_sp: 0, trap: 0, previous: CURRENT.with(|c| c.get()), callee: func_ref };
     CURRENT.with(|c| c.set(&mut activation));
     // SAFETY: the trampoline matches the callee's signature (both come from its VMFuncRef),
