@@ -7,8 +7,9 @@
 //! stored, so whoever reads a nonzero entry can call it. A caller that finds a function
 //! claimed by someone else waits for it. Nothing is compiled twice.
 //!
-//! Background workers run on rayon's pool (every core; the thread that created the module is
-//! not one of them). They hold the module weakly and stop when it is dropped; a batch being
+//! Background workers run on a pool of their own with one thread per core but one, so the
+//! thread that runs the module (typically JS's main thread) keeps a core to itself; they run
+//! at a lower priority, so on a busy machine that thread still goes first. They hold the module weakly and stop when it is dropped; a batch being
 //! compiled when that happens finishes first, and the last worker frees the module.
 //!
 //! Compiled code never reads this table directly: calls go through `VMFuncRef::wasm_call`,
@@ -21,7 +22,7 @@ use crate::compile;
 use crate::error::{Error, Result};
 use crate::module::ModuleInner;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 
 const PENDING: u8 = 0;
 const CLAIMED: u8 = 1;
@@ -112,10 +113,13 @@ impl LazyCode {
 
     /// Starts the background workers of `module`.
     pub fn start_background(module: &Arc<ModuleInner>) {
-        let workers = rayon::current_num_threads().min(module.code.entries.len().div_ceil(BATCH_FUNCTIONS));
+        let Some(pool) = background_pool() else {
+            return; // no threads: functions compile on first call
+        };
+        let workers = pool.current_num_threads().min(module.code.entries.len().div_ceil(BATCH_FUNCTIONS));
         for _ in 0..workers {
             let weak = Arc::downgrade(module);
-            rayon::spawn(move || background(weak));
+            pool.spawn(move || background(weak));
         }
     }
 
@@ -210,6 +214,22 @@ impl LazyCode {
         drop(loaded);
         self.changed.notify_all();
     }
+}
+
+/// The pool background workers run on, made on first use; `None` if threads cannot be
+/// created.
+fn background_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("heron-compile-{i}"))
+            .start_handler(|_| crate::signals::lower_thread_priority())
+            .build()
+            .ok()
+    })
+    .as_ref()
 }
 
 /// One background worker: compiles batches until none is left or the module is dropped.
