@@ -160,3 +160,14 @@ export declare function install(): typeof import('./index')
 
 /** Restores the `globalThis.WebAssembly` that install() replaced. */
 export declare function uninstall(): void
+
+/**
+ * Blocks until every function of `module` is compiled. heron's `new Module()` returns once
+ * the module is validated; its functions compile on background threads, and any function
+ * called before the background reaches it compiles on its first call. Call this to take the
+ * whole cost up front (e.g. before timing). Set `HERON_COMPILATION=eager` in the environment
+ * to compile every module completely inside `new Module()` instead (`on-demand`: no
+ * background threads, each function compiles on its first call). Throws `CompileError` if a
+ * function cannot be compiled.
+ */
+export declare function waitForCompilation(module: Module): void

@@ -799,4 +799,15 @@ function uninstall() {
 Object.defineProperty(namespace, 'install', { value: install, writable: true, configurable: true })
 Object.defineProperty(namespace, 'uninstall', { value: uninstall, writable: true, configurable: true })
 
+// Blocks until every function of `module` is compiled (heron compiles in the background
+// and on first call; see README). Heron's own, so non-enumerable like install().
+function waitForCompilation(module) {
+  const nativeModule = nativeModuleOf(module)
+  if (nativeModule === undefined) {
+    throw new TypeError(`heron.waitForCompilation(): argument must be a WebAssembly.Module, got ${describe(module)}`)
+  }
+  nativeModule.waitForCompilation()
+}
+Object.defineProperty(namespace, 'waitForCompilation', { value: waitForCompilation, writable: true, configurable: true })
+
 module.exports = namespace

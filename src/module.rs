@@ -33,13 +33,20 @@ pub struct NativeModule {
 
 #[napi]
 impl NativeModule {
-    /// Decodes, validates and compiles `bytes`; throws `CompileError` if it cannot.
+    /// Decodes and validates `bytes`, throwing `CompileError` if it cannot, and compiles it
+    /// (by default in the background and on first call; `HERON_COMPILATION` in the engine).
     #[napi(constructor)]
     pub fn new(env: Env, bytes: Uint8Array) -> Result<Self> {
         match Module::new(&Engine::default(), &bytes) {
             Ok(inner) => Ok(NativeModule { inner }),
             Err(e) => Err(error::throw(env.raw(), e).into()),
         }
+    }
+
+    /// Returns once every function is compiled; throws `CompileError` if one cannot be.
+    #[napi]
+    pub fn wait_for_compilation(&self, env: Env) -> Result<()> {
+        self.inner.wait_for_compilation().map_err(|e| error::throw(env.raw(), e).into())
     }
 
     /// The imports, in order.

@@ -1,6 +1,7 @@
-//! From `ModuleInfo` to loaded machine code: every defined function is translated and
-//! compiled on all cores, then the results are loaded into one `CodeMemory`. Also builds the
-//! per-signature trampolines between the host's calling convention and wasm's.
+//! From `ModuleInfo` to loaded machine code: a set of defined functions is translated and
+//! compiled (on all cores, or on the calling thread), then the results are loaded into one
+//! `CodeMemory`. `lazy.rs` decides which functions and when. Also builds the per-signature
+//! trampolines between the host's calling convention and wasm's.
 
 use crate::code_memory::{CodeMemory, CompiledFunction};
 use crate::engine::{Engine, Trampolines};
@@ -20,24 +21,33 @@ use rayon::prelude::*;
 /// Size of one `ValRaw` slot in the array convention.
 const SLOT: i32 = 16;
 
-/// Compiles every function `info` defines and loads the code.
-pub(crate) fn compile_module(engine: &Engine, info: &ModuleInfo) -> Result<CodeMemory> {
-    let offsets = VmOffsets::new(info);
-    let first = info.num_imported_funcs;
-    let count = info.bodies.len() as u32;
-    let compiled = (first..first + count)
-        .into_par_iter()
-        .map_init(
-            || (Context::new(), FunctionBuilderContext::new()),
-            |(context, builder_context), index| {
-                context.clear();
-                let frontend = engine.isa().frontend_config();
-                translate::translate_function(info, &offsets, frontend, index, &mut context.func, builder_context)?;
-                let offset = info.bodies[(index - first) as usize].start as u64;
-                finish(engine, context, offset)
-            },
-        )
-        .collect::<Result<Vec<_>>>()?;
+/// Compiles defined functions `defined` (indices among defined functions) of `info` and
+/// loads them, in that order, into one `CodeMemory`; in parallel on rayon's pool if
+/// `parallel`, else on the calling thread.
+pub(crate) fn compile_functions(
+    engine: &Engine,
+    info: &ModuleInfo,
+    offsets: &VmOffsets,
+    defined: &[usize],
+    parallel: bool,
+) -> Result<CodeMemory> {
+    let compile_one = |(context, builder_context): &mut (Context, FunctionBuilderContext), defined: usize| {
+        context.clear();
+        let index = info.num_imported_funcs + defined as u32;
+        let frontend = engine.isa().frontend_config();
+        translate::translate_function(info, offsets, frontend, index, &mut context.func, builder_context)?;
+        finish(engine, context, info.bodies[defined].start as u64)
+    };
+    let new_contexts = || (Context::new(), FunctionBuilderContext::new());
+    let compiled = if parallel {
+        defined
+            .par_iter()
+            .map_init(new_contexts, |contexts, &d| compile_one(contexts, d))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        let mut contexts = new_contexts();
+        defined.iter().map(|&d| compile_one(&mut contexts, d)).collect::<Result<Vec<_>>>()?
+    };
     CodeMemory::load(engine, compiled)
 }
 

@@ -4,6 +4,7 @@
 use crate::code_memory::CodeMemory;
 use crate::compile;
 use crate::error::{Error, Result};
+use crate::lazy::Compilation;
 use crate::types::FuncType;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
@@ -18,6 +19,7 @@ pub struct Engine {
 
 struct EngineInner {
     isa: OwnedTargetIsa,
+    compilation: Compilation,
     signatures: Mutex<SignatureRegistry>,
 }
 
@@ -53,8 +55,14 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// An engine for the host CPU.
+    /// An engine for the host CPU, compiling modules as `HERON_COMPILATION` says
+    /// ([`Compilation::from_env`]).
     pub fn new() -> Result<Engine> {
+        Engine::with_compilation(Compilation::from_env())
+    }
+
+    /// An engine for the host CPU whose `Module::new` compiles as `compilation` says.
+    pub fn with_compilation(compilation: Compilation) -> Result<Engine> {
         if !cfg!(all(target_arch = "x86_64", unix)) {
             return Err(Error::Resource("heron runs on x86-64 Unix only for now".into()));
         }
@@ -77,7 +85,12 @@ impl Engine {
             .finish(settings::Flags::new(flags))
             .map_err(|e| Error::Resource(format!("cranelift ISA: {e}")))?;
         crate::signals::install();
-        Ok(Engine { inner: Arc::new(EngineInner { isa, signatures: Mutex::default() }) })
+        Ok(Engine { inner: Arc::new(EngineInner { isa, compilation, signatures: Mutex::default() }) })
+    }
+
+    /// How `Module::new` compiles.
+    pub fn compilation(&self) -> Compilation {
+        self.inner.compilation
     }
 
     pub(crate) fn isa_owned(&self) -> OwnedTargetIsa {

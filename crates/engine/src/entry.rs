@@ -114,6 +114,13 @@ pub(crate) fn thread_stack_limit() -> usize {
     STATE.with(EntryState::stack_limit)
 }
 
+/// Bytes of stack this thread has left below the caller's frame (down to the real end of
+/// its stack, not the wasm limit).
+pub(crate) fn stack_left() -> usize {
+    let here = &0u8 as *const u8 as usize;
+    here.saturating_sub(thread_stack_limit() - STACK_RESERVE)
+}
+
 /// Why a call into compiled code did not return normally.
 pub(crate) enum Unwind {
     Trap(Trap),
@@ -126,6 +133,14 @@ pub(crate) enum Unwind {
 /// `func_ref` must point to a live `VMFuncRef` whose code and context outlive the call, and
 /// `values` must hold at least max(params, results) slots, the params typed as it expects.
 pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Result<(), Unwind> {
+    // SAFETY: the caller guarantees `func_ref` is live.
+    if unsafe { (*func_ref).wasm_call.is_null() } {
+        // SAFETY: a null `wasm_call` is that of a function an instance defines, and the
+        // caller keeps it alive. `resolve` fills in `wasm_call` (or fails and leaves it null).
+        if unsafe { crate::libcalls::resolve(func_ref.cast_mut()) }.is_null() {
+            return Err(Unwind::Trap(Trap::CompileFailed));
+        }
+    }
     let (trapped, activation) = STATE.with(|state| {
         let limit = state.stack_limit();
         // SAFETY: the caller guarantees `func_ref` is live; its context starts with a header.

@@ -125,7 +125,7 @@ impl Func {
                     array_call: trampolines.array_call,
                     vmctx: header_address.cast_mut(),
                     type_id,
-                    _pad: 0,
+                    func_index: 0,
                 },
                 ty,
                 callback: Box::new(callback),

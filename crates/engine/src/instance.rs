@@ -111,6 +111,13 @@ impl InstanceInner {
         unsafe { self.vmctx.add(self.offsets.func_ref(index) as usize).cast() }
     }
 
+    /// The code of function `index`, which this instance defines, compiling it if needed;
+    /// `None` if it failed to compile.
+    pub(crate) fn code_of(&self, index: u32) -> Option<usize> {
+        let defined = index.checked_sub(self.module.inner.info.num_imported_funcs)?;
+        crate::lazy::LazyCode::get_or_compile(&self.module.inner, defined as usize)
+    }
+
     /// The canonical `VMFuncRef` of function `index`: the value of `ref.func index`.
     fn canonical_func_ref(&self, index: u32) -> *const VMFuncRef {
         match self.imported_funcs.get(index as usize) {
@@ -465,18 +472,18 @@ unsafe fn fill_vmctx(inner: &Arc<InstanceInner>) -> Result<()> {
                 array_call: source.array_call,
                 vmctx: source.vmctx,
                 type_id: source.type_id,
-                _pad: 0,
+                func_index: source.func_index,
             };
         }
         for index in info.num_imported_funcs..info.funcs.len() as u32 {
             let type_id = info.type_ids[info.funcs[index as usize] as usize];
             let defined = (index - info.num_imported_funcs) as usize;
             *at(offsets.func_ref(index)).cast::<VMFuncRef>() = VMFuncRef {
-                wasm_call: inner.module.inner.code.function(defined),
+                wasm_call: inner.module.inner.code.entry(defined) as *const u8,
                 array_call: engine.trampolines(type_id).array_call,
                 vmctx: vmctx.cast(),
                 type_id,
-                _pad: 0,
+                func_index: index,
             };
         }
     }

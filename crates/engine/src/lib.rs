@@ -3,9 +3,9 @@
 //! The pipeline:
 //! 1. [`Module::new`] decodes and validates the binary with wasmparser (`module.rs`) into a
 //!    `ModuleInfo`: types, imports, exports, segments and function bodies.
-//! 2. `compile.rs` translates every function body to Cranelift IR (`translate/`), compiles the
-//!    functions in parallel, and loads the code with cranelift-jit (`code_memory.rs`), keeping
-//!    each function's trap sites.
+//! 2. `compile.rs` translates function bodies to Cranelift IR (`translate/`), compiles them,
+//!    and loads the code with cranelift-jit (`code_memory.rs`), keeping each function's trap
+//!    sites. `lazy.rs` decides when: all at once, or in the background and on first call.
 //! 3. [`Instance::new`] resolves imports, lays out the instance's `VMContext` (`vmctx.rs`),
 //!    creates memories, tables and globals, runs the segment initialisers and the start function.
 //! 4. [`Func::call`] enters compiled code through a per-signature trampoline (`entry.rs`); a trap
@@ -19,6 +19,7 @@ mod error;
 mod func;
 mod global;
 mod instance;
+mod lazy;
 mod libcalls;
 mod memory;
 mod module;
@@ -36,6 +37,7 @@ pub use error::{Error, HostError, Result};
 pub use func::Func;
 pub use global::Global;
 pub use instance::{Extern, Instance};
+pub use lazy::Compilation;
 pub use memory::{GrowObserver, Memory, WASM_PAGE_SIZE};
 pub use module::{ExportDesc, ImportDesc, Module};
 pub use table::Table;

@@ -6,7 +6,8 @@ use crate::error::HostError;
 use crate::func::HostFunc;
 use crate::instance::InstanceInner;
 use crate::values::ValRaw;
-use crate::vmctx::{VMContextHeader, VMMemoryDefinition};
+use crate::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// `memory.grow`: returns the old size in pages, or -1 (as u32) if the memory cannot grow.
 extern "C" fn memory_grow(vmctx: *mut VMContextHeader, memory_index: u32, delta: u32) -> u32 {
@@ -16,6 +17,39 @@ extern "C" fn memory_grow(vmctx: *mut VMContextHeader, memory_index: u32, delta:
         Ok(old) => old as u32,
         Err(_) => u32::MAX,
     }
+}
+
+/// The code of the function `func_ref` describes, whose `wasm_call` is null: compiles it
+/// (or waits for the thread compiling it), and stores it in `func_ref` so later calls
+/// through it go straight to the code. Null if the function failed to compile.
+///
+/// # Safety
+/// `func_ref` must point to a live `VMFuncRef` of a function an instance defines (or a copy
+/// of one in an importer's vmctx), whose instance outlives the call.
+pub(crate) unsafe fn resolve(func_ref: *mut VMFuncRef) -> *const u8 {
+    // SAFETY: as the caller guarantees; only a function an instance defines has a null
+    // `wasm_call`, so `vmctx` is that instance's context and its owner the instance.
+    let (instance, index) = unsafe {
+        let vmctx = (*func_ref).vmctx;
+        (&*(*vmctx).owner.cast::<InstanceInner>(), (*func_ref).func_index)
+    };
+    let code = instance.code_of(index).unwrap_or(0) as *mut u8;
+    if !code.is_null() {
+        // SAFETY: `wasm_call` is an aligned pointer-sized field of the live `func_ref`; other
+        // threads only ever store the same value into it.
+        unsafe {
+            AtomicPtr::from_ptr(std::ptr::addr_of_mut!((*func_ref).wasm_call).cast()).store(code, Ordering::Release)
+        };
+    }
+    code
+}
+
+/// `resolve` for compiled code, which calls it before calling through a `VMFuncRef` whose
+/// `wasm_call` is null; it traps if this returns null.
+extern "C" fn resolve_func_ref(func_ref: *mut VMFuncRef) -> *const u8 {
+    // SAFETY: compiled code passes a `VMFuncRef` of its own vmctx or a non-null table
+    // element, both live while it runs; resolving catches compiler panics itself.
+    unsafe { resolve(func_ref) }
 }
 
 /// Calls a host function: `vmctx` is its `HostFunc` context, `values` holds the arguments
@@ -199,4 +233,8 @@ pub(crate) fn memory_grow_address() -> usize {
 
 pub(crate) fn host_call_address() -> usize {
     host_call as *const () as usize
+}
+
+pub(crate) fn resolve_func_ref_address() -> usize {
+    resolve_func_ref as *const () as usize
 }

@@ -1,12 +1,13 @@
 //! Decoding and validation: a wasm binary becomes a `ModuleInfo` (everything but the code),
-//! then `compile.rs` turns its function bodies into machine code. `Module` is the compiled,
-//! shareable result.
+//! then `compile.rs` turns its function bodies into machine code, when `lazy.rs` says so.
+//! `Module` is the validated, shareable result; its code may still be compiling.
 #![forbid(unsafe_code)]
 
-use crate::code_memory::CodeMemory;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::lazy::{Compilation, LazyCode};
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+use crate::vmctx::VmOffsets;
 use std::ops::Range;
 use std::sync::Arc;
 use wasmparser::{Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
@@ -323,7 +324,8 @@ fn element_segment(element: wasmparser::Element<'_>) -> Result<ElementSegment> {
     Ok(ElementSegment { mode, items })
 }
 
-/// A validated, compiled module. Cheap to clone and safe to share between threads.
+/// A validated module. Cheap to clone and safe to share between threads. Its functions may
+/// still be compiling (see [`Compilation`]); calls compile or wait as needed.
 #[derive(Clone)]
 pub struct Module {
     pub(crate) inner: Arc<ModuleInner>,
@@ -332,16 +334,45 @@ pub struct Module {
 pub(crate) struct ModuleInner {
     pub engine: Engine,
     pub info: ModuleInfo,
-    pub code: CodeMemory,
+    pub offsets: VmOffsets,
+    pub code: LazyCode,
 }
 
 impl Module {
-    /// Decodes, validates and compiles `bytes`.
+    /// Decodes and validates `bytes`, and compiles it as the engine's
+    /// [`Engine::compilation`] mode says.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        Module::with_compilation(engine, bytes, engine.compilation())
+    }
+
+    /// Decodes and validates `bytes`, and compiles it as `compilation` says. Whatever the
+    /// mode, a module that is invalid or uses an unsupported feature fails here.
+    pub fn with_compilation(engine: &Engine, bytes: &[u8], compilation: Compilation) -> Result<Module> {
+        // Validation rejects everything heron cannot compile (`translate::check_supported`
+        // finds nothing more today), so a lazy module fails here or not at all.
         let mut info = ModuleInfo::parse(bytes)?;
         info.type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
-        let code = crate::compile::compile_module(engine, &info)?;
-        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, code }) })
+        let offsets = VmOffsets::new(&info);
+        let code = LazyCode::new(info.bodies.len());
+        let inner = Arc::new(ModuleInner { engine: engine.clone(), info, offsets, code });
+        match compilation {
+            Compilation::Eager => LazyCode::compile_all(&inner)?,
+            Compilation::Lazy => LazyCode::start_background(&inner),
+            Compilation::OnDemand => {}
+        }
+        Ok(Module { inner })
+    }
+
+    /// Compiles whatever is not compiled yet, on this thread and the background workers, and
+    /// returns when every function is. Fails with the first function that did not compile.
+    pub fn wait_for_compilation(&self) -> Result<()> {
+        LazyCode::finish(&self.inner)
+    }
+
+    /// How many of the module's defined functions are compiled (or failed to), and how many
+    /// it defines.
+    pub fn compilation_progress(&self) -> (usize, usize) {
+        (self.inner.code.finished(), self.inner.info.bodies.len())
     }
 
     /// Checks that `bytes` is a module this engine can compile, without compiling it.

@@ -168,3 +168,15 @@ pub(crate) fn thread_stack_low() -> usize {
     }
     low
 }
+
+/// Makes the calling thread yield the CPU to normal-priority threads (nice +10): background
+/// compiler threads call it, so the thread running wasm and JS goes first. Thread setup,
+/// like `prepare_thread`; best effort.
+pub(crate) fn lower_thread_priority() {
+    // SAFETY: gettid has no preconditions; setpriority on this thread's own id changes only
+    // its scheduling priority.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}

@@ -30,9 +30,12 @@ pub enum Trap {
     StackOverflow,
     /// A host function failed; compiled code traps with this code to unwind to the entry.
     HostError,
+    /// A lazily compiled function failed to compile when called (validation passed, so
+    /// this is a heron limitation, e.g. a function too large for the code generator).
+    CompileFailed,
 }
 
-const ALL: [Trap; 11] = [
+const ALL: [Trap; 12] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -44,6 +47,7 @@ const ALL: [Trap; 11] = [
     Trap::InvalidConversionToInteger,
     Trap::StackOverflow,
     Trap::HostError,
+    Trap::CompileFailed,
 ];
 
 impl Trap {
@@ -61,6 +65,7 @@ impl Trap {
             Trap::InvalidConversionToInteger => "invalid conversion to integer",
             Trap::StackOverflow => "call stack exhausted",
             Trap::HostError => "host function failed",
+            Trap::CompileFailed => "function failed to compile",
         }
     }
 

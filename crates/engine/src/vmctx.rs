@@ -24,6 +24,10 @@
 //! function's `VMFuncRef`, so a direct `call` loads code and context from the caller's own
 //! context; `ref.func` of an imported function loads the canonical pointer from
 //! `imported_func_refs` instead.
+//!
+//! `wasm_call` of a function defined by an instance is null while the function is not
+//! compiled (see `lazy.rs`): every caller checks, and resolves it through a libcall that
+//! compiles or waits, then stores the code in the `VMFuncRef` it called through.
 
 use crate::module::ModuleInfo;
 use std::mem::{offset_of, size_of};
@@ -76,7 +80,9 @@ pub struct VMFuncRef {
     pub vmctx: *mut VMContextHeader,
     /// Engine-wide id of the signature, compared by `call_indirect`.
     pub type_id: u32,
-    pub _pad: u32,
+    /// The function's index in its instance's module (0 for a host function), with which
+    /// `libcalls::resolve_func_ref` finds the code when `wasm_call` is still null.
+    pub func_index: u32,
 }
 
 /// Offsets of one module's `VMContext` layout.

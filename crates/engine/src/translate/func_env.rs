@@ -340,15 +340,40 @@ impl<'a> FuncEnv<'a> {
         b.ins().trapnz(failed.expect("a result was declared"), trap.to_clif());
     }
 
+    /// The `wasm_call` of `func_ref`; if it is null (the function is not compiled yet, see
+    /// `lazy.rs`), the libcall that compiles it and fills it in, trapping if that failed.
+    /// Not a read-only load: the field changes, from null to the code, while code runs.
+    fn func_ref_code(&self, b: &mut FunctionBuilder<'_>, func_ref: Value) -> Value {
+        let offset = VmOffsets::func_ref_wasm_call() as i32;
+        let code = b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, offset);
+        let resolve = b.create_block();
+        let done = b.create_block();
+        b.append_block_param(done, types::I64);
+        b.ins().brif(code, done, &[code.into()], resolve, &[]);
+        b.switch_to_block(resolve);
+        b.set_cold_block(resolve);
+        b.seal_block(resolve);
+        let address = libcalls::resolve_func_ref_address();
+        let resolved = self.call_libcall(b, address, &[types::I64], Some(types::I64), &[func_ref]);
+        let resolved = resolved.expect("a result was declared");
+        b.ins().trapz(resolved, Trap::CompileFailed.to_clif());
+        b.ins().jump(done, &[resolved.into()]);
+        b.switch_to_block(done);
+        b.seal_block(done);
+        b.block_params(done)[0]
+    }
+
     fn translate_call(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
         let ty = self.module.func_type(index);
         let sig = b.import_signature(wasm_signature(ty));
-        let func_ref = self.offsets.func_ref(index) as i32;
-        let code = b.ins().load(types::I64, readonly(), self.vmctx, func_ref + VmOffsets::func_ref_wasm_call() as i32);
+        let func_ref_offset = self.offsets.func_ref(index);
+        let func_ref = b.ins().iadd_imm_s(self.vmctx, i64::from(func_ref_offset));
+        let code = self.func_ref_code(b, func_ref);
         let callee_vmctx = if self.module.is_defined_func(index) {
             self.vmctx
         } else {
-            b.ins().load(types::I64, readonly(), self.vmctx, func_ref + VmOffsets::func_ref_vmctx() as i32)
+            let offset = (func_ref_offset + VmOffsets::func_ref_vmctx()) as i32;
+            b.ins().load(types::I64, readonly(), self.vmctx, offset)
         };
         let at = stack.len() - ty.params().len();
         let mut args = vec![callee_vmctx];
@@ -380,7 +405,7 @@ impl<'a> FuncEnv<'a> {
         let type_id = b.ins().load(types::I32, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_type_id() as i32);
         let matches = b.ins().icmp_imm_u(IntCC::Equal, type_id, i64::from(expected_id));
         b.ins().trapz(matches, Trap::BadSignature.to_clif());
-        let code = b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_wasm_call() as i32);
+        let code = self.func_ref_code(b, func_ref);
         let callee_vmctx =
             b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_vmctx() as i32);
         let sig = b.import_signature(wasm_signature(ty));

@@ -59,7 +59,9 @@ fn unsupported_error(name: &str, offset: u64) -> Error {
 
 /// Names an instruction that validation accepts but heron cannot yet compile. Every
 /// instruction of the proposals `module::features()` enables is compiled today; a proposal
-/// enabled before all of its instructions are lists the missing ones here.
+/// enabled before all of its instructions are lists the missing ones here, and then
+/// `Module::with_compilation` must call `check_supported` too, since lazy compilation
+/// would only meet the instruction at its function's first call.
 fn unsupported(_op: &Operator<'_>) -> Option<&'static str> {
     None
 }

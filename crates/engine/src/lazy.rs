@@ -1,0 +1,286 @@
+//! A module's table of entry points and how it gets filled: eagerly, all at once, or lazily,
+//! by background workers and by the first call of each function.
+//!
+//! Each defined function has an entry (its code address, 0 until compiled) and a state.
+//! Exactly one thread moves a function from `PENDING` to `CLAIMED` and compiles it; the code
+//! is loaded, made executable and registered for the signal handler before its entry is
+//! stored, so whoever reads a nonzero entry can call it. A caller that finds a function
+//! claimed by someone else waits for it. Nothing is compiled twice.
+//!
+//! Background workers run on a pool of their own with one thread per core but one, so the
+//! thread that runs the module (typically JS's main thread) keeps a core to itself; they run
+//! at a lower priority, so on a busy machine that thread still goes first. They hold the module weakly and stop when it is dropped; a batch being
+//! compiled when that happens finishes first, and the last worker frees the module.
+//!
+//! Compiled code never reads this table directly: calls go through `VMFuncRef::wasm_call`,
+//! which is null for a function not yet compiled when its instance was created, and then
+//! filled in by `libcalls::resolve_func_ref` on the first call through it.
+#![forbid(unsafe_code)]
+
+use crate::code_memory::CodeMemory;
+use crate::compile;
+use crate::error::{Error, Result};
+use crate::module::ModuleInner;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+
+const PENDING: u8 = 0;
+const CLAIMED: u8 = 1;
+const DONE: u8 = 2;
+const FAILED: u8 = 3;
+
+/// How `Module::new` turns function bodies into code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compilation {
+    /// Compile every function before `Module::new` returns.
+    Eager,
+    /// Return after validation; compile in the background, and on first call any function
+    /// the background has not reached yet. The default.
+    Lazy,
+    /// Return after validation; compile each function on its first call only.
+    OnDemand,
+}
+
+impl Compilation {
+    /// The mode named by `HERON_COMPILATION` (`eager`, `lazy`, `on-demand`), else `Lazy`.
+    pub fn from_env() -> Compilation {
+        match std::env::var("HERON_COMPILATION").as_deref() {
+            Ok("eager") => Compilation::Eager,
+            Ok("on-demand") => Compilation::OnDemand,
+            _ => Compilation::Lazy,
+        }
+    }
+}
+
+/// A batch of background work: at most this many functions...
+const BATCH_FUNCTIONS: usize = 64;
+/// ...or about this many bytes of bodies, so waiting for a claimed function stays short.
+const BATCH_BYTES: usize = 32 * 1024;
+/// Stack a thread must have left to compile in place; with less (deep in wasm recursion),
+/// compilation runs on a helper thread with a stack of `HELPER_STACK` bytes.
+const COMPILE_STACK: usize = 2 << 20;
+const HELPER_STACK: usize = 8 << 20;
+
+/// The entry points of one module's defined functions.
+pub(crate) struct LazyCode {
+    entries: Box<[AtomicUsize]>,
+    states: Box<[AtomicU8]>,
+    /// Next function a background worker looks at.
+    cursor: AtomicUsize,
+    /// Functions that are `DONE` or `FAILED`.
+    finished: AtomicUsize,
+    /// Every piece of loaded code, and the first compile error; guarded together with
+    /// `changed`, which is notified whenever functions finish.
+    loaded: Mutex<Loaded>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Loaded {
+    code: Vec<CodeMemory>,
+    error: Option<Error>,
+}
+
+impl LazyCode {
+    /// A table of `count` functions, none compiled.
+    pub fn new(count: usize) -> LazyCode {
+        LazyCode {
+            entries: (0..count).map(|_| AtomicUsize::new(0)).collect(),
+            states: (0..count).map(|_| AtomicU8::new(PENDING)).collect(),
+            cursor: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            loaded: Mutex::default(),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// The code of defined function `defined`, or 0 if it is not compiled yet.
+    pub fn entry(&self, defined: usize) -> usize {
+        self.entries[defined].load(Ordering::Acquire)
+    }
+
+    /// Compiles every function of `module` in parallel now (eager mode).
+    pub fn compile_all(module: &ModuleInner) -> Result<()> {
+        let code = &module.code;
+        for state in code.states.iter() {
+            state.store(CLAIMED, Ordering::Relaxed);
+        }
+        let all: Vec<usize> = (0..code.entries.len()).collect();
+        let memory = compile::compile_functions(&module.engine, &module.info, &module.offsets, &all, true)?;
+        code.publish(&all, Ok(memory));
+        Ok(())
+    }
+
+    /// Starts the background workers of `module`.
+    pub fn start_background(module: &Arc<ModuleInner>) {
+        let Some(pool) = background_pool() else {
+            return; // no threads: functions compile on first call
+        };
+        let workers = pool.current_num_threads().min(module.code.entries.len().div_ceil(BATCH_FUNCTIONS));
+        for _ in 0..workers {
+            let weak = Arc::downgrade(module);
+            pool.spawn(move || background(weak));
+        }
+    }
+
+    /// The code of defined function `defined` of `module`, compiling it (or waiting for the
+    /// thread compiling it) if needed. `None` if it failed to compile.
+    pub fn get_or_compile(module: &ModuleInner, defined: usize) -> Option<usize> {
+        let code = &module.code;
+        let entry = code.entry(defined);
+        if entry != 0 {
+            return Some(entry);
+        }
+        if code.claim(defined) {
+            compile_with_stack(module, &[defined]);
+        }
+        code.wait_for(defined)
+    }
+
+    /// Compiles, on this thread, every function nobody has claimed yet, then waits for the
+    /// others; the first compile error, if any.
+    pub fn finish(module: &ModuleInner) -> Result<()> {
+        loop {
+            let batch = module.code.claim_batch(module);
+            if batch.is_empty() {
+                break;
+            }
+            compile_batch(module, &batch);
+        }
+        let code = &module.code;
+        let mut loaded = code.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        while code.finished.load(Ordering::Acquire) < code.entries.len() {
+            loaded = code.changed.wait(loaded).unwrap_or_else(|e| e.into_inner());
+        }
+        loaded.error.as_ref().map_or(Ok(()), |error| Err(copy_error(error)))
+    }
+
+    /// Number of functions compiled (or failed) so far.
+    pub fn finished(&self) -> usize {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    fn claim(&self, defined: usize) -> bool {
+        self.states[defined].compare_exchange(PENDING, CLAIMED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// Claims the next unclaimed functions in index order, up to a batch.
+    fn claim_batch(&self, module: &ModuleInner) -> Vec<usize> {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while batch.len() < BATCH_FUNCTIONS && bytes < BATCH_BYTES {
+            let next = self.cursor.fetch_add(1, Ordering::Relaxed);
+            if next >= self.entries.len() {
+                break;
+            }
+            if self.claim(next) {
+                bytes += module.info.bodies[next].len();
+                batch.push(next);
+            }
+        }
+        batch
+    }
+
+    fn wait_for(&self, defined: usize) -> Option<usize> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match self.states[defined].load(Ordering::Acquire) {
+                DONE => return Some(self.entry(defined)),
+                FAILED => return None,
+                _ => loaded = self.changed.wait(loaded).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
+
+    /// Installs the outcome of compiling the claimed functions `batch` and wakes waiters.
+    fn publish(&self, batch: &[usize], memory: Result<CodeMemory>) {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        match memory {
+            Ok(memory) => {
+                for (i, &defined) in batch.iter().enumerate() {
+                    self.entries[defined].store(memory.function(i) as usize, Ordering::Release);
+                    self.states[defined].store(DONE, Ordering::Release);
+                }
+                loaded.code.push(memory);
+            }
+            Err(error) => {
+                for &defined in batch {
+                    self.states[defined].store(FAILED, Ordering::Release);
+                }
+                loaded.error.get_or_insert(error);
+            }
+        }
+        self.finished.fetch_add(batch.len(), Ordering::AcqRel);
+        drop(loaded);
+        self.changed.notify_all();
+    }
+}
+
+/// The pool background workers run on, made on first use; `None` if threads cannot be
+/// created.
+fn background_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("heron-compile-{i}"))
+            .start_handler(|_| crate::signals::lower_thread_priority())
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// One background worker: compiles batches until none is left or the module is dropped.
+fn background(module: Weak<ModuleInner>) {
+    while let Some(module) = module.upgrade() {
+        let batch = module.code.claim_batch(&module);
+        if batch.is_empty() {
+            return;
+        }
+        compile_batch(&module, &batch);
+    }
+}
+
+/// Compiles the claimed functions `batch` and publishes them. A batch that fails is
+/// retried function by function, so one bad function does not fail its neighbours.
+fn compile_batch(module: &ModuleInner, batch: &[usize]) {
+    let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        compile::compile_functions(&module.engine, &module.info, &module.offsets, batch, false)
+    }));
+    let compiled = compiled.unwrap_or_else(|_| Err(Error::Resource("the compiler panicked".into())));
+    match compiled {
+        Err(_) if batch.len() > 1 => {
+            for &defined in batch {
+                compile_batch(module, &[defined]);
+            }
+        }
+        result => module.code.publish(batch, result),
+    }
+}
+
+/// `compile_batch`, on this thread if it has stack enough, else on a helper thread. Runs on
+/// threads deep in wasm recursion, whose remaining stack may be small.
+fn compile_with_stack(module: &ModuleInner, batch: &[usize]) {
+    if crate::entry::stack_left() >= COMPILE_STACK {
+        return compile_batch(module, batch);
+    }
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().stack_size(HELPER_STACK).spawn_scoped(scope, || {
+            compile_batch(module, batch);
+        });
+        // `compile_batch` catches panics, so joining cannot fail.
+        if let Err(e) = helper {
+            module.code.publish(batch, Err(Error::Resource(format!("no compiler thread: {e}"))));
+        }
+    });
+}
+
+/// A copy of a stored compile error (`Error` holds host payloads, so it is not `Clone`).
+fn copy_error(error: &Error) -> Error {
+    match error {
+        Error::Compile { message, offset } => Error::Compile { message: message.clone(), offset: *offset },
+        other => Error::Resource(other.to_string()),
+    }
+}
