@@ -136,22 +136,27 @@ impl ModuleInfo {
     pub fn parse(bytes: &[u8]) -> Result<ModuleInfo> {
         let mut info = ModuleInfo { bytes: bytes.to_vec(), ..Default::default() };
         let mut validator = Validator::new_with_features(features());
-        let mut allocations = wasmparser::FuncValidatorAllocations::default();
         let mut parser = Parser::new(0);
         parser.set_features(features());
-        for payload in parser.parse_all(bytes) {
-            let payload = payload?;
-            if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
-                let mut func_validator = to_validate.into_validator(std::mem::take(&mut allocations));
-                func_validator.validate(&body)?;
-                allocations = func_validator.into_allocations();
-                let range = body.range();
-                info.bodies.push(range.start as usize..range.end as usize);
-                continue;
+        // Function bodies are validated after the walk over the sections, in parallel: on
+        // large modules body validation is most of the time `new Module` takes.
+        let mut bodies = Vec::new();
+        let walked = (|| {
+            for payload in parser.parse_all(bytes) {
+                let payload = payload?;
+                if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
+                    let range = body.range();
+                    info.bodies.push(range.start as usize..range.end as usize);
+                    bodies.push((to_validate, body));
+                    continue;
+                }
+                info.read_payload(payload)?;
             }
-            info.read_payload(payload)?;
-        }
-        Ok(info)
+            Ok(())
+        })();
+        // A bad body comes before anything the walk found wrong after the code section.
+        validate_bodies(bodies)?;
+        walked.map(|()| info)
     }
 
     fn read_payload(&mut self, payload: Payload<'_>) -> Result<()> {
@@ -395,4 +400,25 @@ impl Module {
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
+}
+
+/// Validates function bodies on all cores, reporting the error of the first bad body in
+/// module order (as a sequential validation would).
+fn validate_bodies(
+    bodies: Vec<(wasmparser::FuncToValidate<wasmparser::ValidatorResources>, wasmparser::FunctionBody<'_>)>,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let outcomes: Vec<std::result::Result<(), wasmparser::BinaryReaderError>> = bodies
+        .into_par_iter()
+        .map_init(wasmparser::FuncValidatorAllocations::default, |allocations, (to_validate, body)| {
+            let mut func_validator = to_validate.into_validator(std::mem::take(allocations));
+            let outcome = func_validator.validate(&body);
+            *allocations = func_validator.into_allocations();
+            outcome
+        })
+        .collect();
+    for outcome in outcomes {
+        outcome?;
+    }
+    Ok(())
 }
