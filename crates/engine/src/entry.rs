@@ -141,7 +141,9 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
             return Err(Unwind::Trap(Trap::CompileFailed));
         }
     }
-    let (trapped, activation) = STATE.with(|state| {
+    // Only the two small results leave the closure: copying the whole activation out would
+    // reload bytes just written with narrower stores (a store-forwarding stall per call).
+    let (trapped, trap_code) = STATE.with(|state| {
         let limit = state.stack_limit();
         // SAFETY: the caller guarantees `func_ref` is live; its context starts with a header.
         let (array_call, wasm_call, vmctx) = unsafe {
@@ -155,12 +157,12 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
         // VMFuncRef), `values` is as the caller guarantees, and `activation` outlives the call.
         let trapped = unsafe { heron_enter(array_call, wasm_call, vmctx, values, &mut activation) };
         state.current.set(activation.previous);
-        (trapped, activation)
+        (trapped, activation.trap)
     });
     if trapped == 0 {
         return Ok(());
     }
-    let trap = Trap::from_u8(activation.trap).unwrap_or(Trap::Unreachable);
+    let trap = Trap::from_u8(trap_code).unwrap_or(Trap::Unreachable);
     if trap == Trap::HostError {
         if let Some(error) = HOST_ERROR.with(|e| e.borrow_mut().take()) {
             return Err(Unwind::Host(error));
