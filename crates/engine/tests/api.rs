@@ -3,18 +3,8 @@
 
 use heron_engine::{Engine, Extern, Func, FuncType, Instance, Module, Val, ValType};
 
-fn wat_to_wasm(source: &str) -> Vec<u8> {
-    let buffer = wast::parser::ParseBuffer::new(source).expect("the test's text lexes");
-    let mut wat = wast::parser::parse::<wast::Wat>(&buffer).expect("the test's text parses");
-    wat.encode().expect("the test's module encodes")
-}
-
-fn export(instance: &Instance, name: &str) -> Func {
-    match instance.get_export(name) {
-        Some(Extern::Func(func)) => func,
-        _ => panic!("no function export {name}"),
-    }
-}
+mod common;
+use common::{export, wat_to_wasm};
 
 fn v128(value: &Val) -> u128 {
     match value {

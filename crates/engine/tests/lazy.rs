@@ -2,20 +2,10 @@
 //! instantiation, on its first call, from a table, deep in recursion, while other instances
 //! run it), calls, traps, stack overflow and function identity behave the same.
 
-use heron_engine::{Compilation, Engine, Error, Extern, Func, Instance, Module, Trap, Val};
+use heron_engine::{Compilation, Engine, Error, Func, Instance, Module, Trap, Val};
 
-fn wat_to_wasm(source: &str) -> Vec<u8> {
-    let buffer = wast::parser::ParseBuffer::new(source).expect("the test's text lexes");
-    let mut wat = wast::parser::parse::<wast::Wat>(&buffer).expect("the test's text parses");
-    wat.encode().expect("the test's module encodes")
-}
-
-fn export(instance: &Instance, name: &str) -> Func {
-    match instance.get_export(name) {
-        Some(Extern::Func(func)) => func,
-        _ => panic!("no function export {name}"),
-    }
-}
+mod common;
+use common::{export, wat_to_wasm};
 
 fn call_i32(func: &Func, args: &[i32]) -> Result<i32, Error> {
     let args: Vec<Val> = args.iter().map(|a| Val::I32(*a)).collect();
