@@ -65,17 +65,25 @@ impl HostFunc {
     /// function that was entered, which is the store of all wasm code running in this entry
     /// (see `store.rs`), since that code may keep them.
     pub(crate) fn retain_results(&self, values: &[ValRaw]) {
-        if !self.ty.results().contains(&ValType::FuncRef) {
-            return;
-        }
-        let Some(store) = crate::entry::entered_func().and_then(Func::from_vm_func_ref).and_then(|f| f.store()) else {
-            return;
-        };
-        for (ty, raw) in self.ty.results().iter().zip(values) {
-            if *ty == ValType::FuncRef {
-                if let Some(func) = Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) {
-                    store.retain(&func);
-                }
+        retain_returned_funcrefs(self.ty.results(), values);
+    }
+}
+
+/// After a host function returned to wasm: the funcrefs among `values` (typed by `results`)
+/// join the store of the wasm function that was entered, which is the store of all wasm code
+/// running in this entry (see `store.rs`), since that code may keep them. The functions must
+/// still be alive.
+fn retain_returned_funcrefs(results: &[ValType], values: &[ValRaw]) {
+    if !results.contains(&ValType::FuncRef) {
+        return;
+    }
+    let Some(store) = crate::entry::entered_func().and_then(Func::from_vm_func_ref).and_then(|f| f.store()) else {
+        return;
+    };
+    for (ty, raw) in results.iter().zip(values) {
+        if *ty == ValType::FuncRef {
+            if let Some(func) = Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) {
+                store.retain(&func);
             }
         }
     }
@@ -101,12 +109,17 @@ impl Func {
                 }
                 *slot = value.to_raw();
             }
+            // While `results` still holds the functions: once it is dropped, a function whose
+            // last handle it was (say, of an instance the callback made) would be freed before
+            // `host_call` could add it to the caller's store.
+            retain_returned_funcrefs(signature.results(), slots);
             Ok(())
         })
     }
 
     /// A host function working on raw slots: the fast path for embedders that convert
-    /// values themselves.
+    /// values themselves. Functions whose funcrefs the callback writes to the result slots
+    /// must stay alive until it has returned (wasm's store then keeps them).
     pub fn new_raw(
         engine: &Engine,
         ty: FuncType,
