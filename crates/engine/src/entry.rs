@@ -132,6 +132,7 @@ pub(crate) enum Unwind {
 /// # Safety
 /// `func_ref` must point to a live `VMFuncRef` whose code and context outlive the call, and
 /// `values` must hold at least max(params, results) slots, the params typed as it expects.
+#[inline]
 pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Result<(), Unwind> {
     // SAFETY: the caller guarantees `func_ref` is live.
     if unsafe { (*func_ref).wasm_call.is_null() } {

@@ -271,6 +271,7 @@ impl Func {
     /// # Safety
     /// `slots` must hold at least max(params, results) slots and begin with the arguments,
     /// each of its parameter's type (funcrefs pointing to live functions).
+    #[inline]
     pub unsafe fn call_raw(&self, slots: &mut [ValRaw]) -> Result<()> {
         if let (true, FuncOwner::Instance(instance, _)) = (self.funcref_params, &self.owner) {
             let params = self.ty().params();
