@@ -9,10 +9,16 @@ use crate::values::ValRaw;
 use crate::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+/// The instance whose compiled code called a libcall with its own `vmctx`.
+fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {
+    // SAFETY: libcalls taking a vmctx are called only by compiled code, with its own vmctx,
+    // whose owner is the live instance running it for the whole call.
+    unsafe { &*(*vmctx).owner.cast::<InstanceInner>() }
+}
+
 /// `memory.grow`: returns the old size in pages, or -1 (as u32) if the memory cannot grow.
 extern "C" fn memory_grow(vmctx: *mut VMContextHeader, memory_index: u32, delta: u32) -> u32 {
-    // SAFETY: compiled code passes its own vmctx, whose owner is the live instance running it.
-    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let instance = instance_of(vmctx);
     match instance.memory(memory_index).grow(u64::from(delta)) {
         Ok(old) => old as u32,
         Err(_) => u32::MAX,
@@ -80,8 +86,7 @@ extern "C" fn host_call(vmctx: *mut VMContextHeader, values: *mut ValRaw) -> u32
 /// `table.grow`: returns the old size, or -1 (as u32) if the table cannot grow. Like every
 /// store of compiled code, needs no bookkeeping for the reference (see `store.rs`).
 extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: usize, delta: u32) -> u32 {
-    // SAFETY: as in `memory_grow`.
-    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let instance = instance_of(vmctx);
     match instance.table(table_index).grow_raw(u64::from(delta), init) {
         Ok(old) => old as u32,
         Err(_) => u32::MAX,
@@ -90,8 +95,7 @@ extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: us
 
 /// `table.fill`: returns nonzero if the range is out of bounds (nothing is written then).
 extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u32, value: usize, len: u32) -> u32 {
-    // SAFETY: as in `memory_grow`.
-    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let instance = instance_of(vmctx);
     let table = instance.table(table_index);
     u32::from(table.fill_raw(u64::from(start), value, u64::from(len)).is_err())
 }
@@ -144,15 +148,13 @@ extern "C" fn memory_init(
     src: u32,
     len: u32,
 ) -> u32 {
-    // SAFETY: as in `memory_grow`.
-    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let instance = instance_of(vmctx);
     u32::from(instance.memory_init(memory_index, segment, dst, src, len).is_err())
 }
 
 /// `data.drop`.
 extern "C" fn data_drop(vmctx: *mut VMContextHeader, segment: u32) {
-    // SAFETY: as in `memory_grow`.
-    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let instance = instance_of(vmctx);
     instance.data_drop(segment);
 }
 
@@ -165,15 +167,13 @@ extern "C" fn table_init(
     src: u32,
     len: u32,
 ) -> u32 {
-    // SAFETY: as in `memory_grow`.
-    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let instance = instance_of(vmctx);
     u32::from(instance.table_init(table_index, segment, dst, src, len).is_err())
 }
 
 /// `elem.drop`.
 extern "C" fn elem_drop(vmctx: *mut VMContextHeader, segment: u32) {
-    // SAFETY: as in `memory_grow`.
-    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let instance = instance_of(vmctx);
     instance.elem_drop(segment);
 }
 
@@ -186,8 +186,7 @@ extern "C" fn table_copy(
     src: u32,
     len: u32,
 ) -> u32 {
-    // SAFETY: as in `memory_grow`.
-    let instance = unsafe { &*(*vmctx).owner.cast::<InstanceInner>() };
+    let instance = instance_of(vmctx);
     u32::from(instance.table_copy(dst_table, src_table, dst, src, len).is_err())
 }
 
