@@ -7,6 +7,7 @@ use crate::code_memory::{CodeMemory, CompiledFunction};
 use crate::engine::{Engine, Trampolines};
 use crate::error::{Error, Result};
 use crate::libcalls;
+use crate::memory::BoundsChecks;
 use crate::module::ModuleInfo;
 use crate::translate::{self, wasm_signature};
 use crate::trap::Trap;
@@ -21,13 +22,14 @@ use rayon::prelude::*;
 /// Size of one `ValRaw` slot in the array convention.
 const SLOT: i32 = 16;
 
-/// Compiles defined functions `defined` (indices among defined functions) of `info` and
-/// loads them, in that order, into one `CodeMemory`; in parallel on rayon's pool if
-/// `parallel`, else on the calling thread.
+/// Compiles defined functions `defined` (indices among defined functions) of `info`, for
+/// memories checked as `bounds_checks` says, and loads them, in that order, into one
+/// `CodeMemory`; in parallel on rayon's pool if `parallel`, else on the calling thread.
 pub(crate) fn compile_functions(
     engine: &Engine,
     info: &ModuleInfo,
     offsets: &VmOffsets,
+    bounds_checks: BoundsChecks,
     defined: &[usize],
     parallel: bool,
 ) -> Result<CodeMemory> {
@@ -35,7 +37,15 @@ pub(crate) fn compile_functions(
         context.clear();
         let index = info.num_imported_funcs + defined as u32;
         let frontend = engine.isa().frontend_config();
-        translate::translate_function(info, offsets, frontend, index, &mut context.func, builder_context)?;
+        translate::translate_function(
+            info,
+            offsets,
+            frontend,
+            index,
+            bounds_checks,
+            &mut context.func,
+            builder_context,
+        )?;
         finish(engine, context, info.bodies[defined].start as u64)
     };
     let new_contexts = || (Context::new(), FunctionBuilderContext::new());

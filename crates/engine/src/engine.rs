@@ -19,7 +19,7 @@ pub struct Engine {
 
 struct EngineInner {
     isa: OwnedTargetIsa,
-    compilation: Compilation,
+    config: Config,
     signatures: Mutex<SignatureRegistry>,
 }
 
@@ -46,6 +46,31 @@ unsafe impl Send for Trampolines {}
 // SAFETY: as above.
 unsafe impl Sync for Trampolines {}
 
+/// How an engine compiles and runs modules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// How `Module::new` turns function bodies into code.
+    pub compilation: Compilation,
+    /// Whether memories reserve address space with guard pages while the budget lasts
+    /// ([`crate::BoundsChecks::GuardPages`]); if false, every memory uses explicit bounds checks.
+    pub guard_pages: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { compilation: Compilation::Lazy, guard_pages: true }
+    }
+}
+
+impl Config {
+    /// The defaults, changed by `HERON_COMPILATION` ([`Compilation::from_env`]) and by
+    /// `HERON_BOUNDS_CHECKS=explicit`, which turns guard pages off.
+    pub fn from_env() -> Config {
+        let explicit = std::env::var("HERON_BOUNDS_CHECKS").is_ok_and(|v| v == "explicit");
+        Config { compilation: Compilation::from_env(), guard_pages: !explicit }
+    }
+}
+
 impl Default for Engine {
     /// The process-wide engine with default settings.
     fn default() -> Self {
@@ -55,14 +80,18 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// An engine for the host CPU, compiling modules as `HERON_COMPILATION` says
-    /// ([`Compilation::from_env`]).
+    /// An engine for the host CPU configured by the environment ([`Config::from_env`]).
     pub fn new() -> Result<Engine> {
-        Engine::with_compilation(Compilation::from_env())
+        Engine::with_config(Config::from_env())
     }
 
     /// An engine for the host CPU whose `Module::new` compiles as `compilation` says.
     pub fn with_compilation(compilation: Compilation) -> Result<Engine> {
+        Engine::with_config(Config { compilation, ..Config::from_env() })
+    }
+
+    /// An engine for the host CPU configured by `config`.
+    pub fn with_config(config: Config) -> Result<Engine> {
         if !cfg!(all(target_arch = "x86_64", unix)) {
             return Err(Error::Resource("heron runs on x86-64 Unix only for now".into()));
         }
@@ -85,12 +114,17 @@ impl Engine {
             .finish(settings::Flags::new(flags))
             .map_err(|e| Error::Resource(format!("cranelift ISA: {e}")))?;
         crate::signals::install();
-        Ok(Engine { inner: Arc::new(EngineInner { isa, compilation, signatures: Mutex::default() }) })
+        Ok(Engine { inner: Arc::new(EngineInner { isa, config, signatures: Mutex::default() }) })
     }
 
     /// How `Module::new` compiles.
     pub fn compilation(&self) -> Compilation {
-        self.inner.compilation
+        self.inner.config.compilation
+    }
+
+    /// Whether new memories get guard-page reservations (while the budget lasts).
+    pub fn guard_pages(&self) -> bool {
+        self.inner.config.guard_pages
     }
 
     pub(crate) fn isa_owned(&self) -> OwnedTargetIsa {

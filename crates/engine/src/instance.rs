@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::func::Func;
 use crate::global::Global;
-use crate::memory::Memory;
+use crate::memory::{BoundsChecks, Memory};
 use crate::module::{ConstExpr, ElementSegment, EntityIndex, Module, SegmentMode};
 use crate::store::{Store, StoreLink};
 use crate::table::Table;
@@ -66,6 +66,9 @@ pub(crate) struct InstanceInner {
     /// their canonical `VMFuncRef`s and holds copies of them.
     imported_funcs: Vec<Func>,
     segments: Segments,
+    /// Which of the module's code this instance runs: code relying on guard pages runs only
+    /// when every memory has them.
+    bounds_checks: BoundsChecks,
     /// The store that owns this instance.
     store: StoreLink,
 }
@@ -115,7 +118,8 @@ impl InstanceInner {
     /// `None` if it failed to compile.
     pub(crate) fn code_of(&self, index: u32) -> Option<usize> {
         let defined = index.checked_sub(self.module.inner.info.num_imported_funcs)?;
-        crate::lazy::LazyCode::get_or_compile(&self.module.inner, defined as usize)
+        let code = self.module.inner.code_for(self.bounds_checks);
+        crate::lazy::LazyCode::get_or_compile(&self.module.inner, code, defined as usize)
     }
 
     /// The canonical `VMFuncRef` of function `index`: the value of `ref.func index`.
@@ -324,6 +328,12 @@ impl Instance {
             tables.push(table);
         }
 
+        let bounds_checks = if memories.iter().any(|m| m.bounds_checks() == BoundsChecks::Explicit) {
+            BoundsChecks::Explicit
+        } else {
+            module.inner.code.bounds_checks()
+        };
+
         let offsets = VmOffsets::new(info);
         let layout = vmctx_layout(&offsets);
         // SAFETY: a non-zero-size layout (the header alone is 24 bytes).
@@ -340,6 +350,7 @@ impl Instance {
             globals,
             imported_funcs: funcs,
             segments: Segments::new(module),
+            bounds_checks,
             store: StoreLink::default(),
         });
         // SAFETY: `vmctx` is a zeroed allocation of `offsets.size()` bytes, 16-aligned, that
@@ -441,6 +452,7 @@ impl Instance {
 unsafe fn fill_vmctx(inner: &Arc<InstanceInner>) -> Result<()> {
     let info = &inner.module.inner.info;
     let engine = inner.module.engine();
+    let code = inner.module.inner.code_for(inner.bounds_checks);
     let vmctx = inner.vmctx;
     let offsets = &inner.offsets;
     let at = |offset: u32| -> *mut u8 {
@@ -479,7 +491,7 @@ unsafe fn fill_vmctx(inner: &Arc<InstanceInner>) -> Result<()> {
             let type_id = info.type_ids[info.funcs[index as usize] as usize];
             let defined = (index - info.num_imported_funcs) as usize;
             *at(offsets.func_ref(index)).cast::<VMFuncRef>() = VMFuncRef {
-                wasm_call: inner.module.inner.code.entry(defined) as *const u8,
+                wasm_call: code.entry(defined) as *const u8,
                 array_call: engine.trampolines(type_id).array_call,
                 vmctx: vmctx.cast(),
                 type_id,

@@ -20,6 +20,7 @@
 use crate::code_memory::CodeMemory;
 use crate::compile;
 use crate::error::{Error, Result};
+use crate::memory::BoundsChecks;
 use crate::module::ModuleInner;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -61,8 +62,9 @@ const BATCH_BYTES: usize = 32 * 1024;
 const COMPILE_STACK: usize = 2 << 20;
 const HELPER_STACK: usize = 8 << 20;
 
-/// The entry points of one module's defined functions.
+/// The entry points of one module's defined functions, compiled for memories checked one way.
 pub(crate) struct LazyCode {
+    bounds_checks: BoundsChecks,
     entries: Box<[AtomicUsize]>,
     states: Box<[AtomicU8]>,
     /// Next function a background worker looks at.
@@ -83,8 +85,9 @@ struct Loaded {
 
 impl LazyCode {
     /// A table of `count` functions, none compiled.
-    pub fn new(count: usize) -> LazyCode {
+    pub fn new(count: usize, bounds_checks: BoundsChecks) -> LazyCode {
         LazyCode {
+            bounds_checks,
             entries: (0..count).map(|_| AtomicUsize::new(0)).collect(),
             states: (0..count).map(|_| AtomicU8::new(PENDING)).collect(),
             cursor: AtomicUsize::new(0),
@@ -92,6 +95,11 @@ impl LazyCode {
             loaded: Mutex::default(),
             changed: Condvar::new(),
         }
+    }
+
+    /// How the code in this table checks memory accesses.
+    pub fn bounds_checks(&self) -> BoundsChecks {
+        self.bounds_checks
     }
 
     /// The code of defined function `defined`, or 0 if it is not compiled yet.
@@ -106,7 +114,8 @@ impl LazyCode {
             state.store(CLAIMED, Ordering::Relaxed);
         }
         let all: Vec<usize> = (0..code.entries.len()).collect();
-        let memory = compile::compile_functions(&module.engine, &module.info, &module.offsets, &all, true)?;
+        let memory =
+            compile::compile_functions(&module.engine, &module.info, &module.offsets, code.bounds_checks, &all, true)?;
         code.publish(&all, Ok(memory));
         Ok(())
     }
@@ -123,16 +132,16 @@ impl LazyCode {
         }
     }
 
-    /// The code of defined function `defined` of `module`, compiling it (or waiting for the
-    /// thread compiling it) if needed. `None` if it failed to compile.
-    pub fn get_or_compile(module: &ModuleInner, defined: usize) -> Option<usize> {
-        let code = &module.code;
+    /// The code of defined function `defined` of `module` in `code` (one of the module's
+    /// tables), compiling it (or waiting for the thread compiling it) if needed. `None` if it
+    /// failed to compile.
+    pub fn get_or_compile(module: &ModuleInner, code: &LazyCode, defined: usize) -> Option<usize> {
         let entry = code.entry(defined);
         if entry != 0 {
             return Some(entry);
         }
         if code.claim(defined) {
-            compile_with_stack(module, &[defined]);
+            compile_with_stack(module, code, &[defined]);
         }
         code.wait_for(defined)
     }
@@ -145,7 +154,7 @@ impl LazyCode {
             if batch.is_empty() {
                 break;
             }
-            compile_batch(module, &batch);
+            compile_batch(module, &module.code, &batch);
         }
         let code = &module.code;
         let mut loaded = code.loaded.lock().unwrap_or_else(|e| e.into_inner());
@@ -239,40 +248,40 @@ fn background(module: Weak<ModuleInner>) {
         if batch.is_empty() {
             return;
         }
-        compile_batch(&module, &batch);
+        compile_batch(&module, &module.code, &batch);
     }
 }
 
-/// Compiles the claimed functions `batch` and publishes them. A batch that fails is
-/// retried function by function, so one bad function does not fail its neighbours.
-fn compile_batch(module: &ModuleInner, batch: &[usize]) {
+/// Compiles the functions `batch`, claimed in `code`, and publishes them there. A batch that
+/// fails is retried function by function, so one bad function does not fail its neighbours.
+fn compile_batch(module: &ModuleInner, code: &LazyCode, batch: &[usize]) {
     let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        compile::compile_functions(&module.engine, &module.info, &module.offsets, batch, false)
+        compile::compile_functions(&module.engine, &module.info, &module.offsets, code.bounds_checks, batch, false)
     }));
     let compiled = compiled.unwrap_or_else(|_| Err(Error::Resource("the compiler panicked".into())));
     match compiled {
         Err(_) if batch.len() > 1 => {
             for &defined in batch {
-                compile_batch(module, &[defined]);
+                compile_batch(module, code, &[defined]);
             }
         }
-        result => module.code.publish(batch, result),
+        result => code.publish(batch, result),
     }
 }
 
 /// `compile_batch`, on this thread if it has stack enough, else on a helper thread. Runs on
 /// threads deep in wasm recursion, whose remaining stack may be small.
-fn compile_with_stack(module: &ModuleInner, batch: &[usize]) {
+fn compile_with_stack(module: &ModuleInner, code: &LazyCode, batch: &[usize]) {
     if crate::entry::stack_left() >= COMPILE_STACK {
-        return compile_batch(module, batch);
+        return compile_batch(module, code, batch);
     }
     std::thread::scope(|scope| {
         let helper = std::thread::Builder::new().stack_size(HELPER_STACK).spawn_scoped(scope, || {
-            compile_batch(module, batch);
+            compile_batch(module, code, batch);
         });
         // `compile_batch` catches panics, so joining cannot fail.
         if let Err(e) = helper {
-            module.code.publish(batch, Err(Error::Resource(format!("no compiler thread: {e}"))));
+            code.publish(batch, Err(Error::Resource(format!("no compiler thread: {e}"))));
         }
     });
 }

@@ -32,13 +32,13 @@ mod types;
 mod values;
 mod vmctx;
 
-pub use engine::Engine;
+pub use engine::{Config, Engine};
 pub use error::{Error, HostError, Result};
 pub use func::Func;
 pub use global::Global;
 pub use instance::{Extern, Instance};
 pub use lazy::Compilation;
-pub use memory::{GrowObserver, Memory, WASM_PAGE_SIZE};
+pub use memory::{BoundsChecks, GrowObserver, Memory, RESERVATION_BUDGET, WASM_PAGE_SIZE};
 pub use module::{ExportDesc, ImportDesc, Module};
 pub use table::Table;
 pub use trap::Trap;

@@ -1,7 +1,14 @@
-//! Linear memory. Each memory reserves `RESERVATION` bytes of address space up front, so its
-//! base never moves and every address a 32-bit index plus a 32-bit offset can form lies inside
-//! the reservation: compiled code needs no bounds checks, and an access past the current
-//! length hits inaccessible pages and faults into the trap handler.
+//! Linear memory, in one of two styles (see [`BoundsChecks`]).
+//!
+//! Normally a memory reserves `RESERVATION` bytes of address space up front, so its base
+//! never moves and every address a 32-bit index plus a 32-bit offset can form lies inside the
+//! reservation: compiled code needs no bounds checks, and an access past the current length
+//! hits inaccessible pages and faults into the trap handler.
+//!
+//! Reservations are big, and the address space is not endless (47 bits, 128 TiB, on x86-64
+//! Linux). Once the memories alive hold `RESERVATION_BUDGET` bytes of it, or when a
+//! reservation fails, a new memory maps only its current size instead and moves when it
+//! grows; instances using such a memory run code compiled with explicit bounds checks.
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -9,6 +16,7 @@ use crate::trap::Trap;
 use crate::types::MemoryType;
 use crate::vmctx::VMMemoryDefinition;
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Bytes in a wasm page.
@@ -21,6 +29,26 @@ const MAX_PAGES: u64 = 65536;
 /// page for the widest access. Only committed pages cost memory; the rest is PROT_NONE.
 const RESERVATION: usize = (8 << 30) + 65536;
 
+/// Address space all live reservations together may take: half of what a process has, so the
+/// rest of the process (the JS heap, thread stacks, malloc) never runs short because of wasm
+/// memories. That is 8191 memories with guard pages alive at once; more fall back to
+/// explicit bounds checks.
+pub const RESERVATION_BUDGET: usize = 64 << 40;
+
+/// Address space held by live reservations.
+static RESERVED: AtomicUsize = AtomicUsize::new(0);
+
+/// How compiled code keeps a memory's accesses in bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BoundsChecks {
+    /// None in the code: the memory's reservation covers every address an access can form,
+    /// and the pages past its length fault. The base never moves.
+    GuardPages,
+    /// Each access compares its end with the memory's length. The memory maps only what it
+    /// holds, and its base may move when it grows.
+    Explicit,
+}
+
 /// A linear memory. Cheap to clone; clones share the memory.
 #[derive(Clone)]
 pub struct Memory {
@@ -31,8 +59,10 @@ struct MemoryInner {
     /// Read by compiled code through a pointer in each instance's vmctx; written by `grow`.
     definition: Box<UnsafeCell<VMMemoryDefinition>>,
     ty: MemoryType,
-    /// Serialises `grow`.
-    grow_lock: Mutex<()>,
+    bounds_checks: BoundsChecks,
+    /// Bytes mapped at the base (the reservation, or the explicit style's mapping); serialises
+    /// `grow`.
+    mapped: Mutex<usize>,
     /// Told after every successful grow by a non-zero delta (see `set_grow_observer`).
     grow_observer: Mutex<Option<GrowObserver>>,
 }
@@ -42,46 +72,46 @@ struct MemoryInner {
 pub type GrowObserver = Arc<dyn Fn() + Send + Sync>;
 
 // SAFETY: the mapping is owned by this memory; `definition` is only written by `grow` under
-// `grow_lock`, and the base never changes. Wasm threads (shared memories) are not supported,
-// so no compiled code on another thread reads it concurrently.
+// the `mapped` lock. Wasm threads (shared memories) are not supported, so no compiled code on
+// another thread reads it concurrently.
 unsafe impl Send for MemoryInner {}
 // SAFETY: as above.
 unsafe impl Sync for MemoryInner {}
 
 impl Memory {
     /// A new zero-filled memory of `ty.limits.min` pages.
-    pub fn new(_engine: &Engine, ty: MemoryType) -> Result<Memory> {
+    pub fn new(engine: &Engine, ty: MemoryType) -> Result<Memory> {
         if ty.shared {
             return Err(Error::Resource("shared memories (threads) are not supported yet".into()));
         }
         if ty.limits.min > MAX_PAGES || ty.limits.max.is_some_and(|m| m > MAX_PAGES) {
             return Err(Error::Resource("memory size exceeds 65536 pages (4 GiB)".into()));
         }
-        // SAFETY: a fresh private reservation; nothing else refers to it.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                RESERVATION,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
+        let (base, mapped, bounds_checks) = match engine.guard_pages().then(reserve).flatten() {
+            Some(base) => (base, RESERVATION, BoundsChecks::GuardPages),
+            None => {
+                // At least a page, so that the base is a real mapping even while empty.
+                let bytes = ((ty.limits.min * WASM_PAGE_SIZE) as usize).max(WASM_PAGE_SIZE as usize);
+                (map_read_write(bytes)?, bytes, BoundsChecks::Explicit)
+            }
         };
-        if base == libc::MAP_FAILED {
-            return Err(Error::Resource("could not reserve address space for a memory".into()));
-        }
-        let definition = VMMemoryDefinition { base: base.cast(), current_length: 0 };
+        let definition = VMMemoryDefinition { base, current_length: 0 };
         let memory = Memory {
             inner: Arc::new(MemoryInner {
                 definition: Box::new(UnsafeCell::new(definition)),
                 ty,
-                grow_lock: Mutex::new(()),
+                bounds_checks,
+                mapped: Mutex::new(mapped),
                 grow_observer: Mutex::new(None),
             }),
         };
         memory.grow(ty.limits.min)?;
         Ok(memory)
+    }
+
+    /// How code using this memory must check its accesses; instances pick their code by it.
+    pub fn bounds_checks(&self) -> BoundsChecks {
+        self.inner.bounds_checks
     }
 
     /// The type it was created with (its minimum is the initial size).
@@ -100,8 +130,8 @@ impl Memory {
         unsafe { (*self.inner.definition.get()).current_length }
     }
 
-    /// Start of the memory; valid for `data_size()` bytes until the next grow (and the
-    /// address never changes).
+    /// Start of the memory; valid for `data_size()` bytes until the next grow. With
+    /// [`BoundsChecks::Explicit`] a grow may move the memory.
     pub fn data_ptr(&self) -> *mut u8 {
         // SAFETY: as in `data_size`.
         unsafe { (*self.inner.definition.get()).base }
@@ -128,7 +158,7 @@ impl Memory {
     }
 
     fn grow_locked(&self, delta: u64) -> Result<u64> {
-        let _guard = self.inner.grow_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mapped = self.inner.mapped.lock().unwrap_or_else(|e| e.into_inner());
         let old_pages = self.size();
         let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
         let new_pages = old_pages.checked_add(delta).filter(|p| *p <= maximum);
@@ -142,18 +172,41 @@ impl Memory {
         }
         let old_bytes = self.data_size();
         let new_bytes = (new_pages * WASM_PAGE_SIZE) as usize;
-        // SAFETY: the range lies inside this memory's reservation (new_pages <= 65536).
-        let status = unsafe {
-            libc::mprotect(
-                self.data_ptr().add(old_bytes).cast(),
-                new_bytes - old_bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )
-        };
-        if status != 0 {
-            return Err(Error::Resource("out of memory growing a memory".into()));
+        match self.inner.bounds_checks {
+            BoundsChecks::GuardPages => {
+                // SAFETY: the range lies inside this memory's reservation (new_pages <= 65536).
+                let status = unsafe {
+                    libc::mprotect(
+                        self.data_ptr().add(old_bytes).cast(),
+                        new_bytes - old_bytes,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                    )
+                };
+                if status != 0 {
+                    return Err(Error::Resource("out of memory growing a memory".into()));
+                }
+            }
+            BoundsChecks::Explicit if new_bytes > *mapped => {
+                // Room to double (within the maximum), so growing page by page does not move
+                // the memory every time; pages past the length are never touched, so cost
+                // nothing.
+                let new_mapped = new_bytes.max(mapped.saturating_mul(2).min((maximum * WASM_PAGE_SIZE) as usize));
+                // SAFETY: `[base, base + mapped)` is this memory's own mapping. Nothing holds
+                // its address across a grow: compiled code loads the base at every access,
+                // and host views are invalidated by the grow observer.
+                let moved = unsafe { libc::mremap(self.data_ptr().cast(), *mapped, new_mapped, libc::MREMAP_MAYMOVE) };
+                if moved == libc::MAP_FAILED {
+                    return Err(Error::Resource("out of memory growing a memory".into()));
+                }
+                *mapped = new_mapped;
+                // SAFETY: under the `mapped` lock, like every write of the definition.
+                unsafe { (*self.inner.definition.get()).base = moved.cast() };
+            }
+            // The mapping is already big enough, and zero past the length: nothing ever
+            // writes beyond it.
+            BoundsChecks::Explicit => {}
         }
-        // SAFETY: guarded by grow_lock; compiled code only reads the length.
+        // SAFETY: under the `mapped` lock; compiled code only reads the length.
         unsafe { (*self.inner.definition.get()).current_length = new_bytes };
         Ok(old_pages)
     }
@@ -190,8 +243,56 @@ impl Memory {
 
 impl Drop for MemoryInner {
     fn drop(&mut self) {
-        // SAFETY: the reservation made in `new`; no instance refers to it any more, since
-        // instances hold a `Memory` handle.
-        unsafe { libc::munmap((*self.definition.get()).base.cast(), RESERVATION) };
+        let mapped = *self.mapped.get_mut().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the mapping made in `new` (or moved by `grow`); no instance refers to it any
+        // more, since instances hold a `Memory` handle.
+        unsafe { libc::munmap(self.definition.get_mut().base.cast(), mapped) };
+        if self.bounds_checks == BoundsChecks::GuardPages {
+            RESERVED.fetch_sub(RESERVATION, Ordering::Relaxed);
+        }
     }
+}
+
+/// Reserves `RESERVATION` bytes of inaccessible address space, if the budget and the system
+/// allow.
+fn reserve() -> Option<*mut u8> {
+    let claimed = RESERVED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |reserved| {
+        (reserved + RESERVATION <= RESERVATION_BUDGET).then_some(reserved + RESERVATION)
+    });
+    claimed.ok()?;
+    // SAFETY: a fresh private reservation; nothing else refers to it.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            RESERVATION,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        RESERVED.fetch_sub(RESERVATION, Ordering::Relaxed);
+        return None;
+    }
+    Some(base.cast())
+}
+
+/// Maps `bytes` of zeroed read-write memory.
+fn map_read_write(bytes: usize) -> Result<*mut u8> {
+    // SAFETY: a fresh private mapping; nothing else refers to it.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(Error::Resource("could not map memory for a linear memory".into()));
+    }
+    Ok(base.cast())
 }

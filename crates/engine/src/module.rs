@@ -6,10 +6,11 @@
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lazy::{Compilation, LazyCode};
+use crate::memory::BoundsChecks;
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 use crate::vmctx::VmOffsets;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use wasmparser::{Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
 
 /// The proposals heron implements completely. Anything else is rejected by validation, so
@@ -340,7 +341,23 @@ pub(crate) struct ModuleInner {
     pub engine: Engine,
     pub info: ModuleInfo,
     pub offsets: VmOffsets,
+    /// The code `Module::new` compiles (eagerly or lazily): for memories with guard pages,
+    /// unless the engine turned them off.
     pub code: LazyCode,
+    /// The code for memories of the other kind, made when the first instance needs it and
+    /// compiled function by function on first call.
+    other_code: OnceLock<LazyCode>,
+}
+
+impl ModuleInner {
+    /// The table of code for instances whose memories are checked as `bounds_checks` says.
+    pub fn code_for(&self, bounds_checks: BoundsChecks) -> &LazyCode {
+        if self.code.bounds_checks() == bounds_checks {
+            &self.code
+        } else {
+            self.other_code.get_or_init(|| LazyCode::new(self.info.bodies.len(), bounds_checks))
+        }
+    }
 }
 
 impl Module {
@@ -358,8 +375,9 @@ impl Module {
         let mut info = ModuleInfo::parse(bytes)?;
         info.type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
         let offsets = VmOffsets::new(&info);
-        let code = LazyCode::new(info.bodies.len());
-        let inner = Arc::new(ModuleInner { engine: engine.clone(), info, offsets, code });
+        let bounds_checks = if engine.guard_pages() { BoundsChecks::GuardPages } else { BoundsChecks::Explicit };
+        let code = LazyCode::new(info.bodies.len(), bounds_checks);
+        let inner = Arc::new(ModuleInner { engine: engine.clone(), info, offsets, code, other_code: OnceLock::new() });
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&inner)?,
             Compilation::Lazy => LazyCode::start_background(&inner),

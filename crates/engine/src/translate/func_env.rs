@@ -6,6 +6,7 @@
 use super::wasm_signature;
 use crate::error::Result;
 use crate::libcalls;
+use crate::memory::BoundsChecks;
 use crate::module::ModuleInfo;
 use crate::trap::Trap;
 use crate::vmctx::VmOffsets;
@@ -18,6 +19,7 @@ pub(crate) struct FuncEnv<'a> {
     pub module: &'a ModuleInfo,
     offsets: &'a VmOffsets,
     vmctx: Value,
+    bounds_checks: BoundsChecks,
 }
 
 /// Flags for loads of runtime fields that never change while compiled code runs.
@@ -37,8 +39,8 @@ impl<'a> FuncEnv<'a> {
         heap()
     }
 
-    pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value) -> Self {
-        FuncEnv { module, offsets, vmctx }
+    pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value, bounds_checks: BoundsChecks) -> Self {
+        FuncEnv { module, offsets, vmctx, bounds_checks }
     }
 
     /// Translates memory, global, table and call instructions. Returns false for anything else.
@@ -255,17 +257,35 @@ impl<'a> FuncEnv<'a> {
         b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.memory_pointer(index) as i32)
     }
 
-    /// The address of an access at `index + memarg.offset`. No bounds check: the memory's
-    /// reservation covers every 32-bit index plus every 32-bit offset, and whatever lies
-    /// beyond the current length is inaccessible, so an out-of-bounds access faults.
+    /// The address of an access at `index + memarg.offset`, as a base and an immediate offset.
+    ///
+    /// With guard pages there is no bounds check: the memory's reservation covers every
+    /// 32-bit index plus every 32-bit offset, and whatever lies beyond the current length is
+    /// inaccessible, so an out-of-bounds access faults. With explicit checks, the access's
+    /// end (`1 << memarg.max_align` bytes from its start: the natural size of every
+    /// instruction with a memarg) is compared with the length first, and the base is loaded
+    /// afresh, since such a memory moves when it grows.
     pub(super) fn heap_address(&self, b: &mut FunctionBuilder<'_>, memarg: &MemArg, index: Value) -> (Value, i32) {
         let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
             unreachable!("GC array accesses are rejected by validation")
         };
         let definition = self.memory_definition(b, memory);
-        // The base never moves (see memory.rs), so this load is read-only too.
-        let base = b.ins().load(types::I64, readonly(), definition, VmOffsets::memory_base() as i32);
         let index = b.ins().uextend(types::I64, index);
+        let base = match self.bounds_checks {
+            // The base never moves (see memory.rs), so this load is read-only too.
+            BoundsChecks::GuardPages => {
+                b.ins().load(types::I64, readonly(), definition, VmOffsets::memory_base() as i32)
+            }
+            BoundsChecks::Explicit => {
+                // At most 2^32 - 1 + 2^32 - 1 + 16: no overflow in 64 bits.
+                let end = b.ins().iadd_imm_s(index, (memarg.offset + (1 << memarg.max_align)) as i64);
+                let length =
+                    b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::memory_length() as i32);
+                let out_of_bounds = b.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
+                b.ins().trapnz(out_of_bounds, Trap::MemoryOutOfBounds.to_clif());
+                b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::memory_base() as i32)
+            }
+        };
         let address = b.ins().iadd(base, index);
         match i32::try_from(memarg.offset) {
             Ok(offset) => (address, offset),

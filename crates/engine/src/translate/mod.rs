@@ -9,6 +9,7 @@ mod numeric;
 mod simd;
 
 use crate::error::{Error, Result};
+use crate::memory::BoundsChecks;
 use crate::module::ModuleInfo;
 use crate::trap::Trap;
 use crate::types::{FuncType, ValType};
@@ -122,6 +123,7 @@ pub(crate) fn translate_function(
     offsets: &VmOffsets,
     frontend: TargetFrontendConfig,
     index: u32,
+    bounds_checks: BoundsChecks,
     func: &mut ir::Function,
     builder_context: &mut FunctionBuilderContext,
 ) -> Result<()> {
@@ -143,7 +145,7 @@ pub(crate) fn translate_function(
     b.switch_to_block(entry);
     b.seal_block(entry);
     let vmctx_value = b.block_params(entry)[0];
-    let env = FuncEnv::new(module, offsets, vmctx_value);
+    let env = FuncEnv::new(module, offsets, vmctx_value, bounds_checks);
     let mut t = FuncTranslator {
         b,
         env,
