@@ -48,6 +48,91 @@ const RuntimeError = defineErrorClass('RuntimeError')
 // error needs translating on the way out.
 native.setErrorClasses(CompileError, LinkError, RuntimeError)
 
+// --- Exported functions -------------------------------------------------------
+
+// An exported wasm function reaches JS as an arrow function made here around the
+// native function that calls it (src/func.rs explains the two paths). Arrow
+// functions are not constructors, so `new f()` throws a TypeError as with V8.
+//
+// When every parameter and result is a number, the arrow converts the arguments
+// itself, exactly as ToWebAssemblyValue does (`x | 0` is ToInt32, `+x` is
+// ToNumber, `BigInt.asIntN(64, x)` is ToBigInt64, a Float32Array store rounds
+// to f32), all of them before storing any (a conversion may call back into
+// wasm, which uses the same slots), then stores them in the call slots, calls
+// the native function without arguments and reads the results from the slots.
+// V8 inlines all of it into the caller.
+const CALL_SLOTS = 16
+const callSlots = new ArrayBuffer(CALL_SLOTS * 16)
+const slotViews = {
+  I32: new Int32Array(callSlots),
+  I64: new BigInt64Array(callSlots),
+  F32: new Float32Array(callSlots),
+  F64: new Float64Array(callSlots),
+  // Captured now, so that a later change to the global BigInt cannot alter conversions.
+  asIntN: BigInt.asIntN,
+}
+// Per value type letter: the conversion, and the typed array and index of slot i.
+const SLOT_TYPES = {
+  i: { convert: (x) => `${x} | 0`, view: 'I32', index: (i) => 4 * i },
+  I: { convert: (x) => `asIntN(64, ${x})`, view: 'I64', index: (i) => 2 * i },
+  f: { convert: (x) => `+${x}`, view: 'F32', index: (i) => 4 * i },
+  F: { convert: (x) => `+${x}`, view: 'F64', index: (i) => 2 * i },
+}
+
+const exportFunctionMakers = new Map()
+
+// Source of a function (native, views) => arrow for signature `params:results`
+// (letters of SLOT_TYPES; `x` for any other type).
+function exportFunctionSource(signature) {
+  const [params, results] = signature.split(':')
+  const names = [...params].map((_, i) => `a${i}`)
+  const list = names.join(', ')
+  if (/x/.test(signature)) {
+    return `return (${list}) => native(${list})`
+  }
+  const slot = (letter, i) => `${SLOT_TYPES[letter].view}[${SLOT_TYPES[letter].index(i)}]`
+  const body = [
+    ...[...params].map((letter, i) => `${names[i]} = ${SLOT_TYPES[letter].convert(names[i])}`),
+    ...[...params].map((letter, i) => `${slot(letter, i)} = ${names[i]}`),
+    'native()',
+  ]
+  const read = [...results].map(slot)
+  if (read.length === 1) body.push(`return ${read[0]}`)
+  if (read.length > 1) body.push(`return [${read.join(', ')}]`)
+  return `const { I32, I64, F32, F64, asIntN } = views\nreturn (${list}) => {\n  ${body.join('\n  ')}\n}`
+}
+
+// Whether source text can be compiled here (not under
+// --disallow-code-generation-from-strings). Without, every exported function
+// converts natively, inside a wrapper that needs no compiled source.
+const canCompileSource = (() => {
+  try {
+    return typeof new Function('') === 'function'
+  } catch {
+    return false
+  }
+})()
+
+// Called by the binding for each new exported function.
+function makeExportFunction(native, signature, name, length) {
+  let exported
+  if (canCompileSource) {
+    let make = exportFunctionMakers.get(signature)
+    if (make === undefined) {
+      make = new Function('native', 'views', exportFunctionSource(signature))
+      exportFunctionMakers.set(signature, make)
+    }
+    exported = make(native, slotViews)
+  } else {
+    exported = (...args) => native(...args)
+    Object.defineProperty(exported, 'length', { value: length })
+  }
+  Object.defineProperty(exported, 'name', { value: name })
+  return exported
+}
+
+native.setExportSupport(makeExportFunction, canCompileSource ? callSlots : null)
+
 // --- Arguments ----------------------------------------------------------------
 
 // A copy of a BufferSource's bytes, taken at call time as "get a copy of the

@@ -2,6 +2,8 @@
 // through the parameters and results of exported functions.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { implementations } from './fixtures/implementations.mjs'
 import { wat } from './fixtures/wat.mjs'
 
@@ -179,5 +181,40 @@ for (const [label, wasm] of implementations) {
         assert.notEqual(exports.mixed(1, 2n, 0.1, -0), first)
       })
     })
+
+    describe('conversions', () => {
+      // heron converts numeric arguments in JS and passes them through shared slots: a
+      // conversion that calls wasm must not disturb the arguments already converted.
+      test('a valueOf that calls exported functions itself does not disturb the call', () => {
+        const reentrant = (value) => ({
+          valueOf() {
+            assert.deepEqual(exports.mixed(7, 8n, 9, 10), [10, 9, 8n, 7])
+            assert.equal(exports.i32_add_one(41), 42)
+            return value
+          },
+        })
+        assert.deepEqual(exports.mixed(reentrant(1), 2n, reentrant(3), reentrant(4)), [4, 3, 2n, 1])
+        assert.equal(exports.i32(reentrant(5)), 5)
+      })
+
+      test('exported functions are not constructors and have no prototype', () => {
+        assert.throws(() => new exports.i32(1), TypeError)
+        assert.equal(exports.i32.prototype, undefined)
+        assert.deepEqual([exports.mixed.length, exports.mixed.name], [4, '13'])
+      })
+    })
   })
 }
+
+// The same assertions where V8 may not compile source text, so heron converts every
+// argument natively (src/func.rs, the second path).
+test('with code generation from strings disallowed, values convert the same', { skip: process.env.HERON_NATIVE_CONVERSION === '1' }, () => {
+  // Without the runner's NODE_TEST_CONTEXT the child reports in plain TAP.
+  const { NODE_TEST_CONTEXT, ...env } = process.env
+  const child = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--test', fileURLToPath(import.meta.url)], {
+    env: { ...env, HERON_NATIVE_CONVERSION: '1', HERON_TEST_ONLY: 'heron' },
+    encoding: 'utf8',
+  })
+  assert.equal(child.status, 0, child.stdout + child.stderr)
+  assert.match(child.stdout, /# fail 0/)
+})

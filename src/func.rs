@@ -1,7 +1,15 @@
 //! The two hot paths across the JS boundary, in raw N-API:
-//! - an exported wasm function is a JS function made by `napi_create_function` whose data
-//!   pointer leads straight to the engine `Func` and its signature: no lookup, no lock, no
-//!   allocation for up to `INLINE_SLOTS` values;
+//! - an exported wasm function is a small JS arrow function made by `index.js`
+//!   (`makeExportFunction`) around a native function made by `napi_create_function`, whose
+//!   data pointer leads straight to the engine `Func` and its signature: no lookup, no lock,
+//!   no allocation for up to `INLINE_SLOTS` values. When every parameter and result is a
+//!   number (i32, i64, f32, f64), the arrow converts the arguments itself (`x | 0`, `+x`,
+//!   `BigInt.asIntN(64, x)`: exactly ToWebAssemblyValue, and inlined by V8's JIT), stores
+//!   them in this thread's call slots (a buffer shared with JS through typed arrays), calls
+//!   the native function with no arguments and reads the results back from the slots; the
+//!   native side then makes one N-API call (for its data pointer) per call. Other signatures
+//!   pass the JS values through and convert them natively. Either way the function JS sees
+//!   is an arrow function, so like V8's exported functions it is not a constructor;
 //! - a JS function imported by wasm becomes an engine host function that converts its
 //!   arguments and calls the JS function with `napi_call_function`. If the JS function
 //!   throws, the exception stays pending, the wasm frames unwind, and the outermost export
@@ -10,16 +18,25 @@
 use crate::convert::{to_js, to_wasm};
 use crate::error::{self, Pending};
 use heron_engine::{Engine, Func, FuncType, HostError, ValRaw, ValType};
+use napi::bindgen_prelude::{Env, JsValue, Unknown};
 use napi::sys;
+use napi_derive::napi;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
+use std::rc::Rc;
 
 /// Calls with at most this many parameters or results use stack storage only.
 const INLINE_SLOTS: usize = 8;
 
-/// What an exported function's JS object points to.
+/// Size of this thread's call slots: signatures of numbers with at most this many
+/// parameters and results take the fast path.
+const CALL_SLOTS: usize = 16;
+const SLOT_BYTES: usize = std::mem::size_of::<ValRaw>();
+
+/// What an exported function's JS objects (the arrow and the native function inside it)
+/// point to; each holds one count of the `Rc`.
 struct ExportData {
     func: Func,
     params: Box<[ValType]>,
@@ -27,6 +44,8 @@ struct ExportData {
     /// False if a parameter or result is a `v128`: such functions throw a TypeError when
     /// called from JS, before running.
     crosses_boundary: bool,
+    /// This thread's call slots if the function takes the fast path, else null.
+    call_slots: *mut u8,
 }
 
 /// Marks the function objects made by `function_object`, so that `exported_func` can tell
@@ -34,12 +53,66 @@ struct ExportData {
 static EXPORT_TAG: sys::napi_type_tag =
     sys::napi_type_tag { lower: 0x6865_726f_6e2d_6578, upper: 0x706f_7274_2d66_6e31 };
 
+/// What `index.js` gives this thread for making exported functions.
+#[derive(Clone, Copy)]
+struct ExportSupport {
+    /// `makeExportFunction(native, signature, name, length)`, or null before it is set.
+    make_function: sys::napi_ref,
+    /// The call slots, `CALL_SLOTS` of them (16 bytes each, laid out as `ValRaw`s, maybe
+    /// less aligned), or null if the fast path is off.
+    call_slots: *mut u8,
+}
+
 thread_local! {
+    static EXPORT_SUPPORT: Cell<ExportSupport> =
+        const { Cell::new(ExportSupport { make_function: ptr::null_mut(), call_slots: ptr::null_mut() }) };
     /// The JS function made for each wasm function on this thread, by `Func::id`, so the
     /// same function always reaches JS as the same object (the spec's Exported Function
     /// cache). Weak references: an entry goes when its function object is collected.
     static FUNCTION_OBJECTS: RefCell<HashMap<usize, (sys::napi_ref, *const ExportData)>> =
         RefCell::new(HashMap::new());
+}
+
+/// Registers what `index.js` provides for exported functions on this thread: the function
+/// that wraps a native function for JS (see the module comment) and the ArrayBuffer of the
+/// call slots (at least `CALL_SLOTS` × 16 bytes), or null to keep every call on the
+/// native-conversion path.
+#[napi]
+pub fn set_export_support(env: Env, make_function: Unknown, call_slots: Unknown) -> napi::Result<()> {
+    let env = env.raw();
+    let mut reference = ptr::null_mut();
+    let mut data = ptr::null_mut();
+    let mut length = 0;
+    // SAFETY: live values of this env. The references are strong and never deleted: both
+    // live as long as the env, and the slots' memory with the ArrayBuffer.
+    unsafe {
+        if sys::napi_create_reference(env, make_function.raw(), 1, &mut reference) != sys::Status::napi_ok {
+            return Err(napi::Error::from_reason("makeExportFunction cannot be referenced"));
+        }
+        let mut is_buffer = false;
+        sys::napi_is_arraybuffer(env, call_slots.raw(), &mut is_buffer);
+        if is_buffer {
+            sys::napi_get_arraybuffer_info(env, call_slots.raw(), &mut data, &mut length);
+            let mut slots_reference = ptr::null_mut();
+            sys::napi_create_reference(env, call_slots.raw(), 1, &mut slots_reference);
+        }
+    }
+    let big_enough = !data.is_null() && length >= CALL_SLOTS * SLOT_BYTES;
+    let call_slots = if big_enough { data.cast() } else { ptr::null_mut() };
+    EXPORT_SUPPORT.with(|support| support.set(ExportSupport { make_function: reference, call_slots }));
+    Ok(())
+}
+
+/// One letter per value type, for `makeExportFunction`: the numbers the fast path carries,
+/// and `x` for anything that must be converted natively.
+fn type_letter(ty: ValType) -> char {
+    match ty {
+        ValType::I32 => 'i',
+        ValType::I64 => 'I',
+        ValType::F32 => 'f',
+        ValType::F64 => 'F',
+        _ => 'x',
+    }
 }
 
 /// The JS function for `func`: the one made before if it is still alive, else a new one
@@ -58,34 +131,94 @@ pub(crate) fn function_object(env: sys::napi_env, func: Func) -> Result<sys::nap
     let id = func.id();
     let ty = func.ty().clone();
     let crosses_boundary = ty.params().iter().chain(ty.results()).all(|t| *t != ValType::V128);
-    let data = Box::into_raw(Box::new(ExportData {
+    let params: String = ty.params().iter().map(|t| type_letter(*t)).collect();
+    let results: String = ty.results().iter().map(|t| type_letter(*t)).collect();
+    let signature = format!("{params}:{results}");
+    let support = EXPORT_SUPPORT.with(Cell::get);
+    let fast = !support.call_slots.is_null()
+        && !signature.contains('x')
+        && ty.params().len().max(ty.results().len()) <= CALL_SLOTS;
+    let data = Rc::new(ExportData {
         params: ty.params().into(),
         results: ty.results().into(),
         crosses_boundary,
+        call_slots: if fast { support.call_slots } else { ptr::null_mut() },
         func,
-    }));
-    let mut function = ptr::null_mut();
-    // SAFETY: `data` is a live heap allocation handed to the function object, which frees it
-    // in `finalize_export` when the function is garbage collected.
+    });
+    // SAFETY: (whole block) N-API calls on the live env with pointers to locals. Each JS
+    // object that gets a pointer from `Rc::into_raw` releases it in its finalizer.
     unsafe {
+        let callback: sys::napi_callback = if fast { Some(call_export_fast) } else { Some(call_export) };
+        let native_data = Rc::into_raw(data.clone()).cast_mut();
+        let mut native = ptr::null_mut();
         let status = sys::napi_create_function(
             env,
             name.as_ptr().cast(),
             name.len() as isize,
-            Some(call_export),
-            data.cast(),
-            &mut function,
+            callback,
+            native_data.cast(),
+            &mut native,
         );
         if status != sys::Status::napi_ok
-            || sys::napi_wrap(env, function, data.cast(), Some(finalize_export), ptr::null_mut(), ptr::null_mut())
-                != sys::Status::napi_ok
+            || sys::napi_add_finalizer(
+                env,
+                native,
+                native_data.cast(),
+                Some(release_export),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            ) != sys::Status::napi_ok
         {
-            drop(Box::from_raw(data));
+            drop(Rc::from_raw(native_data));
+            return Err(Pending);
+        }
+        let function = if support.make_function.is_null() {
+            define_length(env, native, ty.params().len());
+            native
+        } else {
+            let mut make_function = ptr::null_mut();
+            sys::napi_get_reference_value(env, support.make_function, &mut make_function);
+            let mut args = [native, ptr::null_mut(), ptr::null_mut(), ptr::null_mut()];
+            sys::napi_create_string_utf8(env, signature.as_ptr().cast(), signature.len() as isize, &mut args[1]);
+            sys::napi_create_string_utf8(env, name.as_ptr().cast(), name.len() as isize, &mut args[2]);
+            sys::napi_create_uint32(env, ty.params().len() as u32, &mut args[3]);
+            let mut made = ptr::null_mut();
+            let receiver = undefined(env);
+            if sys::napi_call_function(env, receiver, make_function, args.len(), args.as_ptr(), &mut made)
+                != sys::Status::napi_ok
+            {
+                return Err(Pending);
+            }
+            made
+        };
+        let wrapped_data = Rc::into_raw(data).cast_mut();
+        if sys::napi_wrap(env, function, wrapped_data.cast(), Some(finalize_export), ptr::null_mut(), ptr::null_mut())
+            != sys::Status::napi_ok
+        {
+            drop(Rc::from_raw(wrapped_data));
             return Err(Pending);
         }
         sys::napi_type_tag_object(env, function, &EXPORT_TAG);
+        let mut reference = ptr::null_mut();
+        sys::napi_create_reference(env, function, 0, &mut reference);
+        let replaced = FUNCTION_OBJECTS.with(|map| map.borrow_mut().insert(id, (reference, wrapped_data.cast_const())));
+        if let Some((stale, _)) = replaced {
+            sys::napi_delete_reference(env, stale);
+        }
+        Ok(function)
+    }
+}
+
+/// Gives `function` a `length` of `count` (only needed without `makeExportFunction`, whose
+/// arrow functions have the right length already).
+///
+/// # Safety
+/// `env` must be the current JS environment and `function` a live value of it.
+unsafe fn define_length(env: sys::napi_env, function: sys::napi_value, count: usize) {
+    // SAFETY: per this function's contract, with pointers to locals.
+    unsafe {
         let mut length = ptr::null_mut();
-        sys::napi_create_uint32(env, ty.params().len() as u32, &mut length);
+        sys::napi_create_uint32(env, count as u32, &mut length);
         let property = sys::napi_property_descriptor {
             utf8name: c"length".as_ptr(),
             name: ptr::null_mut(),
@@ -97,14 +230,7 @@ pub(crate) fn function_object(env: sys::napi_env, func: Func) -> Result<sys::nap
             data: ptr::null_mut(),
         };
         sys::napi_define_properties(env, function, 1, &property);
-        let mut reference = ptr::null_mut();
-        sys::napi_create_reference(env, function, 0, &mut reference);
-        let replaced = FUNCTION_OBJECTS.with(|map| map.borrow_mut().insert(id, (reference, data.cast_const())));
-        if let Some((stale, _)) = replaced {
-            sys::napi_delete_reference(env, stale);
-        }
     }
-    Ok(function)
 }
 
 /// The wasm function behind `value` if it is a function made by `function_object`.
@@ -128,14 +254,17 @@ pub(crate) unsafe fn exported_func(env: sys::napi_env, value: sys::napi_value) -
     }
 }
 
+/// Releases the count of `ExportData` held by an exported function's JS function, and
+/// forgets the function in `FUNCTION_OBJECTS`.
+///
 /// # Safety
-/// Called by N-API once, with the data pointer given in `function_object`.
+/// Called by N-API once, with the pointer `function_object` wrapped into the function.
 unsafe extern "C" fn finalize_export(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: `data` is the Box leaked in `function_object`, finalized exactly once. The cache
-    // entry is removed only if it still belongs to this function object (a newer object for
-    // the same wasm function may have replaced it after this one was collected).
+    // SAFETY: `data` is a count of the Rc made in `function_object`, released exactly once.
+    // The cache entry is removed only if it still belongs to this function object (a newer
+    // object for the same wasm function may have replaced it after this one was collected).
     unsafe {
-        let export = Box::from_raw(data.cast::<ExportData>());
+        let export = Rc::from_raw(data.cast::<ExportData>().cast_const());
         let id = export.func.id();
         let entry = FUNCTION_OBJECTS.with(|map| {
             let mut map = map.borrow_mut();
@@ -148,6 +277,48 @@ unsafe extern "C" fn finalize_export(env: sys::napi_env, data: *mut c_void, _hin
             sys::napi_delete_reference(env, reference);
         }
     }
+}
+
+/// Releases the count of `ExportData` held by the native function inside an exported
+/// function.
+///
+/// # Safety
+/// Called by N-API once, with the data pointer of the native function.
+unsafe extern "C" fn release_export(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: a count of the Rc made in `function_object`, released exactly once.
+    drop(unsafe { Rc::from_raw(data.cast::<ExportData>().cast_const()) });
+}
+
+/// The native function of an exported function on the fast path: the arguments are in the
+/// thread's call slots, converted by the JS wrapper; the results go back there.
+///
+/// # Safety
+/// Called by N-API only, for functions made by `function_object` with `call_slots` set.
+unsafe extern "C" fn call_export_fast(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let mut data = ptr::null_mut();
+    // SAFETY: N-API writes only the data pointer.
+    unsafe { sys::napi_get_cb_info(env, info, ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), &mut data) };
+    // SAFETY: the data pointer of these functions is always their live ExportData.
+    let export = unsafe { &*data.cast::<ExportData>() };
+    let (params, results) = (export.params.len(), export.results.len());
+    let mut slots = [ValRaw::default(); CALL_SLOTS];
+    // SAFETY: the call slots hold `CALL_SLOTS` values and belong to this thread; the JS
+    // wrapper has just written the arguments there. They are copied out before wasm runs,
+    // since a nested call would overwrite them.
+    unsafe { ptr::copy_nonoverlapping(export.call_slots, slots.as_mut_ptr().cast::<u8>(), params * SLOT_BYTES) };
+    let outcome = {
+        let _entry = WasmEntry::enter(env);
+        // SAFETY: the slots hold one value of each parameter's type, and room for the results.
+        unsafe { export.func.call_raw(&mut slots[..params.max(results).max(1)]) }
+    };
+    match outcome {
+        // SAFETY: as above; the wrapper reads the results before anything else can run.
+        Ok(()) => unsafe {
+            ptr::copy_nonoverlapping(slots.as_ptr().cast::<u8>(), export.call_slots, results * SLOT_BYTES)
+        },
+        Err(error) => drop(error::throw(env, error)),
+    }
+    ptr::null_mut()
 }
 
 /// The body of every exported function.
