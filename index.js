@@ -50,19 +50,21 @@ native.setErrorClasses(CompileError, LinkError, RuntimeError)
 
 // --- Exported functions -------------------------------------------------------
 
-// An exported wasm function reaches JS as an arrow function made here around the
-// native function that calls it (src/func.rs explains the two paths). Arrow
-// functions are not constructors, so `new f()` throws a TypeError as with V8.
+// An exported wasm function reaches JS as an arrow function made here, which
+// calls one of two native functions shared by every export (src/func.rs
+// explains both). Arrow functions are not constructors, so `new f()` throws a
+// TypeError as with V8.
 //
 // When every parameter and result is a number, the arrow converts the arguments
 // itself, exactly as ToWebAssemblyValue does (`x | 0` is ToInt32, `+x` is
 // ToNumber, `BigInt.asIntN(64, x)` is ToBigInt64, a Float32Array store rounds
 // to f32), all of them before storing any (a conversion may call back into
-// wasm, which uses the same slots), then stores them in the call slots, calls
-// the native function without arguments and reads the results from the slots.
-// V8 inlines all of it into the caller.
+// wasm, which uses the same slots), then stores them and its own native
+// `data` address in the call slots, calls the native function without
+// arguments and reads the results from the slots. V8 inlines all of it into
+// the caller. Otherwise the arrow passes itself and its arguments on.
 const CALL_SLOTS = 16
-const callSlots = new ArrayBuffer(CALL_SLOTS * 16)
+const callSlots = new ArrayBuffer((CALL_SLOTS + 1) * 16)
 const slotViews = {
   I32: new Int32Array(callSlots),
   I64: new BigInt64Array(callSlots),
@@ -81,30 +83,33 @@ const SLOT_TYPES = {
 
 const exportFunctionMakers = new Map()
 
-// Source of a function (native, views) => arrow for signature `params:results`
-// (letters of SLOT_TYPES; `x` for any other type).
+// Source of a function (native, views, data, name) => exported function, for
+// signature `params:results` (letters of SLOT_TYPES; `x` for any other type).
+// The arrow gets its name from the computed key, which is cheaper than
+// redefining `name` afterwards.
 function exportFunctionSource(signature) {
   const [params, results] = signature.split(':')
   const names = [...params].map((_, i) => `a${i}`)
   const list = names.join(', ')
   if (/x/.test(signature)) {
-    return `return (${list}) => native(${list})`
+    return `const exported = { [name]: (${list}) => native(exported, ${list}) }[name]\nreturn exported`
   }
   const slot = (letter, i) => `${SLOT_TYPES[letter].view}[${SLOT_TYPES[letter].index(i)}]`
   const body = [
     ...[...params].map((letter, i) => `${names[i]} = ${SLOT_TYPES[letter].convert(names[i])}`),
     ...[...params].map((letter, i) => `${slot(letter, i)} = ${names[i]}`),
+    `F64[${2 * CALL_SLOTS}] = data`,
     'native()',
   ]
   const read = [...results].map(slot)
   if (read.length === 1) body.push(`return ${read[0]}`)
   if (read.length > 1) body.push(`return [${read.join(', ')}]`)
-  return `const { I32, I64, F32, F64, asIntN } = views\nreturn (${list}) => {\n  ${body.join('\n  ')}\n}`
+  return `const { I32, I64, F32, F64, asIntN } = views\nreturn { [name]: (${list}) => {\n  ${body.join('\n  ')}\n} }[name]`
 }
 
 // Whether source text can be compiled here (not under
 // --disallow-code-generation-from-strings). Without, every exported function
-// converts natively, inside a wrapper that needs no compiled source.
+// converts natively, through a wrapper that needs no compiled source.
 const canCompileSource = (() => {
   try {
     return typeof new Function('') === 'function'
@@ -114,21 +119,18 @@ const canCompileSource = (() => {
 })()
 
 // Called by the binding for each new exported function.
-function makeExportFunction(native, signature, name, length) {
-  let exported
-  if (canCompileSource) {
-    let make = exportFunctionMakers.get(signature)
-    if (make === undefined) {
-      make = new Function('native', 'views', exportFunctionSource(signature))
-      exportFunctionMakers.set(signature, make)
-    }
-    exported = make(native, slotViews)
-  } else {
-    exported = (...args) => native(...args)
+function makeExportFunction(native, data, signature, name, length) {
+  if (!canCompileSource) {
+    const exported = { [name]: (...args) => native(exported, ...args) }[name]
     Object.defineProperty(exported, 'length', { value: length })
+    return exported
   }
-  Object.defineProperty(exported, 'name', { value: name })
-  return exported
+  let make = exportFunctionMakers.get(signature)
+  if (make === undefined) {
+    make = new Function('native', 'views', 'data', 'name', exportFunctionSource(signature))
+    exportFunctionMakers.set(signature, make)
+  }
+  return make(native, slotViews, data, name)
 }
 
 native.setExportSupport(makeExportFunction, canCompileSource ? callSlots : null)

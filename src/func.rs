@@ -1,15 +1,16 @@
 //! The two hot paths across the JS boundary, in raw N-API:
 //! - an exported wasm function is a small JS arrow function made by `index.js`
-//!   (`makeExportFunction`) around a native function made by `napi_create_function`, whose
-//!   data pointer leads straight to the engine `Func` and its signature: no lookup, no lock,
-//!   no allocation for up to `INLINE_SLOTS` values. When every parameter and result is a
-//!   number (i32, i64, f32, f64), the arrow converts the arguments itself (`x | 0`, `+x`,
-//!   `BigInt.asIntN(64, x)`: exactly ToWebAssemblyValue, and inlined by V8's JIT), stores
-//!   them in this thread's call slots (a buffer shared with JS through typed arrays), calls
-//!   the native function with no arguments and reads the results back from the slots; the
-//!   native side then makes one N-API call (for its data pointer) per call. Other signatures
-//!   pass the JS values through and convert them natively. Either way the function JS sees
-//!   is an arrow function, so like V8's exported functions it is not a constructor;
+//!   (`makeExportFunction`) that calls one of two native functions shared by all exports of
+//!   the thread. When every parameter and result is a number (i32, i64, f32, f64), the
+//!   arrow converts the arguments itself (`x | 0`, `+x`, `BigInt.asIntN(64, x)`: exactly
+//!   ToWebAssemblyValue, and inlined by V8's JIT), stores them and the address of the
+//!   function's `ExportData` in this thread's call slots (a buffer shared with JS through
+//!   typed arrays), calls `call_export_fast` without arguments and reads the results back
+//!   from the slots: the call makes no N-API call at all. Other signatures pass the arrow
+//!   itself and the JS values to `call_export`, which unwraps the arrow (checking its type
+//!   tag) and converts natively. The native functions are reachable only from inside those
+//!   arrows. The function JS sees is an arrow function, so like V8's exported functions it
+//!   is not a constructor;
 //! - a JS function imported by wasm becomes an engine host function that converts its
 //!   arguments and calls the JS function with `napi_call_function`. If the JS function
 //!   throws, the exception stays pending, the wasm frames unwind, and the outermost export
@@ -25,7 +26,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
-use std::rc::Rc;
 
 /// Calls with at most this many parameters or results use stack storage only.
 const INLINE_SLOTS: usize = 8;
@@ -35,8 +35,7 @@ const INLINE_SLOTS: usize = 8;
 const CALL_SLOTS: usize = 16;
 const SLOT_BYTES: usize = std::mem::size_of::<ValRaw>();
 
-/// What an exported function's JS objects (the arrow and the native function inside it)
-/// point to; each holds one count of the `Rc`.
+/// What an exported function's JS function points to (it owns it: its finalizer frees it).
 struct ExportData {
     func: Func,
     params: Box<[ValType]>,
@@ -46,6 +45,8 @@ struct ExportData {
     crosses_boundary: bool,
     /// This thread's call slots if the function takes the fast path, else null.
     call_slots: *mut u8,
+    /// The weak reference `napi_wrap` made to the JS function, deleted in its finalizer.
+    wrap_reference: Cell<sys::napi_ref>,
 }
 
 /// Marks the function objects made by `function_object`, so that `exported_func` can tell
@@ -53,19 +54,30 @@ struct ExportData {
 static EXPORT_TAG: sys::napi_type_tag =
     sys::napi_type_tag { lower: 0x6865_726f_6e2d_6578, upper: 0x706f_7274_2d66_6e31 };
 
-/// What `index.js` gives this thread for making exported functions.
+/// What this thread has for making exported functions.
 #[derive(Clone, Copy)]
 struct ExportSupport {
-    /// `makeExportFunction(native, signature, name, length)`, or null before it is set.
+    /// `makeExportFunction(native, data, signature, name, length)` from `index.js`, or null
+    /// before it is set.
     make_function: sys::napi_ref,
-    /// The call slots, `CALL_SLOTS` of them (16 bytes each, laid out as `ValRaw`s, maybe
-    /// less aligned), or null if the fast path is off.
+    /// The call slots: `CALL_SLOTS` slots of 16 bytes, laid out as `ValRaw`s (maybe less
+    /// aligned), then the `ExportData` address as an f64; or null if the fast path is off.
     call_slots: *mut u8,
+    /// The native functions behind every exported function: `call_export_fast` and
+    /// `call_export`.
+    fast_native: sys::napi_ref,
+    generic_native: sys::napi_ref,
 }
 
 thread_local! {
-    static EXPORT_SUPPORT: Cell<ExportSupport> =
-        const { Cell::new(ExportSupport { make_function: ptr::null_mut(), call_slots: ptr::null_mut() }) };
+    static EXPORT_SUPPORT: Cell<ExportSupport> = const {
+        Cell::new(ExportSupport {
+            make_function: ptr::null_mut(),
+            call_slots: ptr::null_mut(),
+            fast_native: ptr::null_mut(),
+            generic_native: ptr::null_mut(),
+        })
+    };
     /// The JS function made for each wasm function on this thread, by `Func::id`, so the
     /// same function always reaches JS as the same object (the spec's Exported Function
     /// cache). Weak references: an entry goes when its function object is collected.
@@ -74,33 +86,62 @@ thread_local! {
 }
 
 /// Registers what `index.js` provides for exported functions on this thread: the function
-/// that wraps a native function for JS (see the module comment) and the ArrayBuffer of the
-/// call slots (at least `CALL_SLOTS` × 16 bytes), or null to keep every call on the
-/// native-conversion path.
+/// that makes them (see the module comment) and the ArrayBuffer of the call slots (at least
+/// `CALL_SLOTS + 1` × 16 bytes), or null to keep every call on the native-conversion path.
 #[napi]
 pub fn set_export_support(env: Env, make_function: Unknown, call_slots: Unknown) -> napi::Result<()> {
     let env = env.raw();
-    let mut reference = ptr::null_mut();
+    let failed = || napi::Error::from_reason("cannot set up exported functions");
     let mut data = ptr::null_mut();
     let mut length = 0;
-    // SAFETY: live values of this env. The references are strong and never deleted: both
-    // live as long as the env, and the slots' memory with the ArrayBuffer.
-    unsafe {
-        if sys::napi_create_reference(env, make_function.raw(), 1, &mut reference) != sys::Status::napi_ok {
-            return Err(napi::Error::from_reason("makeExportFunction cannot be referenced"));
-        }
+    // SAFETY: (whole block) N-API calls on live values of this env with pointers to locals.
+    // The references are strong and never deleted: all live as long as the env, and the
+    // slots' memory with their ArrayBuffer.
+    let support = unsafe {
         let mut is_buffer = false;
         sys::napi_is_arraybuffer(env, call_slots.raw(), &mut is_buffer);
         if is_buffer {
             sys::napi_get_arraybuffer_info(env, call_slots.raw(), &mut data, &mut length);
-            let mut slots_reference = ptr::null_mut();
-            sys::napi_create_reference(env, call_slots.raw(), 1, &mut slots_reference);
+            strong_reference(env, call_slots.raw()).ok_or_else(failed)?;
         }
-    }
-    let big_enough = !data.is_null() && length >= CALL_SLOTS * SLOT_BYTES;
-    let call_slots = if big_enough { data.cast() } else { ptr::null_mut() };
-    EXPORT_SUPPORT.with(|support| support.set(ExportSupport { make_function: reference, call_slots }));
+        let big_enough = !data.is_null() && length >= (CALL_SLOTS + 1) * SLOT_BYTES;
+        ExportSupport {
+            make_function: strong_reference(env, make_function.raw()).ok_or_else(failed)?,
+            call_slots: if big_enough { data.cast() } else { ptr::null_mut() },
+            fast_native: native_function(env, call_export_fast).ok_or_else(failed)?,
+            generic_native: native_function(env, call_export).ok_or_else(failed)?,
+        }
+    };
+    EXPORT_SUPPORT.with(|cell| cell.set(support));
     Ok(())
+}
+
+/// # Safety
+/// `env` must be the current JS environment and `value` a live value of it.
+unsafe fn strong_reference(env: sys::napi_env, value: sys::napi_value) -> Option<sys::napi_ref> {
+    let mut reference = ptr::null_mut();
+    // SAFETY: per this function's contract, with a pointer to a local.
+    let status = unsafe { sys::napi_create_reference(env, value, 1, &mut reference) };
+    (status == sys::Status::napi_ok).then_some(reference)
+}
+
+/// A strong reference to a new native function running `callback`.
+///
+/// # Safety
+/// `env` must be the current JS environment.
+unsafe fn native_function(
+    env: sys::napi_env,
+    callback: unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value,
+) -> Option<sys::napi_ref> {
+    let mut function = ptr::null_mut();
+    // SAFETY: per this function's contract, with a pointer to a local.
+    unsafe {
+        let status = sys::napi_create_function(env, ptr::null(), 0, Some(callback), ptr::null_mut(), &mut function);
+        if status != sys::Status::napi_ok {
+            return None;
+        }
+        strong_reference(env, function)
+    }
 }
 
 /// One letter per value type, for `makeExportFunction`: the numbers the fast path carries,
@@ -127,6 +168,10 @@ pub(crate) fn function_object(env: sys::napi_env, func: Func) -> Result<sys::nap
             return Ok(function);
         }
     }
+    let support = EXPORT_SUPPORT.with(Cell::get);
+    if support.make_function.is_null() {
+        return Err(error::throw_type_error(env, "heron's binding must be loaded through its index.js"));
+    }
     let name = func.index().map(|i| i.to_string()).unwrap_or_default();
     let id = func.id();
     let ty = func.ty().clone();
@@ -134,102 +179,46 @@ pub(crate) fn function_object(env: sys::napi_env, func: Func) -> Result<sys::nap
     let params: String = ty.params().iter().map(|t| type_letter(*t)).collect();
     let results: String = ty.results().iter().map(|t| type_letter(*t)).collect();
     let signature = format!("{params}:{results}");
-    let support = EXPORT_SUPPORT.with(Cell::get);
     let fast = !support.call_slots.is_null()
         && !signature.contains('x')
         && ty.params().len().max(ty.results().len()) <= CALL_SLOTS;
-    let data = Rc::new(ExportData {
+    let data = Box::into_raw(Box::new(ExportData {
         params: ty.params().into(),
         results: ty.results().into(),
         crosses_boundary,
         call_slots: if fast { support.call_slots } else { ptr::null_mut() },
+        wrap_reference: Cell::new(ptr::null_mut()),
         func,
-    });
-    // SAFETY: (whole block) N-API calls on the live env with pointers to locals. Each JS
-    // object that gets a pointer from `Rc::into_raw` releases it in its finalizer.
+    }));
+    // SAFETY: (whole block) N-API calls on the live env with pointers to locals. The JS
+    // function made here owns `data`: its finalizer frees it.
     unsafe {
-        let callback: sys::napi_callback = if fast { Some(call_export_fast) } else { Some(call_export) };
-        let native_data = Rc::into_raw(data.clone()).cast_mut();
-        let mut native = ptr::null_mut();
-        let status = sys::napi_create_function(
-            env,
-            name.as_ptr().cast(),
-            name.len() as isize,
-            callback,
-            native_data.cast(),
-            &mut native,
-        );
-        if status != sys::Status::napi_ok
-            || sys::napi_add_finalizer(
-                env,
-                native,
-                native_data.cast(),
-                Some(release_export),
-                ptr::null_mut(),
-                ptr::null_mut(),
-            ) != sys::Status::napi_ok
-        {
-            drop(Rc::from_raw(native_data));
-            return Err(Pending);
-        }
-        let function = if support.make_function.is_null() {
-            define_length(env, native, ty.params().len());
-            native
-        } else {
-            let mut make_function = ptr::null_mut();
-            sys::napi_get_reference_value(env, support.make_function, &mut make_function);
-            let mut args = [native, ptr::null_mut(), ptr::null_mut(), ptr::null_mut()];
-            sys::napi_create_string_utf8(env, signature.as_ptr().cast(), signature.len() as isize, &mut args[1]);
-            sys::napi_create_string_utf8(env, name.as_ptr().cast(), name.len() as isize, &mut args[2]);
-            sys::napi_create_uint32(env, ty.params().len() as u32, &mut args[3]);
-            let mut made = ptr::null_mut();
-            let receiver = undefined(env);
-            if sys::napi_call_function(env, receiver, make_function, args.len(), args.as_ptr(), &mut made)
-                != sys::Status::napi_ok
-            {
-                return Err(Pending);
-            }
-            made
-        };
-        let wrapped_data = Rc::into_raw(data).cast_mut();
-        if sys::napi_wrap(env, function, wrapped_data.cast(), Some(finalize_export), ptr::null_mut(), ptr::null_mut())
-            != sys::Status::napi_ok
-        {
-            drop(Rc::from_raw(wrapped_data));
-            return Err(Pending);
-        }
-        sys::napi_type_tag_object(env, function, &EXPORT_TAG);
+        let mut args = [ptr::null_mut(); 5];
+        let native = if fast { support.fast_native } else { support.generic_native };
+        sys::napi_get_reference_value(env, native, &mut args[0]);
+        // Exact: user-space addresses have fewer than 53 bits.
+        sys::napi_create_double(env, data as usize as f64, &mut args[1]);
+        sys::napi_create_string_utf8(env, signature.as_ptr().cast(), signature.len() as isize, &mut args[2]);
+        sys::napi_create_string_utf8(env, name.as_ptr().cast(), name.len() as isize, &mut args[3]);
+        sys::napi_create_uint32(env, ty.params().len() as u32, &mut args[4]);
+        let mut make_function = ptr::null_mut();
+        sys::napi_get_reference_value(env, support.make_function, &mut make_function);
+        let mut function = ptr::null_mut();
+        let made =
+            sys::napi_call_function(env, undefined(env), make_function, args.len(), args.as_ptr(), &mut function);
+        // The wrap's weak reference doubles as the cache entry; `finalize_export` deletes it.
         let mut reference = ptr::null_mut();
-        sys::napi_create_reference(env, function, 0, &mut reference);
-        let replaced = FUNCTION_OBJECTS.with(|map| map.borrow_mut().insert(id, (reference, wrapped_data.cast_const())));
-        if let Some((stale, _)) = replaced {
-            sys::napi_delete_reference(env, stale);
+        if made != sys::Status::napi_ok
+            || sys::napi_wrap(env, function, data.cast(), Some(finalize_export), ptr::null_mut(), &mut reference)
+                != sys::Status::napi_ok
+        {
+            drop(Box::from_raw(data));
+            return Err(Pending);
         }
+        (*data).wrap_reference.set(reference);
+        sys::napi_type_tag_object(env, function, &EXPORT_TAG);
+        FUNCTION_OBJECTS.with(|map| map.borrow_mut().insert(id, (reference, data.cast_const())));
         Ok(function)
-    }
-}
-
-/// Gives `function` a `length` of `count` (only needed without `makeExportFunction`, whose
-/// arrow functions have the right length already).
-///
-/// # Safety
-/// `env` must be the current JS environment and `function` a live value of it.
-unsafe fn define_length(env: sys::napi_env, function: sys::napi_value, count: usize) {
-    // SAFETY: per this function's contract, with pointers to locals.
-    unsafe {
-        let mut length = ptr::null_mut();
-        sys::napi_create_uint32(env, count as u32, &mut length);
-        let property = sys::napi_property_descriptor {
-            utf8name: c"length".as_ptr(),
-            name: ptr::null_mut(),
-            method: None,
-            getter: None,
-            setter: None,
-            value: length,
-            attributes: sys::PropertyAttributes::configurable,
-            data: ptr::null_mut(),
-        };
-        sys::napi_define_properties(env, function, 1, &property);
     }
 }
 
@@ -238,6 +227,16 @@ unsafe fn define_length(env: sys::napi_env, function: sys::napi_value, count: us
 /// # Safety
 /// `env` must be the current JS environment and `value` a live value of it.
 pub(crate) unsafe fn exported_func(env: sys::napi_env, value: sys::napi_value) -> Option<Func> {
+    // SAFETY: per this function's contract.
+    unsafe { exported_data(env, value) }.map(|export| export.func.clone())
+}
+
+/// The `ExportData` of `value` if it is a function made by `function_object`; it lives as
+/// long as `value`.
+///
+/// # Safety
+/// `env` must be the current JS environment and `value` a live value of it.
+unsafe fn exported_data<'a>(env: sys::napi_env, value: sys::napi_value) -> Option<&'a ExportData> {
     // SAFETY: per this function's contract; the unwrapped pointer is an ExportData because
     // only `function_object` tags objects with EXPORT_TAG, and it lives as long as `value`.
     unsafe {
@@ -250,56 +249,50 @@ pub(crate) unsafe fn exported_func(env: sys::napi_env, value: sys::napi_value) -
         if sys::napi_unwrap(env, value, &mut data) != sys::Status::napi_ok {
             return None;
         }
-        Some((*data.cast::<ExportData>()).func.clone())
+        Some(&*data.cast::<ExportData>())
     }
 }
 
-/// Releases the count of `ExportData` held by an exported function's JS function, and
-/// forgets the function in `FUNCTION_OBJECTS`.
+/// Frees the `ExportData` of a collected exported function, deletes the weak reference its
+/// wrap made, and forgets it in `FUNCTION_OBJECTS` unless a newer function has taken its
+/// place.
 ///
 /// # Safety
-/// Called by N-API once, with the pointer `function_object` wrapped into the function.
+/// Called by N-API once per JS function made by `function_object`, with the pointer wrapped
+/// into it.
 unsafe extern "C" fn finalize_export(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: `data` is a count of the Rc made in `function_object`, released exactly once.
-    // The cache entry is removed only if it still belongs to this function object (a newer
-    // object for the same wasm function may have replaced it after this one was collected).
+    // SAFETY: `data` is the Box leaked in `function_object`, freed exactly once. Nothing
+    // can call the function any more. The wrap's reference may be deleted only here, by
+    // N-API's rules, and only this finalizer deletes it.
     unsafe {
-        let export = Rc::from_raw(data.cast::<ExportData>().cast_const());
+        let export = Box::from_raw(data.cast::<ExportData>());
         let id = export.func.id();
-        let entry = FUNCTION_OBJECTS.with(|map| {
+        FUNCTION_OBJECTS.with(|map| {
             let mut map = map.borrow_mut();
-            match map.get(&id) {
-                Some((_, owner)) if *owner == data.cast_const().cast() => map.remove(&id),
-                _ => None,
+            if map.get(&id).is_some_and(|(_, owner)| *owner == data.cast_const().cast()) {
+                map.remove(&id);
             }
         });
-        if let Some((reference, _)) = entry {
-            sys::napi_delete_reference(env, reference);
-        }
+        sys::napi_delete_reference(env, export.wrap_reference.get());
     }
 }
 
-/// Releases the count of `ExportData` held by the native function inside an exported
-/// function.
+/// The native function behind exported functions on the fast path: the JS function has
+/// written the converted arguments and its `ExportData` address to the thread's call slots;
+/// the results go back there.
 ///
 /// # Safety
-/// Called by N-API once, with the data pointer of the native function.
-unsafe extern "C" fn release_export(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: a count of the Rc made in `function_object`, released exactly once.
-    drop(unsafe { Rc::from_raw(data.cast::<ExportData>().cast_const()) });
-}
-
-/// The native function of an exported function on the fast path: the arguments are in the
-/// thread's call slots, converted by the JS wrapper; the results go back there.
-///
-/// # Safety
-/// Called by N-API only, for functions made by `function_object` with `call_slots` set.
-unsafe extern "C" fn call_export_fast(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let mut data = ptr::null_mut();
-    // SAFETY: N-API writes only the data pointer.
-    unsafe { sys::napi_get_cb_info(env, info, ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), &mut data) };
-    // SAFETY: the data pointer of these functions is always their live ExportData.
-    let export = unsafe { &*data.cast::<ExportData>() };
+/// Called by N-API only, from the JS functions `makeExportFunction` made for fast signatures
+/// (nothing else can reach this function), on the thread that owns the call slots.
+unsafe extern "C" fn call_export_fast(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+    let call_slots = EXPORT_SUPPORT.with(|support| support.get().call_slots);
+    // SAFETY: the slots are this thread's, CALL_SLOTS + 1 slots long; the calling JS function
+    // wrote its `ExportData` address after the argument slots, and it owns that data, so the
+    // data is alive while it runs.
+    let export = unsafe {
+        let address = ptr::read_unaligned(call_slots.add(CALL_SLOTS * SLOT_BYTES).cast::<f64>());
+        &*(address as usize as *const ExportData)
+    };
     let (params, results) = (export.params.len(), export.results.len());
     let mut slots = [ValRaw::default(); CALL_SLOTS];
     // SAFETY: the call slots hold `CALL_SLOTS` values and belong to this thread; the JS
@@ -321,27 +314,23 @@ unsafe extern "C" fn call_export_fast(env: sys::napi_env, info: sys::napi_callba
     ptr::null_mut()
 }
 
-/// The body of every exported function.
+/// The native function behind exported functions off the fast path, called with the
+/// exported function itself and then its arguments, which it converts natively.
 ///
 /// # Safety
-/// Called by N-API only, for functions made by `function_object`.
+/// Called by N-API only.
 unsafe extern "C" fn call_export(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let mut argc = INLINE_SLOTS;
-    let mut argv = [ptr::null_mut(); INLINE_SLOTS];
-    let mut data = ptr::null_mut();
-    // SAFETY: N-API writes at most `argc` values into `argv` and the data pointer.
-    unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data) };
-    // Exported functions are not constructors. (N-API functions always have [[Construct]],
-    // so `new f()` is refused here rather than by the engine as V8 does.)
-    let mut new_target = ptr::null_mut();
-    // SAFETY: reads the callback's new.target into a local.
-    unsafe { sys::napi_get_new_target(env, info, &mut new_target) };
-    if !new_target.is_null() {
-        error::throw_type_error(env, "WebAssembly exported functions are not constructors");
+    // The first argument is the exported function itself, the others its arguments.
+    let mut argc = INLINE_SLOTS + 1;
+    let mut argv = [ptr::null_mut(); INLINE_SLOTS + 1];
+    // SAFETY: N-API writes at most `argc` values into `argv`.
+    unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) };
+    // SAFETY: `argv[0]` is a live value (undefined if missing); `exported_data` checks it.
+    let Some(export) = (argc > 0).then(|| unsafe { exported_data(env, argv[0]) }).flatten() else {
+        error::throw_type_error(env, "not a WebAssembly exported function");
         return ptr::null_mut();
-    }
-    // SAFETY: the data pointer of these functions is always their live ExportData.
-    let export = unsafe { &*data.cast::<ExportData>() };
+    };
+    let (argc, argv) = (argc - 1, &argv[1..]);
     if !export.crosses_boundary {
         error::throw_type_error(env, "a function with v128 parameters or results cannot be called from JS");
         return ptr::null_mut();
@@ -352,15 +341,15 @@ unsafe extern "C" fn call_export(env: sys::napi_env, info: sys::napi_callback_in
         // SAFETY: `argv` holds `argc` live values (N-API reports the full count).
         unsafe { call_with(env, export, &argv[..argc.min(INLINE_SLOTS)], &mut slots[..slots_needed]) }
     } else {
-        let mut all_args = vec![ptr::null_mut(); argc];
-        let mut count = argc;
+        let mut all_args = vec![ptr::null_mut(); argc + 1];
+        let mut count = argc + 1;
         // SAFETY: as above, with a vector of the full argument count.
         unsafe {
             sys::napi_get_cb_info(env, info, &mut count, all_args.as_mut_ptr(), ptr::null_mut(), ptr::null_mut())
         };
         let mut slots = vec![ValRaw::default(); slots_needed];
         // SAFETY: as above.
-        unsafe { call_with(env, export, &all_args, &mut slots) }
+        unsafe { call_with(env, export, &all_args[1..], &mut slots) }
     };
     result.unwrap_or(ptr::null_mut())
 }
