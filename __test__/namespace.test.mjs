@@ -4,6 +4,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { implementations } from './fixtures/implementations.mjs'
 import { wat } from './fixtures/wat.mjs'
+import { createRequire } from 'node:module'
 
 const emptyModule = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
 const notAModule = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x02, 0x00, 0x00, 0x00])
@@ -299,3 +300,22 @@ for (const [label, wasm] of implementations) {
     })
   })
 }
+
+// Test runners with module registries (Jest) evaluate a package's files again in the same
+// thread, while the native binding stays loaded once: every copy must keep working.
+test('heron evaluated twice in one thread: both copies work side by side', { skip: process.env.HERON_TEST_ONLY === 'v8' && 'heron only' }, () => {
+  const require = createRequire(import.meta.url)
+  const path = require.resolve('../index.js')
+  const first = require(path)
+  delete require.cache[path]
+  const second = require(path)
+  assert.notEqual(first, second)
+  const adder = wat(`(module
+    (func (export "add") (param i32 f64) (result f64) (f64.add (f64.convert_i32_s (local.get 0)) (local.get 1))))`)
+  const a = new first.Instance(new first.Module(adder)).exports.add
+  const b = new second.Instance(new second.Module(adder)).exports.add
+  for (let i = 0; i < 1000; i++) {
+    assert.equal(a(i, 0.5), i + 0.5)
+    assert.equal(b(-i, 0.25), -i + 0.25)
+  }
+})

@@ -63,6 +63,8 @@ struct ExportSupport {
     /// The call slots: `CALL_SLOTS` slots of 16 bytes, laid out as `ValRaw`s (maybe less
     /// aligned), then the `ExportData` address as an f64; or null if the fast path is off.
     call_slots: *mut u8,
+    /// The ArrayBuffer of the call slots (null if none).
+    slots_buffer: sys::napi_ref,
     /// The native functions behind every exported function: `call_export_fast` and
     /// `call_export`.
     fast_native: sys::napi_ref,
@@ -74,6 +76,7 @@ thread_local! {
         Cell::new(ExportSupport {
             make_function: ptr::null_mut(),
             call_slots: ptr::null_mut(),
+            slots_buffer: ptr::null_mut(),
             fast_native: ptr::null_mut(),
             generic_native: ptr::null_mut(),
         })
@@ -88,9 +91,29 @@ thread_local! {
 /// Registers what `index.js` provides for exported functions on this thread: the function
 /// that makes them (see the module comment) and the ArrayBuffer of the call slots (at least
 /// `CALL_SLOTS + 1` × 16 bytes), or null to keep every call on the native-conversion path.
+/// Returns the call slots to use (or null): those of the first registration on the thread,
+/// since `index.js` may be evaluated more than once (module registries of test runners) and
+/// every exported function must write where the native side reads.
 #[napi]
-pub fn set_export_support(env: Env, make_function: Unknown, call_slots: Unknown) -> napi::Result<()> {
+pub fn set_export_support<'env>(
+    env: &'env Env,
+    make_function: Unknown,
+    call_slots: Unknown<'env>,
+) -> napi::Result<Unknown<'env>> {
     let env = env.raw();
+    let registered = EXPORT_SUPPORT.with(Cell::get);
+    let mut value = ptr::null_mut();
+    if !registered.make_function.is_null() {
+        // SAFETY: a reference of this thread's env, and a pointer to a local.
+        unsafe {
+            if registered.slots_buffer.is_null() {
+                sys::napi_get_null(env, &mut value);
+            } else {
+                sys::napi_get_reference_value(env, registered.slots_buffer, &mut value);
+            }
+            return Ok(Unknown::from_raw_unchecked(env, value));
+        }
+    }
     let failed = || napi::Error::from_reason("cannot set up exported functions");
     let mut data = ptr::null_mut();
     let mut length = 0;
@@ -102,18 +125,29 @@ pub fn set_export_support(env: Env, make_function: Unknown, call_slots: Unknown)
         sys::napi_is_arraybuffer(env, call_slots.raw(), &mut is_buffer);
         if is_buffer {
             sys::napi_get_arraybuffer_info(env, call_slots.raw(), &mut data, &mut length);
-            strong_reference(env, call_slots.raw()).ok_or_else(failed)?;
         }
         let big_enough = !data.is_null() && length >= (CALL_SLOTS + 1) * SLOT_BYTES;
         ExportSupport {
             make_function: strong_reference(env, make_function.raw()).ok_or_else(failed)?,
             call_slots: if big_enough { data.cast() } else { ptr::null_mut() },
+            slots_buffer: if big_enough {
+                strong_reference(env, call_slots.raw()).ok_or_else(failed)?
+            } else {
+                ptr::null_mut()
+            },
             fast_native: native_function(env, call_export_fast).ok_or_else(failed)?,
             generic_native: native_function(env, call_export).ok_or_else(failed)?,
         }
     };
     EXPORT_SUPPORT.with(|cell| cell.set(support));
-    Ok(())
+    if support.call_slots.is_null() {
+        // SAFETY: the live env, and a pointer to a local.
+        unsafe {
+            sys::napi_get_null(env, &mut value);
+            return Ok(Unknown::from_raw_unchecked(env, value));
+        }
+    }
+    Ok(call_slots)
 }
 
 /// # Safety
