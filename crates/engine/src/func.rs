@@ -10,6 +10,7 @@ use crate::store::Store;
 use crate::types::{FuncType, ValType};
 use crate::values::{Val, ValRaw};
 use crate::vmctx::{VMContextHeader, VMFuncRef, HOST_CONTEXT_MAGIC, VMCONTEXT_MAGIC};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// The host side of a function: reads its arguments from and writes its results to the
@@ -33,7 +34,7 @@ pub(crate) enum FuncOwner {
     /// A function of an instance. The store handle keeps alive everything the function can
     /// reach (see `store.rs`); it is `None` only in the handles an instance keeps of its own
     /// imports, which its store already covers.
-    Instance(Arc<InstanceInner>, Option<Store>),
+    Instance(Rc<InstanceInner>, Option<Store>),
     Host(Arc<HostFunc>),
 }
 
@@ -148,11 +149,7 @@ impl Func {
     }
 
     /// A handle to function `func_ref` (canonical) of an instance, keeping `store` alive.
-    pub(crate) fn from_instance(
-        instance: Arc<InstanceInner>,
-        func_ref: *const VMFuncRef,
-        store: Option<Store>,
-    ) -> Func {
+    pub(crate) fn from_instance(instance: Rc<InstanceInner>, func_ref: *const VMFuncRef, store: Option<Store>) -> Func {
         let funcref_params = instance.func_type_of(func_ref).params().contains(&ValType::FuncRef);
         Func { func_ref, owner: FuncOwner::Instance(instance, store), funcref_params }
     }
@@ -194,14 +191,15 @@ impl Func {
         }
         // SAFETY: a non-null funcref value points to a VMFuncRef of a live instance or host
         // function (whoever holds the value keeps it alive); its context header says which,
-        // and its owner field is the address inside that owner's Arc.
+        // and its owner field is the address inside that owner's Rc (an instance) or Arc (a
+        // host function).
         unsafe {
             let header = &*(*func_ref).vmctx;
             let owner = match header.magic {
                 VMCONTEXT_MAGIC => {
                     let instance = header.owner.cast::<InstanceInner>();
-                    Arc::increment_strong_count(instance);
-                    let instance = Arc::from_raw(instance);
+                    Rc::increment_strong_count(instance);
+                    let instance = Rc::from_raw(instance);
                     let store = instance.store_link().get();
                     FuncOwner::Instance(instance, Some(store))
                 }

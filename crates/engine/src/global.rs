@@ -9,12 +9,12 @@ use crate::types::{GlobalType, ValType};
 use crate::values::{Val, ValRaw};
 use crate::vmctx::VMGlobalDefinition;
 use std::cell::UnsafeCell;
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// A global. Cheap to clone; clones share the storage.
 #[derive(Clone)]
 pub struct Global {
-    inner: Arc<GlobalInner>,
+    inner: Rc<GlobalInner>,
     /// For a funcref global, the store that keeps its function alive. `None` for other
     /// types, and in an instance's own handles of its globals (its store owns it).
     store: Option<Store>,
@@ -37,7 +37,7 @@ impl Global {
     /// A new zero global of type `ty` in `store`.
     pub(crate) fn new_in(ty: GlobalType, store: Option<Store>) -> Global {
         let storage = Box::new(UnsafeCell::new(VMGlobalDefinition { bytes: [0; 16] }));
-        Global { inner: Arc::new(GlobalInner { storage, ty }), store }
+        Global { inner: Rc::new(GlobalInner { storage, ty }), store }
     }
 
     /// This handle with its store handle replaced (see the `store` field).
@@ -105,11 +105,11 @@ impl Global {
 
     /// A number identifying this global among the live ones (stable while any handle lives).
     pub fn id(&self) -> usize {
-        Arc::as_ptr(&self.inner) as usize
+        Rc::as_ptr(&self.inner) as usize
     }
 
     /// Whether two handles name the same global.
     pub fn same(&self, other: &Global) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        Rc::ptr_eq(&self.inner, &other.inner)
     }
 }

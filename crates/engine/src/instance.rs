@@ -20,7 +20,7 @@ use crate::values::Val;
 use crate::vmctx::{VMContextHeader, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// Something an instance imports or exports.
 #[derive(Clone)]
@@ -50,7 +50,7 @@ impl Extern {
 /// An instantiated module. Cheap to clone.
 #[derive(Clone)]
 pub struct Instance {
-    inner: Arc<InstanceInner>,
+    inner: Rc<InstanceInner>,
     /// Keeps the instance, and whatever it is linked with, alive.
     store: Store,
 }
@@ -131,7 +131,7 @@ impl InstanceInner {
     }
 
     /// A handle to function `index` (defined or imported) that keeps `store` alive.
-    fn func(&self, self_arc: &Arc<InstanceInner>, index: u32, store: Option<Store>) -> Func {
+    fn func(&self, self_arc: &Rc<InstanceInner>, index: u32, store: Option<Store>) -> Func {
         match self.imported_funcs.get(index as usize) {
             Some(import) => import.with_store(store),
             None => Func::from_instance(self_arc.clone(), self.func_ref(index), store),
@@ -237,7 +237,7 @@ fn vmctx_layout(offsets: &VmOffsets) -> Layout {
 impl Drop for InstanceInner {
     fn drop(&mut self) {
         // SAFETY: allocated in `Instance::new` with this layout; no code runs with this vmctx
-        // any more: every function handle holds an Arc of this instance, and so does its
+        // any more: every function handle holds an Rc of this instance, and so does its
         // store, which outlives every table and global that may hold its functions.
         unsafe { std::alloc::dealloc(self.vmctx, self.layout()) };
     }
@@ -341,7 +341,7 @@ impl Instance {
         if vmctx.is_null() {
             return Err(Error::Resource("out of memory allocating an instance".into()));
         }
-        let inner = Arc::new(InstanceInner {
+        let inner = Rc::new(InstanceInner {
             module: module.clone(),
             offsets,
             vmctx,
@@ -449,7 +449,7 @@ impl Instance {
 
 /// # Safety
 /// `inner.vmctx` must be the zeroed allocation of `inner.offsets.size()` bytes made for it.
-unsafe fn fill_vmctx(inner: &Arc<InstanceInner>) -> Result<()> {
+unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
     let info = &inner.module.inner.info;
     let engine = inner.module.engine();
     let code = inner.module.inner.code_for(inner.bounds_checks);
@@ -465,7 +465,7 @@ unsafe fn fill_vmctx(inner: &Arc<InstanceInner>) -> Result<()> {
             magic: VMCONTEXT_MAGIC,
             _pad: 0,
             stack_limit: crate::entry::thread_stack_limit(),
-            owner: Arc::as_ptr(inner).cast(),
+            owner: Rc::as_ptr(inner).cast(),
         };
         for (i, memory) in inner.memories.iter().enumerate() {
             *at(offsets.memory_pointer(i as u32)).cast::<usize>() = memory.definition() as usize;

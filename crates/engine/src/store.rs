@@ -15,7 +15,7 @@
 //! - A *store* owns (strongly) every instance that joined it, and every host function that the
 //!   host stored into one of its tables or globals. Nothing a store owns holds a store handle:
 //!   instances keep their tables, globals, memories and imported functions through the plain
-//!   inner `Arc`s (handles with no store), and find their store through a weak link.
+//!   inner `Rc`s (handles with no store), and find their store through a weak link.
 //! - Every handle the embedder gets that can reach funcrefs holds a [`Store`] handle:
 //!   `Instance`, a wasm `Func`, and `Table` / `Global` handles of funcref type. The store, and
 //!   everything in it, is freed when the last such handle goes. Memories and host functions
@@ -65,7 +65,7 @@ struct StoreNode {
 
 #[derive(Default)]
 struct Members {
-    instances: Vec<Arc<InstanceInner>>,
+    instances: Vec<Rc<InstanceInner>>,
     /// Host functions stored by the host into this store's tables and globals, by address.
     host_funcs: HashMap<usize, Arc<HostFunc>>,
 }
@@ -107,7 +107,7 @@ impl Store {
     }
 
     /// Makes `instance` a member, owned by this store until it is freed.
-    pub(crate) fn add_instance(&self, instance: Arc<InstanceInner>) {
+    pub(crate) fn add_instance(&self, instance: Rc<InstanceInner>) {
         let root = self.root();
         *instance.store_link().0.borrow_mut() = Rc::downgrade(&root);
         root.members.borrow_mut().instances.push(instance);

@@ -11,7 +11,7 @@ use crate::types::{TableType, ValType};
 use crate::values::{Val, ValRaw};
 use crate::vmctx::VMTableDefinition;
 use std::cell::UnsafeCell;
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// Largest table heron creates, in elements.
 const MAX_ELEMENTS: u64 = 10_000_000;
@@ -19,7 +19,7 @@ const MAX_ELEMENTS: u64 = 10_000_000;
 /// A table. Cheap to clone; clones share the table.
 #[derive(Clone)]
 pub struct Table {
-    inner: Arc<TableInner>,
+    inner: Rc<TableInner>,
     /// For a funcref table, the store that keeps its functions alive. `None` for other
     /// element types, and in an instance's own handles of its tables (its store owns it).
     store: Option<Store>,
@@ -47,7 +47,7 @@ impl Table {
             return Err(Error::Resource(format!("table size exceeds {MAX_ELEMENTS} elements")));
         }
         Ok(Table {
-            inner: Arc::new(TableInner {
+            inner: Rc::new(TableInner {
                 definition: Box::new(UnsafeCell::new(VMTableDefinition { base: std::ptr::null_mut(), length: 0 })),
                 elements: UnsafeCell::new(Vec::new()),
                 ty,
@@ -205,12 +205,12 @@ impl Table {
 
     /// A number identifying this table among the live ones (stable while any handle lives).
     pub fn id(&self) -> usize {
-        Arc::as_ptr(&self.inner) as usize
+        Rc::as_ptr(&self.inner) as usize
     }
 
     /// Whether two handles name the same table.
     pub fn same(&self, other: &Table) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        Rc::ptr_eq(&self.inner, &other.inner)
     }
 }
 

@@ -6,7 +6,7 @@
 //! VMContext {
 //!     magic: u32, _pad: u32,                  // VMCONTEXT_MAGIC or HOST_CONTEXT_MAGIC
 //!     stack_limit: usize,                     // lowest SP wasm may use on this thread
-//!     owner: *const (),                       // Arc pointer of the instance or host function
+//!     owner: *const (),                       // Rc pointer of the instance, Arc of the host function
 //!     memories: [*mut VMMemoryDefinition; n_memories],
 //!     globals:  [*mut VMGlobalDefinition; n_globals],
 //!     tables:   [*mut VMTableDefinition; n_tables],
