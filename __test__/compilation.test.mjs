@@ -33,7 +33,7 @@ test('calls before compilation finished compile on the spot, traps included', ()
   assert.equal(exports.fib(15), 610)
 })
 
-for (const mode of ['eager', 'on-demand']) {
+for (const mode of ['eager', 'on-demand', 'baseline']) {
   test(`HERON_COMPILATION=${mode} gives the same results`, () => {
     const script = `const heron = require(${JSON.stringify(require.resolve('..'))})
       const bytes = new Uint8Array(${JSON.stringify(Array.from(fib))})

@@ -22,14 +22,25 @@ use rayon::prelude::*;
 /// Size of one `ValRaw` slot in the array convention.
 const SLOT: i32 = 16;
 
-/// Compiles defined functions `defined` (indices among defined functions) of `info`, for
-/// memories checked as `bounds_checks` says, and loads them, in that order, into one
-/// `CodeMemory`; in parallel on rayon's pool if `parallel`, else on the calling thread.
+/// Which of the engine's two compilers to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tier {
+    /// Fast to compile, slower to run: for a function's first calls while the optimized
+    /// code is not ready (see `lazy.rs`).
+    Baseline,
+    /// Cranelift's optimizer and best register allocator.
+    Optimized,
+}
+
+/// Compiles defined functions `defined` (indices among defined functions) of `info` with
+/// `tier`, for memories checked as `bounds_checks` says, and loads them, in that order, into
+/// one `CodeMemory`; in parallel on rayon's pool if `parallel`, else on the calling thread.
 pub(crate) fn compile_functions(
     engine: &Engine,
     info: &ModuleInfo,
     offsets: &VmOffsets,
     bounds_checks: BoundsChecks,
+    tier: Tier,
     defined: &[usize],
     parallel: bool,
 ) -> Result<CodeMemory> {
@@ -46,7 +57,7 @@ pub(crate) fn compile_functions(
             &mut context.func,
             builder_context,
         )?;
-        finish(engine, context, info.bodies[defined].start as u64)
+        finish(engine, tier, context, info.bodies[defined].start as u64)
     };
     let new_contexts = || (Context::new(), FunctionBuilderContext::new());
     let compiled = if parallel {
@@ -62,9 +73,9 @@ pub(crate) fn compile_functions(
 }
 
 /// Compiles the function in `context` and takes its code and trap sites.
-fn finish(engine: &Engine, context: &mut Context, offset: u64) -> Result<CompiledFunction> {
+fn finish(engine: &Engine, tier: Tier, context: &mut Context, offset: u64) -> Result<CompiledFunction> {
     let code = context
-        .compile(engine.isa(), &mut Default::default())
+        .compile(engine.isa_for(tier), &mut Default::default())
         .map_err(|e| Error::compile(format!("code generation failed: {:?}", e.inner), offset))?;
     if !code.buffer.relocs().is_empty() {
         return Err(Error::compile("code generation needs a relocation heron does not support", offset));
@@ -80,10 +91,10 @@ pub(crate) fn compile_trampolines(engine: &Engine, ty: &FuncType) -> Result<(Cod
     let mut builder_context = FunctionBuilderContext::new();
     let frontend = engine.isa().frontend_config();
     build_array_call(ty, &mut context.func, &mut builder_context, frontend);
-    let array_call = finish(engine, &mut context, 0)?;
+    let array_call = finish(engine, Tier::Optimized, &mut context, 0)?;
     context.clear();
     build_host_call(ty, &mut context.func, &mut builder_context, frontend);
-    let host_call = finish(engine, &mut context, 0)?;
+    let host_call = finish(engine, Tier::Optimized, &mut context, 0)?;
     let code = CodeMemory::load(engine, vec![array_call, host_call])?;
     let trampolines = Trampolines { array_call: code.function(0), host_call: code.function(1) };
     Ok((code, trampolines))

@@ -13,6 +13,7 @@ use crate::values::ValRaw;
 use crate::vmctx::VMFuncRef;
 use std::cell::{Cell, RefCell};
 use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// One entry into compiled code on this thread.
 #[repr(C)]
@@ -134,11 +135,16 @@ pub(crate) enum Unwind {
 /// `values` must hold at least max(params, results) slots, the params typed as it expects.
 #[inline]
 pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Result<(), Unwind> {
-    // SAFETY: the caller guarantees `func_ref` is live.
-    if unsafe { (*func_ref).wasm_call.is_null() } {
+    // SAFETY: the caller guarantees `func_ref` is live. `wasm_call` is read atomically: a
+    // background thread may be installing optimized code there (see `lazy.rs`).
+    let mut wasm_call = unsafe {
+        AtomicPtr::from_ptr(ptr::addr_of!((*func_ref).wasm_call).cast_mut().cast::<*mut u8>()).load(Ordering::Acquire)
+    };
+    if wasm_call.is_null() {
         // SAFETY: a null `wasm_call` is that of a function an instance defines, and the
         // caller keeps it alive. `resolve` fills in `wasm_call` (or fails and leaves it null).
-        if unsafe { crate::libcalls::resolve(func_ref.cast_mut()) }.is_null() {
+        wasm_call = unsafe { crate::libcalls::resolve(func_ref.cast_mut()) }.cast_mut();
+        if wasm_call.is_null() {
             return Err(Unwind::Trap(Trap::CompileFailed));
         }
     }
@@ -147,10 +153,10 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
     let (trapped, trap_code) = STATE.with(|state| {
         let limit = state.stack_limit();
         // SAFETY: the caller guarantees `func_ref` is live; its context starts with a header.
-        let (array_call, wasm_call, vmctx) = unsafe {
+        let (array_call, vmctx) = unsafe {
             let f = &*func_ref;
             (*f.vmctx).stack_limit = limit;
-            (f.array_call, f.wasm_call, f.vmctx.cast::<u8>())
+            (f.array_call, f.vmctx.cast::<u8>())
         };
         let mut activation = Activation { saved_sp: 0, trap: 0, previous: state.current.get(), callee: func_ref };
         state.current.set(&mut activation);

@@ -264,6 +264,16 @@ impl Func {
         Ok(ty.results().iter().zip(slots).map(|(t, raw)| Val::from_raw(raw, *t)).collect())
     }
 
+    /// Whether calls of this function run optimized code now: false while it runs code of
+    /// the baseline compiler or is not compiled yet (see [`crate::Compilation`]). True for
+    /// host functions.
+    pub fn runs_optimized_code(&self) -> bool {
+        match &self.owner {
+            FuncOwner::Instance(instance, _) => instance.runs_optimized_code(self.func_ref),
+            FuncOwner::Host(_) => true,
+        }
+    }
+
     /// Calls the function on raw slots: the arguments in, the results out.
     ///
     /// # Safety

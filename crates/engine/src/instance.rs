@@ -20,7 +20,10 @@ use crate::values::Val;
 use crate::vmctx::{VMContextHeader, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
 
 /// Something an instance imports or exports.
 #[derive(Clone)]
@@ -120,6 +123,21 @@ impl InstanceInner {
         let defined = index.checked_sub(self.module.inner.info.num_imported_funcs)?;
         let code = self.module.inner.code_for(self.bounds_checks);
         crate::lazy::LazyCode::get_or_compile(&self.module.inner, code, defined as usize)
+    }
+
+    /// Whether `func_ref`, one of this instance's canonical `VMFuncRef`s, calls the
+    /// function's optimized code.
+    pub(crate) fn runs_optimized_code(&self, func_ref: *const VMFuncRef) -> bool {
+        let Some(index) = self.func_index_of(func_ref) else { return false };
+        let defined = (index - self.module.inner.info.num_imported_funcs) as usize;
+        let code = self.module.inner.code_for(self.bounds_checks);
+        // SAFETY: `func_ref` is one of this live instance's; read atomically, as a background
+        // thread may be installing code there.
+        let wasm_call = unsafe {
+            AtomicPtr::from_ptr(std::ptr::addr_of!((*func_ref).wasm_call).cast_mut().cast::<*mut u8>())
+                .load(Ordering::Acquire)
+        };
+        code.is_optimized(defined) && wasm_call as usize == code.entry(defined)
     }
 
     /// The canonical `VMFuncRef` of function `index`: the value of `ref.func index`.
@@ -234,8 +252,52 @@ fn vmctx_layout(offsets: &VmOffsets) -> Layout {
 }
 
 // Instances are used from the thread that runs them; the raw vmctx is owned by the instance.
+/// The live instances running one table of a module's code (see `lazy.rs`), by vmctx
+/// address, so that optimized code can replace baseline code in their `VMFuncRef`s.
+#[derive(Default)]
+pub(crate) struct InstanceRegistry {
+    vmctxs: Mutex<HashSet<usize>>,
+}
+
+impl InstanceRegistry {
+    /// Runs `fill`, which writes the `VMFuncRef`s of `vmctx` from the table's entries, and
+    /// registers `vmctx`, both under the lock, so no installation falls between the two.
+    fn attach(&self, vmctx: *mut u8, fill: impl FnOnce()) {
+        let mut vmctxs = self.vmctxs.lock().unwrap_or_else(|e| e.into_inner());
+        fill();
+        vmctxs.insert(vmctx as usize);
+    }
+
+    /// Unregisters `vmctx`; after this, no installation writes to it.
+    fn detach(&self, vmctx: *mut u8) {
+        self.vmctxs.lock().unwrap_or_else(|e| e.into_inner()).remove(&(vmctx as usize));
+    }
+
+    /// Stores each `(offset, code)`'s code as the `wasm_call` of the `VMFuncRef` at `offset`
+    /// (from the module's `VmOffsets::func_ref`) in every registered vmctx.
+    pub(crate) fn install(&self, code: &[(u32, usize)]) {
+        let vmctxs = self.vmctxs.lock().unwrap_or_else(|e| e.into_inner());
+        for &vmctx in vmctxs.iter() {
+            for &(offset, entry) in code {
+                // SAFETY: a registered vmctx is live: `InstanceInner::drop` detaches it, under
+                // this lock, before freeing it. `offset` is that of a defined function's
+                // `VMFuncRef` in the layout of the module all registered instances share, so
+                // the pointer-sized, aligned `wasm_call` lies inside the allocation. Compiled
+                // code and `entry::call` read it atomically (an aligned word), and `entry`
+                // is published code of the same function.
+                unsafe {
+                    let func_ref = (vmctx + offset as usize) as *mut VMFuncRef;
+                    AtomicPtr::from_ptr(std::ptr::addr_of_mut!((*func_ref).wasm_call).cast::<*mut u8>())
+                        .store(entry as *mut u8, Ordering::Release);
+                }
+            }
+        }
+    }
+}
+
 impl Drop for InstanceInner {
     fn drop(&mut self) {
+        self.module.inner.code_for(self.bounds_checks).instances().detach(self.vmctx);
         // SAFETY: allocated in `Instance::new` with this layout; no code runs with this vmctx
         // any more: every function handle holds an Rc of this instance, and so does its
         // store, which outlives every table and global that may hold its functions.
@@ -353,9 +415,14 @@ impl Instance {
             bounds_checks,
             store: StoreLink::default(),
         });
-        // SAFETY: `vmctx` is a zeroed allocation of `offsets.size()` bytes, 16-aligned, that
-        // this instance owns; each write below lands inside it at an offset VmOffsets gave.
-        unsafe { fill_vmctx(&inner)? };
+        // Filled and registered together, so optimized code published meanwhile reaches it.
+        let mut filled = Ok(());
+        module.inner.code_for(bounds_checks).instances().attach(vmctx, || {
+            // SAFETY: `vmctx` is a zeroed allocation of `offsets.size()` bytes, 16-aligned,
+            // that this instance owns; each write lands inside it at an offset VmOffsets gave.
+            filled = unsafe { fill_vmctx(&inner) }
+        });
+        filled?;
         // From here on the store owns the instance: its functions may end up in imported
         // tables even if instantiation fails later (the spec keeps such writes).
         store.add_instance(inner.clone());
@@ -479,8 +546,11 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
         for (i, func) in inner.imported_funcs.iter().enumerate() {
             *at(offsets.imported_func_ref_pointer(i as u32)).cast::<*const VMFuncRef>() = func.vm_func_ref();
             let source = &*func.vm_func_ref();
+            // Atomically: a background thread may be installing optimized code there.
+            let wasm_call = AtomicPtr::from_ptr(std::ptr::addr_of!(source.wasm_call).cast_mut().cast::<*mut u8>())
+                .load(Ordering::Acquire);
             *at(offsets.func_ref(i as u32)).cast::<VMFuncRef>() = VMFuncRef {
-                wasm_call: source.wasm_call,
+                wasm_call,
                 array_call: source.array_call,
                 vmctx: source.vmctx,
                 type_id: source.type_id,

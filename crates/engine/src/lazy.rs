@@ -15,13 +15,22 @@
 //! Compiled code never reads this table directly: calls go through `VMFuncRef::wasm_call`,
 //! which is null for a function not yet compiled when its instance was created, and then
 //! filled in by `libcalls::resolve_func_ref` on the first call through it.
+//!
+//! Lazy compilation has two tiers. A first call that finds no code compiles the function
+//! with the baseline compiler (about twice as fast, code about half as fast) on the calling
+//! thread, and queues it for the background workers, which optimize queued functions before
+//! the others. When optimized code is published, it replaces the baseline code in the
+//! `VMFuncRef`s of every live instance running this table (`InstanceRegistry`), so calls
+//! made from then on run it; a call already running baseline code finishes there.
 #![forbid(unsafe_code)]
 
 use crate::code_memory::CodeMemory;
-use crate::compile;
+use crate::compile::{self, Tier};
 use crate::error::{Error, Result};
+use crate::instance::InstanceRegistry;
 use crate::memory::BoundsChecks;
 use crate::module::ModuleInner;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 
@@ -30,24 +39,44 @@ const CLAIMED: u8 = 1;
 const DONE: u8 = 2;
 const FAILED: u8 = 3;
 
+// States of a function's baseline code.
+const NO_BASELINE: u8 = 0;
+const BASELINE_COMPILING: u8 = 1;
+const BASELINE_READY: u8 = 2;
+const BASELINE_FAILED: u8 = 3;
+
 /// How `Module::new` turns function bodies into code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compilation {
     /// Compile every function before `Module::new` returns.
     Eager,
     /// Return after validation; compile in the background, and on first call any function
-    /// the background has not reached yet. The default.
+    /// the background has not reached yet, with the baseline compiler; the background
+    /// optimizes those first and installs the optimized code as it comes. The default.
     Lazy,
-    /// Return after validation; compile each function on its first call only.
+    /// Return after validation; compile each function on its first call only, optimized.
     OnDemand,
+    /// Return after validation; compile each function on its first call only, with the
+    /// baseline compiler, and optimize only in `Module::wait_for_compilation`: the fastest
+    /// start, using no other thread, and deterministic (tests use it).
+    Baseline,
 }
 
 impl Compilation {
-    /// The mode named by `HERON_COMPILATION` (`eager`, `lazy`, `on-demand`), else `Lazy`.
+    /// Whether first calls get baseline code.
+    fn tiered(self) -> bool {
+        matches!(self, Compilation::Lazy | Compilation::Baseline)
+    }
+}
+
+impl Compilation {
+    /// The mode named by `HERON_COMPILATION` (`eager`, `lazy`, `on-demand`, `baseline`), else
+    /// `Lazy`.
     pub fn from_env() -> Compilation {
         match std::env::var("HERON_COMPILATION").as_deref() {
             Ok("eager") => Compilation::Eager,
             Ok("on-demand") => Compilation::OnDemand,
+            Ok("baseline") => Compilation::Baseline,
             _ => Compilation::Lazy,
         }
     }
@@ -65,8 +94,18 @@ const HELPER_STACK: usize = 8 << 20;
 /// The entry points of one module's defined functions, compiled for memories checked one way.
 pub(crate) struct LazyCode {
     bounds_checks: BoundsChecks,
+    /// Whether first calls get baseline code (see the module comment).
+    tiered: bool,
+    /// The best code of each function: optimized, baseline, or 0.
     entries: Box<[AtomicUsize]>,
+    /// Where each function's optimized code is.
     states: Box<[AtomicU8]>,
+    /// Where each function's baseline code is.
+    baseline: Box<[AtomicU8]>,
+    /// Functions running baseline code, optimized before the others.
+    priority: Mutex<VecDeque<usize>>,
+    /// The instances whose `VMFuncRef`s get optimized code as it comes.
+    instances: InstanceRegistry,
     /// Next function a background worker looks at.
     cursor: AtomicUsize,
     /// Functions that are `DONE` or `FAILED`.
@@ -84,12 +123,17 @@ struct Loaded {
 }
 
 impl LazyCode {
-    /// A table of `count` functions, none compiled.
-    pub fn new(count: usize, bounds_checks: BoundsChecks) -> LazyCode {
+    /// A table of `count` functions, none compiled, filled as `compilation` says (except
+    /// that `Module::new` starts eager compilation and the background workers itself).
+    pub fn new(count: usize, bounds_checks: BoundsChecks, compilation: Compilation) -> LazyCode {
         LazyCode {
             bounds_checks,
+            tiered: compilation.tiered(),
             entries: (0..count).map(|_| AtomicUsize::new(0)).collect(),
             states: (0..count).map(|_| AtomicU8::new(PENDING)).collect(),
+            baseline: (0..count).map(|_| AtomicU8::new(NO_BASELINE)).collect(),
+            priority: Mutex::default(),
+            instances: InstanceRegistry::default(),
             cursor: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
             loaded: Mutex::default(),
@@ -100,6 +144,16 @@ impl LazyCode {
     /// How the code in this table checks memory accesses.
     pub fn bounds_checks(&self) -> BoundsChecks {
         self.bounds_checks
+    }
+
+    /// The instances running this code, to register with (see `InstanceRegistry`).
+    pub fn instances(&self) -> &InstanceRegistry {
+        &self.instances
+    }
+
+    /// Whether defined function `defined` has its optimized code (or failed to compile).
+    pub fn is_optimized(&self, defined: usize) -> bool {
+        matches!(self.states[defined].load(Ordering::Acquire), DONE | FAILED)
     }
 
     /// The code of defined function `defined`, or 0 if it is not compiled yet.
@@ -114,9 +168,16 @@ impl LazyCode {
             state.store(CLAIMED, Ordering::Relaxed);
         }
         let all: Vec<usize> = (0..code.entries.len()).collect();
-        let memory =
-            compile::compile_functions(&module.engine, &module.info, &module.offsets, code.bounds_checks, &all, true)?;
-        code.publish(&all, Ok(memory));
+        let memory = compile::compile_functions(
+            &module.engine,
+            &module.info,
+            &module.offsets,
+            code.bounds_checks,
+            Tier::Optimized,
+            &all,
+            true,
+        )?;
+        code.publish(module, &all, Ok(memory));
         Ok(())
     }
 
@@ -140,10 +201,44 @@ impl LazyCode {
         if entry != 0 {
             return Some(entry);
         }
+        if code.tiered {
+            if let Some(entry) = code.baseline_entry(module, defined) {
+                return Some(entry);
+            }
+            // The baseline compiler failed: the optimizing one decides.
+        }
         if code.claim(defined) {
-            compile_with_stack(module, code, &[defined]);
+            compile_with_stack(module, code, Tier::Optimized, &[defined]);
         }
         code.wait_for(defined)
+    }
+
+    /// Code for `defined` to run now: compiled by the baseline compiler on this thread (or
+    /// by another thread doing so already), unless optimized code turns up first. `None` if
+    /// the baseline compiler failed.
+    fn baseline_entry(&self, module: &ModuleInner, defined: usize) -> Option<usize> {
+        let claimed = self.baseline[defined].compare_exchange(
+            NO_BASELINE,
+            BASELINE_COMPILING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        if claimed.is_ok() {
+            compile_with_stack(module, self, Tier::Baseline, &[defined]);
+        }
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let entry = self.entry(defined);
+            if entry != 0 {
+                return Some(entry);
+            }
+            let failed = self.baseline[defined].load(Ordering::Acquire) == BASELINE_FAILED
+                || self.states[defined].load(Ordering::Acquire) == FAILED;
+            if failed {
+                return None;
+            }
+            loaded = self.changed.wait(loaded).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Compiles, on this thread, every function nobody has claimed yet, then waits for the
@@ -154,7 +249,7 @@ impl LazyCode {
             if batch.is_empty() {
                 break;
             }
-            compile_batch(module, &module.code, &batch);
+            compile_batch(module, &module.code, Tier::Optimized, &batch);
         }
         let code = &module.code;
         let mut loaded = code.loaded.lock().unwrap_or_else(|e| e.into_inner());
@@ -173,10 +268,21 @@ impl LazyCode {
         self.states[defined].compare_exchange(PENDING, CLAIMED, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
-    /// Claims the next unclaimed functions in index order, up to a batch.
+    /// Claims the next unclaimed functions, up to a batch: those running baseline code
+    /// first, then in index order.
     fn claim_batch(&self, module: &ModuleInner) -> Vec<usize> {
         let mut batch = Vec::new();
         let mut bytes = 0;
+        {
+            let mut priority = self.priority.lock().unwrap_or_else(|e| e.into_inner());
+            while batch.len() < BATCH_FUNCTIONS && bytes < BATCH_BYTES {
+                let Some(next) = priority.pop_front() else { break };
+                if self.claim(next) {
+                    bytes += module.info.bodies[next].len();
+                    batch.push(next);
+                }
+            }
+        }
         while batch.len() < BATCH_FUNCTIONS && bytes < BATCH_BYTES {
             let next = self.cursor.fetch_add(1, Ordering::Relaxed);
             if next >= self.entries.len() {
@@ -201,14 +307,18 @@ impl LazyCode {
         }
     }
 
-    /// Installs the outcome of compiling the claimed functions `batch` and wakes waiters.
-    fn publish(&self, batch: &[usize], memory: Result<CodeMemory>) {
+    /// Installs the outcome of compiling the claimed functions `batch` with the optimizing
+    /// compiler, wakes waiters, and hands the code to the registered instances.
+    fn publish(&self, module: &ModuleInner, batch: &[usize], memory: Result<CodeMemory>) {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut installed = Vec::new();
         match memory {
             Ok(memory) => {
                 for (i, &defined) in batch.iter().enumerate() {
-                    self.entries[defined].store(memory.function(i) as usize, Ordering::Release);
+                    let entry = memory.function(i) as usize;
+                    self.entries[defined].store(entry, Ordering::Release);
                     self.states[defined].store(DONE, Ordering::Release);
+                    installed.push((module.offsets.func_ref(module.info.num_imported_funcs + defined as u32), entry));
                 }
                 loaded.code.push(memory);
             }
@@ -222,6 +332,32 @@ impl LazyCode {
         self.finished.fetch_add(batch.len(), Ordering::AcqRel);
         drop(loaded);
         self.changed.notify_all();
+        if self.tiered && !installed.is_empty() {
+            self.instances.install(&installed);
+        }
+    }
+
+    /// Installs the outcome of compiling `defined` with the baseline compiler (unless
+    /// optimized code got there first), wakes waiters and queues it for optimizing.
+    fn publish_baseline(&self, defined: usize, memory: Result<CodeMemory>) {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        match memory {
+            Ok(memory) => {
+                // Ignored if optimized code is already there.
+                let _ = self.entries[defined].compare_exchange(
+                    0,
+                    memory.function(0) as usize,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                self.baseline[defined].store(BASELINE_READY, Ordering::Release);
+                loaded.code.push(memory);
+            }
+            Err(_) => self.baseline[defined].store(BASELINE_FAILED, Ordering::Release),
+        }
+        drop(loaded);
+        self.changed.notify_all();
+        self.priority.lock().unwrap_or_else(|e| e.into_inner()).push_back(defined);
     }
 }
 
@@ -248,40 +384,54 @@ fn background(module: Weak<ModuleInner>) {
         if batch.is_empty() {
             return;
         }
-        compile_batch(&module, &module.code, &batch);
+        compile_batch(&module, &module.code, Tier::Optimized, &batch);
     }
 }
 
-/// Compiles the functions `batch`, claimed in `code`, and publishes them there. A batch that
-/// fails is retried function by function, so one bad function does not fail its neighbours.
-fn compile_batch(module: &ModuleInner, code: &LazyCode, batch: &[usize]) {
+/// Compiles the functions `batch`, claimed in `code` (for `tier`), and publishes them there.
+/// A batch that fails is retried function by function, so one bad function does not fail
+/// its neighbours.
+fn compile_batch(module: &ModuleInner, code: &LazyCode, tier: Tier, batch: &[usize]) {
     let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        compile::compile_functions(&module.engine, &module.info, &module.offsets, code.bounds_checks, batch, false)
+        compile::compile_functions(
+            &module.engine,
+            &module.info,
+            &module.offsets,
+            code.bounds_checks,
+            tier,
+            batch,
+            false,
+        )
     }));
     let compiled = compiled.unwrap_or_else(|_| Err(Error::Resource("the compiler panicked".into())));
-    match compiled {
-        Err(_) if batch.len() > 1 => {
+    match (tier, compiled) {
+        (Tier::Optimized, Err(_)) if batch.len() > 1 => {
             for &defined in batch {
-                compile_batch(module, code, &[defined]);
+                compile_batch(module, code, tier, &[defined]);
             }
         }
-        result => code.publish(batch, result),
+        (Tier::Optimized, result) => code.publish(module, batch, result),
+        (Tier::Baseline, result) => code.publish_baseline(batch[0], result),
     }
 }
 
 /// `compile_batch`, on this thread if it has stack enough, else on a helper thread. Runs on
 /// threads deep in wasm recursion, whose remaining stack may be small.
-fn compile_with_stack(module: &ModuleInner, code: &LazyCode, batch: &[usize]) {
+fn compile_with_stack(module: &ModuleInner, code: &LazyCode, tier: Tier, batch: &[usize]) {
     if crate::entry::stack_left() >= COMPILE_STACK {
-        return compile_batch(module, code, batch);
+        return compile_batch(module, code, tier, batch);
     }
     std::thread::scope(|scope| {
         let helper = std::thread::Builder::new().stack_size(HELPER_STACK).spawn_scoped(scope, || {
-            compile_batch(module, code, batch);
+            compile_batch(module, code, tier, batch);
         });
         // `compile_batch` catches panics, so joining cannot fail.
         if let Err(e) = helper {
-            code.publish(batch, Err(Error::Resource(format!("no compiler thread: {e}"))));
+            let error = Err(Error::Resource(format!("no compiler thread: {e}")));
+            match tier {
+                Tier::Optimized => code.publish(module, batch, error),
+                Tier::Baseline => code.publish_baseline(batch[0], error),
+            }
         }
     });
 }

@@ -355,7 +355,7 @@ impl ModuleInner {
         if self.code.bounds_checks() == bounds_checks {
             &self.code
         } else {
-            self.other_code.get_or_init(|| LazyCode::new(self.info.bodies.len(), bounds_checks))
+            self.other_code.get_or_init(|| LazyCode::new(self.info.bodies.len(), bounds_checks, Compilation::OnDemand))
         }
     }
 }
@@ -376,12 +376,12 @@ impl Module {
         info.type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
         let offsets = VmOffsets::new(&info);
         let bounds_checks = if engine.guard_pages() { BoundsChecks::GuardPages } else { BoundsChecks::Explicit };
-        let code = LazyCode::new(info.bodies.len(), bounds_checks);
+        let code = LazyCode::new(info.bodies.len(), bounds_checks, compilation);
         let inner = Arc::new(ModuleInner { engine: engine.clone(), info, offsets, code, other_code: OnceLock::new() });
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&inner)?,
             Compilation::Lazy => LazyCode::start_background(&inner),
-            Compilation::OnDemand => {}
+            Compilation::OnDemand | Compilation::Baseline => {}
         }
         Ok(Module { inner })
     }

@@ -27,8 +27,8 @@
 
 use arbitrary::Unstructured;
 use heron_engine::{
-    Engine, Error, Extern, ExternRef, ExternType, Func, Global, HostError, ImportDesc, Instance, Memory, Module, Table,
-    Trap, Val, ValType,
+    Compilation, Engine, Error, Extern, ExternRef, ExternType, Func, Global, HostError, ImportDesc, Instance, Memory,
+    Module, Table, Trap, Val, ValType,
 };
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
@@ -402,6 +402,16 @@ fn check_seed(engine: &Engine, seed: u64) -> Result<Verdict, String> {
     if first != second {
         return Err(format!("two fresh instances differ:\n first: {first:?}\nsecond: {second:?}"));
     }
+    // The same with the baseline compiler's code. Each tier is deterministic on its own, but
+    // they may differ where the spec allows it: baseline frames are bigger, so deep
+    // recursion exhausts the stack sooner.
+    let baseline = Module::with_compilation(engine, &bytes, Compilation::Baseline)
+        .map_err(|e| format!("Module::with_compilation(Baseline) failed: {e:?}"))?;
+    let third = run(engine, &baseline, seed)?;
+    let fourth = run(engine, &baseline, seed)?;
+    if third != fourth {
+        return Err(format!("two fresh instances of baseline code differ:\n first: {third:?}\nsecond: {fourth:?}"));
+    }
     Ok(Verdict::Ran(first.steps.into_iter().map(|(_, outcome)| outcome).collect()))
 }
 
@@ -439,7 +449,8 @@ fn start_watchdog(current_seed: Arc<AtomicU64>, progress: Arc<AtomicU64>, done: 
 
 #[test]
 fn generated_modules_compile_and_run_deterministically() {
-    let engine = Engine::new().expect("engine");
+    // Optimized code compiled up front; `check_seed` also runs the baseline compiler's.
+    let engine = Engine::with_compilation(Compilation::Eager).expect("engine");
     let iters = env_u64("HERON_FUZZ_ITERS").unwrap_or(DEFAULT_ITERS);
     let base = env_u64("HERON_FUZZ_SEED").unwrap_or(DEFAULT_SEED);
     let only = env_u64("HERON_FUZZ_ONLY");

@@ -22,7 +22,8 @@ fn trap_of(result: Result<i32, Error>) -> Trap {
     }
 }
 
-const ALL_MODES: [Compilation; 3] = [Compilation::Eager, Compilation::Lazy, Compilation::OnDemand];
+const ALL_MODES: [Compilation; 4] =
+    [Compilation::Eager, Compilation::Lazy, Compilation::OnDemand, Compilation::Baseline];
 
 const PROGRAM: &str = r#"(module
     (type $unary (func (param i32) (result i32)))
@@ -212,4 +213,59 @@ fn invalid_modules_fail_at_once_in_every_mode() {
             Ok(_) => panic!("{mode:?}: an invalid module compiled"),
         }
     }
+}
+
+/// Two tiers: first calls run baseline code; once optimized code is published (here by
+/// `wait_for_compilation`), it replaces the baseline code in every live instance, including
+/// where another instance calls the function through an import, and the results stay.
+#[test]
+fn optimized_code_replaces_baseline_code_in_live_instances() {
+    let engine = Engine::default();
+    let module = Module::with_compilation(&engine, &wat_to_wasm(PROGRAM), Compilation::Baseline).unwrap();
+    let first = Instance::new(&module, &[]).unwrap();
+    let second = Instance::new(&module, &[]).unwrap();
+    let caller = Module::new(
+        &engine,
+        &wat_to_wasm(
+            r#"(module (import "m" "fib" (func $fib (param i32) (result i32)))
+                (func (export "fib") (param i32) (result i32) (call $fib (local.get 0))))"#,
+        ),
+    )
+    .unwrap();
+    let linked = Instance::new(&caller, &[heron_engine::Extern::Func(export(&second, "fib"))]).unwrap();
+
+    let fib = export(&first, "fib");
+    assert!(!fib.runs_optimized_code(), "nothing is compiled before the first call");
+    let before = call_i32(&fib, &[20]).unwrap();
+    assert_eq!(before, 6765);
+    assert!(!fib.runs_optimized_code(), "first calls run baseline code");
+    assert_eq!(call_i32(&export(&linked, "fib"), &[15]).unwrap(), 610);
+    assert_eq!(trap_of(call_i32(&export(&first, "recurse"), &[0])), Trap::StackOverflow);
+
+    module.wait_for_compilation().unwrap();
+    for instance in [&first, &second] {
+        assert!(export(instance, "fib").runs_optimized_code());
+        assert!(export(instance, "divide").runs_optimized_code(), "never called, installed all the same");
+    }
+    assert_eq!(call_i32(&fib, &[20]).unwrap(), before);
+    assert_eq!(call_i32(&export(&linked, "fib"), &[15]).unwrap(), 610);
+    assert_eq!(trap_of(call_i32(&export(&first, "recurse"), &[0])), Trap::StackOverflow);
+    let third = Instance::new(&module, &[]).unwrap();
+    assert!(export(&third, "fib").runs_optimized_code(), "new instances start with the optimized code");
+}
+
+/// In the default lazy mode the background workers optimize what first calls compiled with
+/// the baseline compiler, without being asked.
+#[test]
+fn background_workers_optimize_functions_that_ran_baseline_code() {
+    let module = Module::with_compilation(&Engine::default(), &wat_to_wasm(PROGRAM), Compilation::Lazy).unwrap();
+    let instance = Instance::new(&module, &[]).unwrap();
+    let fib = export(&instance, "fib");
+    assert_eq!(call_i32(&fib, &[10]).unwrap(), 55);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !fib.runs_optimized_code() {
+        assert!(std::time::Instant::now() < deadline, "the background never optimized fib");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(call_i32(&fib, &[10]).unwrap(), 55);
 }

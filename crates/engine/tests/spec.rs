@@ -12,8 +12,8 @@
 //! prints each command's position before running it (to find a command that crashes the process).
 
 use heron_engine::{
-    Config, Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc, Instance, Limits, Memory,
-    MemoryType, Module, Table, TableType, Trap, Val, ValType,
+    Compilation, Config, Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc, Instance,
+    Limits, Memory, MemoryType, Module, Table, TableType, Trap, Val, ValType,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
@@ -67,7 +67,7 @@ fn main() {
     }
 
     let mut problems = check_ratchet(&results, &expectations, filter.is_none());
-    problems.extend(run_with_explicit_bounds_checks(&scripts, &expectations, verbosity));
+    problems.extend(run_extra_passes(&scripts, &expectations, verbosity));
     if blessing {
         let blessed = blessed_expectations(&results, &expectations);
         if let Err(e) = std::fs::write(&expectations_path, blessed) {
@@ -342,8 +342,8 @@ impl FileReport {
     }
 }
 
-/// Scripts that exercise linear memory, run a second time with guard pages off: every memory
-/// then uses explicit bounds checks (heron's fallback when address space runs short).
+/// Scripts that exercise linear memory, run again with guard pages off: every memory then
+/// uses explicit bounds checks (heron's fallback when address space runs short).
 const MEMORY_SCRIPTS: &[&str] = &[
     "address",
     "align",
@@ -359,23 +359,36 @@ const MEMORY_SCRIPTS: &[&str] = &[
     "traps",
 ];
 
-/// Runs the memory scripts among `scripts` with explicit bounds checks; each must pass as
-/// many commands as with guard pages (all, unless listed in the expectations). Returns the
-/// problems.
-fn run_with_explicit_bounds_checks(
-    scripts: &[Script],
-    expectations: &BTreeMap<String, usize>,
-    verbosity: u8,
-) -> Vec<String> {
-    let engine = Engine::with_config(Config { guard_pages: false, ..Config::default() }).expect("engine");
+/// An extra pass: its label, its engine's configuration, and which scripts it runs.
+type Pass = (&'static str, Config, fn(&Script) -> bool);
+
+/// The passes after the main one (the default engine, whose code is partly baseline and
+/// partly optimized, as the background gets to it): each code tier alone over every script,
+/// and explicit bounds checks over the memory scripts.
+fn extra_passes() -> [Pass; 3] {
+    let all = |_: &Script| true;
+    let memory = |script: &Script| MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name));
+    [
+        ("optimized code", Config { compilation: Compilation::Eager, guard_pages: true }, all),
+        ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true }, all),
+        ("explicit bounds checks", Config { guard_pages: false, ..Config::default() }, memory),
+    ]
+}
+
+/// Runs `scripts` again in the extra passes; each script must pass as many commands as in
+/// the main pass (all, unless listed in the expectations). Returns the problems.
+fn run_extra_passes(scripts: &[Script], expectations: &BTreeMap<String, usize>, verbosity: u8) -> Vec<String> {
     let mut problems = Vec::new();
-    for script in scripts.iter().filter(|s| MEMORY_SCRIPTS.iter().any(|name| s.key.contains(name))) {
-        let report = run_script_isolated(&engine, &script.path, verbosity);
-        let key = format!("{} (explicit bounds checks)", script.key);
-        println!("{}", report.summary_line(&key));
-        let expected = expectations.get(&script.key).copied();
-        if report.status() == Status::Fail && expected.is_none_or(|passed| report.passed < passed) {
-            problems.push(format!("{key} failed {} of {} commands", report.failed, report.total()));
+    for (label, config, selects) in extra_passes() {
+        let engine = Engine::with_config(config).expect("engine");
+        for script in scripts.iter().filter(|script| selects(script)) {
+            let report = run_script_isolated(&engine, &script.path, verbosity);
+            let key = format!("{} ({label})", script.key);
+            println!("{}", report.summary_line(&key));
+            let expected = expectations.get(&script.key).copied();
+            if report.status() == Status::Fail && expected.is_none_or(|passed| report.passed < passed) {
+                problems.push(format!("{key} failed {} of {} commands", report.failed, report.total()));
+            }
         }
     }
     problems

@@ -386,15 +386,17 @@ impl<'a> FuncEnv<'a> {
     fn translate_call(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
         let ty = self.module.func_type(index);
         let sig = b.import_signature(wasm_signature(ty));
-        let func_ref_offset = self.offsets.func_ref(index);
-        let func_ref = b.ins().iadd_imm_s(self.vmctx, i64::from(func_ref_offset));
-        let code = self.func_ref_code(b, func_ref);
-        let callee_vmctx = if self.module.is_defined_func(index) {
-            self.vmctx
+        // An imported function is called through its canonical `VMFuncRef` (in the vmctx of
+        // the instance defining it), where optimized code replaces baseline code.
+        let (func_ref, callee_vmctx) = if self.module.is_defined_func(index) {
+            (b.ins().iadd_imm_s(self.vmctx, i64::from(self.offsets.func_ref(index))), self.vmctx)
         } else {
-            let offset = (func_ref_offset + VmOffsets::func_ref_vmctx()) as i32;
-            b.ins().load(types::I64, readonly(), self.vmctx, offset)
+            let pointer = self.offsets.imported_func_ref_pointer(index) as i32;
+            let func_ref = b.ins().load(types::I64, readonly(), self.vmctx, pointer);
+            let callee_vmctx = b.ins().load(types::I64, readonly(), func_ref, VmOffsets::func_ref_vmctx() as i32);
+            (func_ref, callee_vmctx)
         };
+        let code = self.func_ref_code(b, func_ref);
         let at = stack.len() - ty.params().len();
         let mut args = vec![callee_vmctx];
         args.extend(stack.drain(at..));
