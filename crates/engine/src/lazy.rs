@@ -67,9 +67,7 @@ impl Compilation {
     fn tiered(self) -> bool {
         matches!(self, Compilation::Lazy | Compilation::Baseline)
     }
-}
 
-impl Compilation {
     /// The mode named by `HERON_COMPILATION` (`eager`, `lazy`, `on-demand`, `baseline`), else
     /// `Lazy`.
     pub fn from_env() -> Compilation {
