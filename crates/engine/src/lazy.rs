@@ -16,12 +16,15 @@
 //! which is null for a function not yet compiled when its instance was created, and then
 //! filled in by `libcalls::resolve_func_ref` on the first call through it.
 //!
-//! Lazy compilation has two tiers. A first call that finds no code compiles the function
-//! with the baseline compiler (about twice as fast, code about half as fast) on the calling
-//! thread, and queues it for the background workers, which optimize queued functions before
-//! the others. When optimized code is published, it replaces the baseline code in the
-//! `VMFuncRef`s of every live instance running this table (`InstanceRegistry`), so calls
-//! made from then on run it; a call already running baseline code finishes there.
+//! `Compilation::Baseline` adds a first tier. A first call that finds no code compiles the
+//! function with the baseline compiler (about twice as fast, code about half as fast) on
+//! the calling thread, and queues it to be optimized before the others. When optimized code
+//! is published, it replaces the baseline code in the `VMFuncRef`s of every live instance
+//! running this table (`InstanceRegistry`), so calls made from then on run it; a call
+//! already running baseline code finishes there. Not the default: baseline frames are far
+//! bigger (single-pass register allocation gives every value its own stack slot: 40 times
+//! the optimized frames' total for esbuild's Go code), so recursion reaches the stack limit
+//! much sooner, and JS called from deep wasm can hit V8's own stack limit.
 #![forbid(unsafe_code)]
 
 use crate::code_memory::CodeMemory;
@@ -51,21 +54,22 @@ pub enum Compilation {
     /// Compile every function before `Module::new` returns.
     Eager,
     /// Return after validation; compile in the background, and on first call any function
-    /// the background has not reached yet, with the baseline compiler; the background
-    /// optimizes those first and installs the optimized code as it comes. The default.
+    /// the background has not reached yet. The default.
     Lazy,
     /// Return after validation; compile each function on its first call only, optimized.
     OnDemand,
     /// Return after validation; compile each function on its first call only, with the
-    /// baseline compiler, and optimize only in `Module::wait_for_compilation`: the fastest
-    /// start, using no other thread, and deterministic (tests use it).
+    /// baseline compiler, and optimize only in `Module::wait_for_compilation`, which
+    /// installs the optimized code in live instances: about twice as fast to the first
+    /// result, using no other thread, but with much bigger stack frames (see the module
+    /// comment).
     Baseline,
 }
 
 impl Compilation {
     /// Whether first calls get baseline code.
     fn tiered(self) -> bool {
-        matches!(self, Compilation::Lazy | Compilation::Baseline)
+        self == Compilation::Baseline
     }
 
     /// The mode named by `HERON_COMPILATION` (`eager`, `lazy`, `on-demand`, `baseline`), else

@@ -253,19 +253,3 @@ fn optimized_code_replaces_baseline_code_in_live_instances() {
     let third = Instance::new(&module, &[]).unwrap();
     assert!(export(&third, "fib").runs_optimized_code(), "new instances start with the optimized code");
 }
-
-/// In the default lazy mode the background workers optimize what first calls compiled with
-/// the baseline compiler, without being asked.
-#[test]
-fn background_workers_optimize_functions_that_ran_baseline_code() {
-    let module = Module::with_compilation(&Engine::default(), &wat_to_wasm(PROGRAM), Compilation::Lazy).unwrap();
-    let instance = Instance::new(&module, &[]).unwrap();
-    let fib = export(&instance, "fib");
-    assert_eq!(call_i32(&fib, &[10]).unwrap(), 55);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !fib.runs_optimized_code() {
-        assert!(std::time::Instant::now() < deadline, "the background never optimized fib");
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    assert_eq!(call_i32(&fib, &[10]).unwrap(), 55);
-}
