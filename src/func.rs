@@ -43,8 +43,6 @@ struct ExportData {
     /// False if a parameter or result is a `v128`: such functions throw a TypeError when
     /// called from JS, before running.
     crosses_boundary: bool,
-    /// This thread's call slots if the function takes the fast path, else null.
-    call_slots: *mut u8,
     /// The weak reference `napi_wrap` made to the JS function, deleted in its finalizer.
     wrap_reference: Cell<sys::napi_ref>,
 }
@@ -220,7 +218,6 @@ pub(crate) fn function_object(env: sys::napi_env, func: Func) -> Result<sys::nap
         params: ty.params().into(),
         results: ty.results().into(),
         crosses_boundary,
-        call_slots: if fast { support.call_slots } else { ptr::null_mut() },
         wrap_reference: Cell::new(ptr::null_mut()),
         func,
     }));
@@ -332,7 +329,7 @@ unsafe extern "C" fn call_export_fast(env: sys::napi_env, _info: sys::napi_callb
     // SAFETY: the call slots hold `CALL_SLOTS` values and belong to this thread; the JS
     // wrapper has just written the arguments there. They are copied out before wasm runs,
     // since a nested call would overwrite them.
-    unsafe { ptr::copy_nonoverlapping(export.call_slots, slots.as_mut_ptr().cast::<u8>(), params * SLOT_BYTES) };
+    unsafe { ptr::copy_nonoverlapping(call_slots, slots.as_mut_ptr().cast::<u8>(), params * SLOT_BYTES) };
     let outcome = {
         let _entry = WasmEntry::enter(env);
         // SAFETY: the slots hold one value of each parameter's type, and room for the results.
@@ -340,9 +337,7 @@ unsafe extern "C" fn call_export_fast(env: sys::napi_env, _info: sys::napi_callb
     };
     match outcome {
         // SAFETY: as above; the wrapper reads the results before anything else can run.
-        Ok(()) => unsafe {
-            ptr::copy_nonoverlapping(slots.as_ptr().cast::<u8>(), export.call_slots, results * SLOT_BYTES)
-        },
+        Ok(()) => unsafe { ptr::copy_nonoverlapping(slots.as_ptr().cast::<u8>(), call_slots, results * SLOT_BYTES) },
         Err(error) => drop(error::throw(env, error)),
     }
     ptr::null_mut()

@@ -13,7 +13,6 @@ use crate::values::ValRaw;
 use crate::vmctx::VMFuncRef;
 use std::cell::{Cell, RefCell};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// One entry into compiled code on this thread.
 #[repr(C)]
@@ -137,13 +136,11 @@ pub(crate) enum Unwind {
 pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Result<(), Unwind> {
     // SAFETY: the caller guarantees `func_ref` is live. `wasm_call` is read atomically: a
     // background thread may be installing optimized code there (see `lazy.rs`).
-    let mut wasm_call = unsafe {
-        AtomicPtr::from_ptr(ptr::addr_of!((*func_ref).wasm_call).cast_mut().cast::<*mut u8>()).load(Ordering::Acquire)
-    };
+    let mut wasm_call = unsafe { VMFuncRef::load_wasm_call(func_ref) };
     if wasm_call.is_null() {
         // SAFETY: a null `wasm_call` is that of a function an instance defines, and the
         // caller keeps it alive. `resolve` fills in `wasm_call` (or fails and leaves it null).
-        wasm_call = unsafe { crate::libcalls::resolve(func_ref.cast_mut()) }.cast_mut();
+        wasm_call = unsafe { crate::libcalls::resolve(func_ref.cast_mut()) };
         if wasm_call.is_null() {
             return Err(Unwind::Trap(Trap::CompileFailed));
         }

@@ -22,7 +22,6 @@ use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 /// Something an instance imports or exports.
@@ -131,12 +130,8 @@ impl InstanceInner {
         let Some(index) = self.func_index_of(func_ref) else { return false };
         let defined = (index - self.module.inner.info.num_imported_funcs) as usize;
         let code = self.module.inner.code_for(self.bounds_checks);
-        // SAFETY: `func_ref` is one of this live instance's; read atomically, as a background
-        // thread may be installing code there.
-        let wasm_call = unsafe {
-            AtomicPtr::from_ptr(std::ptr::addr_of!((*func_ref).wasm_call).cast_mut().cast::<*mut u8>())
-                .load(Ordering::Acquire)
-        };
+        // SAFETY: `func_ref` is one of this live instance's.
+        let wasm_call = unsafe { VMFuncRef::load_wasm_call(func_ref) };
         code.is_optimized(defined) && wasm_call as usize == code.entry(defined)
     }
 
@@ -281,15 +276,9 @@ impl InstanceRegistry {
             for &(offset, entry) in code {
                 // SAFETY: a registered vmctx is live: `InstanceInner::drop` detaches it, under
                 // this lock, before freeing it. `offset` is that of a defined function's
-                // `VMFuncRef` in the layout of the module all registered instances share, so
-                // the pointer-sized, aligned `wasm_call` lies inside the allocation. Compiled
-                // code and `entry::call` read it atomically (an aligned word), and `entry`
-                // is published code of the same function.
-                unsafe {
-                    let func_ref = (vmctx + offset as usize) as *mut VMFuncRef;
-                    AtomicPtr::from_ptr(std::ptr::addr_of_mut!((*func_ref).wasm_call).cast::<*mut u8>())
-                        .store(entry as *mut u8, Ordering::Release);
-                }
+                // `VMFuncRef` in the layout of the module all registered instances share, and
+                // `entry` is published code of the same function.
+                unsafe { VMFuncRef::store_wasm_call((vmctx + offset as usize) as *mut VMFuncRef, entry as *const u8) };
             }
         }
     }
@@ -417,11 +406,13 @@ impl Instance {
         });
         // Filled and registered together, so optimized code published meanwhile reaches it.
         let mut filled = Ok(());
-        module.inner.code_for(bounds_checks).instances().attach(vmctx, || {
+        let fill = || {
             // SAFETY: `vmctx` is a zeroed allocation of `offsets.size()` bytes, 16-aligned,
             // that this instance owns; each write lands inside it at an offset VmOffsets gave.
-            filled = unsafe { fill_vmctx(&inner) }
-        });
+            let outcome = unsafe { fill_vmctx(&inner) };
+            filled = outcome;
+        };
+        module.inner.code_for(bounds_checks).instances().attach(vmctx, fill);
         filled?;
         // From here on the store owns the instance: its functions may end up in imported
         // tables even if instantiation fails later (the spec keeps such writes).
@@ -546,11 +537,8 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
         for (i, func) in inner.imported_funcs.iter().enumerate() {
             *at(offsets.imported_func_ref_pointer(i as u32)).cast::<*const VMFuncRef>() = func.vm_func_ref();
             let source = &*func.vm_func_ref();
-            // Atomically: a background thread may be installing optimized code there.
-            let wasm_call = AtomicPtr::from_ptr(std::ptr::addr_of!(source.wasm_call).cast_mut().cast::<*mut u8>())
-                .load(Ordering::Acquire);
             *at(offsets.func_ref(i as u32)).cast::<VMFuncRef>() = VMFuncRef {
-                wasm_call,
+                wasm_call: VMFuncRef::load_wasm_call(source),
                 array_call: source.array_call,
                 vmctx: source.vmctx,
                 type_id: source.type_id,

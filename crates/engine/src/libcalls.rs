@@ -7,7 +7,6 @@ use crate::func::HostFunc;
 use crate::instance::InstanceInner;
 use crate::values::ValRaw;
 use crate::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
-use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
 fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {
@@ -41,11 +40,9 @@ pub(crate) unsafe fn resolve(func_ref: *mut VMFuncRef) -> *const u8 {
     };
     let code = instance.code_of(index).unwrap_or(0) as *mut u8;
     if !code.is_null() {
-        // SAFETY: `wasm_call` is an aligned pointer-sized field of the live `func_ref`; other
-        // threads only ever store the same value into it.
-        unsafe {
-            AtomicPtr::from_ptr(std::ptr::addr_of_mut!((*func_ref).wasm_call).cast()).store(code, Ordering::Release)
-        };
+        // SAFETY: the live `func_ref` of the function whose code `code` is. Another thread
+        // may store optimized code there meanwhile; either is a valid entry.
+        unsafe { VMFuncRef::store_wasm_call(func_ref, code) };
     }
     code
 }

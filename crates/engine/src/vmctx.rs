@@ -31,6 +31,7 @@
 
 use crate::module::ModuleInfo;
 use std::mem::{offset_of, size_of};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Marks a block as an instance's `VMContext`.
 pub(crate) const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"hrnI");
@@ -83,6 +84,33 @@ pub struct VMFuncRef {
     /// The function's index in its instance's module (0 for a host function), with which
     /// `libcalls::resolve_func_ref` finds the code when `wasm_call` is still null.
     pub func_index: u32,
+}
+
+impl VMFuncRef {
+    /// `wasm_call` of `func_ref`, read atomically: another thread may be installing code
+    /// there (optimized code replacing baseline code, see `lazy.rs`).
+    ///
+    /// # Safety
+    /// `func_ref` must point to a live `VMFuncRef`.
+    pub(crate) unsafe fn load_wasm_call(func_ref: *const VMFuncRef) -> *const u8 {
+        // SAFETY: per this function's contract; the field is an aligned pointer-sized word,
+        // and every writer stores it atomically (`store_wasm_call`) once the `VMFuncRef` is
+        // shared.
+        unsafe { AtomicPtr::from_ptr(std::ptr::addr_of!((*func_ref).wasm_call).cast_mut().cast::<*mut u8>()) }
+            .load(Ordering::Acquire)
+            .cast_const()
+    }
+
+    /// Stores `code` as `wasm_call` of `func_ref`, atomically (see `load_wasm_call`).
+    ///
+    /// # Safety
+    /// `func_ref` must point to a live `VMFuncRef`, and `code` be published code of its
+    /// function with its signature.
+    pub(crate) unsafe fn store_wasm_call(func_ref: *mut VMFuncRef, code: *const u8) {
+        // SAFETY: per this function's contract, as in `load_wasm_call`.
+        unsafe { AtomicPtr::from_ptr(std::ptr::addr_of_mut!((*func_ref).wasm_call).cast::<*mut u8>()) }
+            .store(code.cast_mut(), Ordering::Release);
+    }
 }
 
 /// Offsets of one module's `VMContext` layout.
