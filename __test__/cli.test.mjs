@@ -48,13 +48,21 @@ const modules = {
     (memory 1)
     (global (export "g") (mut f64) (f64.const 0))
     (data "passive")
-    (func (export "f") (type 0) i32.const 0 i64.const 0)
-    (@custom "extra" "payload"))`,
+    (func (export "f") (type 0) i32.const 0 i64.const 0))`,
+}
+
+// `bytes` with a custom section appended (wabt's parser has no custom-section annotation).
+function withCustomSection(bytes, name, payload) {
+  const content = Buffer.concat([Buffer.from([name.length]), Buffer.from(name), Buffer.from(payload)])
+  return Buffer.concat([bytes, Buffer.from([0, content.length]), content])
 }
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'heron-cli-'))
   for (const [name, text] of Object.entries(modules)) writeFileSync(join(dir, name), wat(text))
+  const targetFeatures = Buffer.from([2, 0x2b, 7, ...Buffer.from('simd128'), 0x2d, 7, ...Buffer.from('atomics')])
+  const features = withCustomSection(wat(modules['features.wasm']), 'extra', 'payload')
+  writeFileSync(join(dir, 'features.wasm'), withCustomSection(features, 'target_features', targetFeatures))
   // i32.add with one operand: well-formed bytes that fail validation.
   writeFileSync(join(dir, 'invalid.wasm'), Buffer.from('0061736d010000000105016000017f030201000a0701050041006a0b', 'hex'))
   writeFileSync(join(dir, 'garbage.wasm'), 'not wasm at all')
@@ -155,8 +163,10 @@ describe('inspect', () => {
     const result = heron('inspect', 'features.wasm')
     assert.equal(result.code, 0, result.stderr)
     assert.match(result.stdout, /\n {2} 0 {2}custom "extra" /)
-    assert.match(result.stdout, /\ncustom sections: "extra"\n/)
-    const features = result.stdout.split('not from instructions):\n')[1].trimEnd().split('\n').map((line) => line.trim())
+    assert.match(result.stdout, /\ncustom sections: "extra", "target_features"\n/)
+    const [detected, declared] = result.stdout.split('not from instructions):\n')[1].trimEnd().split('\nfeatures the toolchain declares')
+    assert.equal(declared, ' (target_features section): +simd128 -atomics')
+    const features = detected.split('\n').map((line) => line.trim())
     assert.deepEqual(features, [
       'multi-value (functions with several results)',
       'reference types (externref, several tables, element expressions or declared elements)',

@@ -48,11 +48,12 @@ function describeEntity(structure, entry) {
 function formatReport(path, bytes, structure, verdict) {
   const lines = [`${path}: WebAssembly binary module, version ${structure.version}, ${bytes.length} bytes`, verdict, '']
   lines.push('sections:')
-  lines.push('  id  name                      offset       size')
-  for (const section of structure.sections) {
-    const name = section.id === 0 ? `custom ${JSON.stringify(section.customName)}` : section.name
-    lines.push(`  ${String(section.id).padStart(2)}  ${name.padEnd(22)} ${String(section.offset).padStart(9)} ${String(section.size).padStart(10)}`)
-  }
+  const names = structure.sections.map((section) => section.id === 0 ? `custom ${JSON.stringify(section.customName)}` : section.name)
+  const nameWidth = Math.max(4, ...names.map((name) => name.length))
+  lines.push(`  id  ${'name'.padEnd(nameWidth)}     offset       size`)
+  structure.sections.forEach((section, i) => {
+    lines.push(`  ${String(section.id).padStart(2)}  ${names[i].padEnd(nameWidth)} ${String(section.offset).padStart(10)} ${String(section.size).padStart(10)}`)
+  })
   for (const [title, entries, label] of [
     ['imports', structure.imports, (entry) => `${entry.module}.${entry.name}`],
     ['exports', structure.exports, (entry) => entry.name],
@@ -67,6 +68,9 @@ function formatReport(path, bytes, structure, verdict) {
   const features = detectFeatures(structure)
   lines.push('features used (detected from declarations, not from instructions):')
   lines.push(...(features.length > 0 ? features.map((feature) => `  ${feature}`) : ['  none beyond WebAssembly 1.0']))
+  if (structure.targetFeatures !== undefined) {
+    lines.push(`features the toolchain declares (target_features section): ${structure.targetFeatures.join(' ') || 'none'}`)
+  }
   return lines.join('\n') + '\n'
 }
 

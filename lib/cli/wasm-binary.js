@@ -233,9 +233,22 @@ function readCodeLocals(reader, module) {
   }
 }
 
+// The target_features custom section (tool-conventions Linking.md): the features the
+// toolchain built the module with, each prefixed '+' (used) or '-' (disallowed); '=' (required)
+// is an older spelling of '+'.
+function readTargetFeatures(reader) {
+  const features = []
+  for (let count = reader.u32(); count > 0; count--) {
+    const prefix = String.fromCharCode(reader.byte())
+    features.push(`${prefix === '=' ? '+' : prefix}${reader.name()}`)
+  }
+  return features
+}
+
 /**
  * Parses a module's structure. Returns { sections, types, imports, functions, tables, memories,
- * globals, exports, tags, customSections, elementSegmentFlags, dataSegments, localTypes }, where
+ * globals, exports, tags, customSections, targetFeatures, elementSegmentFlags, dataSegments,
+ * localTypes }, where
  * functions spans imported and defined functions (the function index space).
  * Throws MalformedModule when the bytes are not a WebAssembly binary module.
  */
@@ -265,6 +278,7 @@ function parseModule(bytes) {
     elementSegmentFlags: [],
     dataSegments: [],
     localTypes: new Set(),
+    targetFeatures: undefined,
   }
   while (!reader.atEnd()) {
     const headerOffset = reader.offset
@@ -276,7 +290,11 @@ function parseModule(bytes) {
     const section = { id, name: SECTION_NAMES[id], offset: headerOffset, size }
     if (section.name === undefined) throw new MalformedModule(`unknown section id ${id}`, headerOffset)
     switch (id) {
-      case 0: section.customName = body.name(); module.customSections.push(section.customName); break
+      case 0:
+        section.customName = body.name()
+        module.customSections.push(section.customName)
+        if (section.customName === 'target_features') module.targetFeatures = readTargetFeatures(body)
+        break
       case 1: module.types = readFunctionTypes(body); break
       case 2: readImports(body, module); break
       case 3: for (let n = body.u32(); n > 0; n--) module.functions.push({ typeIndex: body.u32(), imported: false }); break
