@@ -76,6 +76,7 @@ test('the main tarball has the JS API, the command and the Rust sources, and no 
 })
 
 test('installed from the tarballs without cargo, the MDN example runs through require, import and npx heron', { skip: !supported }, () => {
+  assert.equal(spawnSync('cargo', ['--version'], { env: npmEnv() }).error?.code, 'ENOENT', 'cargo is off PATH')
   const { project, result } = installInto('app', tarballs.main.path, tarballs.platform.path)
   assert.equal(result.status, 0, result.stderr)
   // The binary comes from the platform package; heron's own directory has none.

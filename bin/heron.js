@@ -80,19 +80,23 @@ function main(argv) {
   return command.load()(heron, command.takesFile ? file : rest, write)
 }
 
+// Messages from heron or WASI may span lines (e.g. a decoding error listing bytes); the
+// report is one line whatever they hold.
+const oneLine = (message) => String(message).trim().replace(/\s*\n\s*/g, ' ')
+
 try {
   process.exitCode = main(process.argv.slice(2))
 } catch (error) {
   if (error instanceof WasmTrap) {
-    process.stderr.write(`heron: wasm trap: ${error.message}\n`)
+    process.stderr.write(`heron: wasm trap: ${oneLine(error.message)}\n`)
     process.exitCode = TRAP_EXIT_CODE
   } else if (error instanceof CliError) {
-    process.stderr.write(`heron: error: ${error.message}\n`)
+    process.stderr.write(`heron: error: ${oneLine(error.message)}\n`)
     process.exitCode = ERROR_EXIT_CODE
   } else {
     // A bug in heron or its WASI: still one line, with the stack on request.
     const detail = process.env.HERON_DEBUG ? `\n${error?.stack}` : ' (set HERON_DEBUG=1 for the stack)'
-    process.stderr.write(`heron: internal error: ${String(error?.message ?? error).split('\n')[0]}${detail}\n`)
+    process.stderr.write(`heron: internal error: ${oneLine(error?.message ?? error)}${detail}\n`)
     process.exitCode = ERROR_EXIT_CODE
   }
 }
