@@ -97,6 +97,9 @@ describe('usage', () => {
       assert.match(result.stdout, /--dir HOST\[::GUEST\]/)
     }
     assert.match(heron('compile', '-h').stdout, /will fill it/)
+    // run's own --help, after options that take values; after FILE it belongs to the program.
+    assert.match(heron('run', '--dir', '.', '--help').stdout, /^Usage: heron run/)
+    assertOneLineFailure(heron('run', 'calc.wasm', '--help'), 1, /has no _start export/)
   })
 
   test('--version prints the package version', () => {
@@ -109,7 +112,8 @@ describe('usage', () => {
     assertOneLineFailure(heron('validate'), 1, /^heron: error: validate takes one module file: heron validate FILE$/)
     assertOneLineFailure(heron('inspect', 'a.wasm', 'b.wasm'), 1, /^heron: error: inspect takes one module file/)
     assertOneLineFailure(heron('run'), 1, /^heron: error: run needs a module file/)
-    assertOneLineFailure(heron('run', '--bogus', 'calc.wasm'), 1, /^heron: error: Unknown option '--bogus'/)
+    assertOneLineFailure(heron('run', '--bogus', 'calc.wasm'), 1, /^heron: error: unknown option '--bogus' \(see heron run --help\)$/)
+    assertOneLineFailure(heron('validate', '--strict', 'calc.wasm'), 1, /^heron: error: unknown option '--strict' \(see heron validate --help\)$/)
   })
 })
 

@@ -44,7 +44,8 @@ function singleFile(name, argv) {
   try {
     ;({ positionals } = parseArgs({ args: argv, options: {}, strict: true, allowPositionals: true }))
   } catch (error) {
-    throw new CliError(`${error.message.split('\n')[0]} (see heron ${name} --help)`)
+    const sentence = error.message.split(/\.\s/)[0]
+    throw new CliError(`${sentence.charAt(0).toLowerCase()}${sentence.slice(1)} (see heron ${name} --help)`)
   }
   if (positionals.length !== 1) throw new CliError(`${name} takes one module file: heron ${name} FILE`)
   return positionals[0]

@@ -8,6 +8,7 @@ const { CliError, WasmTrap } = require('./errors.js')
 const { readModuleFile, compileModule } = require('./module-file.js')
 const { parseModule, functionType, MalformedModule } = require('./wasm-binary.js')
 const { parseArgument, formatResult } = require('./invoke-values.js')
+const { RUN } = require('./usage.js')
 
 const OPTIONS = {
   dir: { type: 'string', multiple: true, default: [] },
@@ -47,10 +48,17 @@ function parseRunArguments(argv) {
   try {
     ;({ values } = parseArgs({ args: own, options: OPTIONS, strict: true, allowPositionals: false }))
   } catch (error) {
-    throw new CliError(`${error.message.split('\n')[0]} (see heron run --help)`)
+    throw new CliError(`${parseArgsMessage(error)} (see heron run --help)`)
   }
+  if (values.help) return { help: true }
   if (file === undefined) throw new CliError('run needs a module file: heron run FILE [args...]')
   return { ...values, file, args: rest, env: parseEnv(values.env), preopens: parsePreopens(values.dir) }
+}
+
+/** The first sentence of a node:util parseArgs error, lowercase as heron's messages are. */
+function parseArgsMessage(error) {
+  const sentence = error.message.split(/\.\s/)[0]
+  return sentence.charAt(0).toLowerCase() + sentence.slice(1)
 }
 
 // heron's Instance takes no options yet (resource controls are a separate piece of work):
@@ -90,12 +98,15 @@ function parseEnv(assignments) {
 }
 
 // Runs `call` (instantiation or a call into wasm), turning a trap into a WasmTrap and a link
-// failure into a CliError. A RangeError from wasm code is heron's stack-exhaustion trap.
+// or resource failure into a CliError. Exhausting the stack is a RangeError with V8's message
+// (README), and a trap like any other; other RangeErrors are resource limits (memory).
 function guardWasm(heron, path, call) {
   try {
     return call()
   } catch (error) {
-    if (error instanceof heron.RuntimeError || error instanceof RangeError) throw new WasmTrap(error.message)
+    if (error instanceof heron.RuntimeError) throw new WasmTrap(error.message)
+    if (error instanceof RangeError && error.message === 'Maximum call stack size exceeded') throw new WasmTrap(error.message)
+    if (error instanceof RangeError) throw new CliError(`cannot run ${path}: ${error.message}`)
     if (error instanceof heron.LinkError) throw new CliError(`cannot link ${path}: ${error.message}`)
     throw error
   }
@@ -135,7 +146,7 @@ function runCommand(heron, path, module, structure, options) {
   }
   const wasi = makeWasi(heron, path, wasiVersionOf(structure, path) ?? 'preview1', options)
   const instance = guardWasm(heron, path, () => new heron.Instance(module, wasi.getImportObject()))
-  return guardWasm(heron, path, () => wasi.start(instance))
+  return guardWasm(heron, path, () => wasi.start(instance)) ?? 0
 }
 
 function invokeExport(heron, path, module, structure, options, write) {
@@ -178,6 +189,10 @@ function invokeExport(heron, path, module, structure, options, write) {
 /** `heron run` (argv: what follows "run"): returns the exit code; `write` prints to stdout. */
 function run(heron, argv, write) {
   const options = parseRunArguments(argv)
+  if (options.help) {
+    write(RUN)
+    return 0
+  }
   refuseControls(options)
   const path = options.file
   const bytes = readModuleFile(path)
