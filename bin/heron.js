@@ -5,7 +5,7 @@
 // (lib/cli/errors.js); the commands themselves live in lib/cli/.
 
 const { parseArgs } = require('node:util')
-const { CliError, WasmTrap, ERROR_EXIT_CODE, TRAP_EXIT_CODE } = require('../lib/cli/errors.js')
+const { CliError, WasmTrap, optionError, ERROR_EXIT_CODE, TRAP_EXIT_CODE } = require('../lib/cli/errors.js')
 const usage = require('../lib/cli/usage.js')
 
 // help: the command's --help text; load: its implementation, required only when it runs;
@@ -44,8 +44,7 @@ function singleFile(name, argv) {
   try {
     ;({ positionals } = parseArgs({ args: argv, options: {}, strict: true, allowPositionals: true }))
   } catch (error) {
-    const sentence = error.message.split(/\.\s/)[0]
-    throw new CliError(`${sentence.charAt(0).toLowerCase()}${sentence.slice(1)} (see heron ${name} --help)`)
+    throw optionError(error, name)
   }
   if (positionals.length !== 1) throw new CliError(`${name} takes one module file: heron ${name} FILE`)
   return positionals[0]

@@ -8,7 +8,13 @@ class CliError extends Error {}
 /** A trap while running wasm code: exit 128 + SIGABRT, as wasmtime does on Unix. */
 class WasmTrap extends Error {}
 
+/** A CliError for a node:util parseArgs error: its first sentence, lowercase as heron's are. */
+function optionError(error, command) {
+  const sentence = error.message.split(/\.\s/)[0]
+  return new CliError(`${sentence.charAt(0).toLowerCase()}${sentence.slice(1)} (see heron ${command} --help)`)
+}
+
 const ERROR_EXIT_CODE = 1
 const TRAP_EXIT_CODE = 134
 
-module.exports = { CliError, WasmTrap, ERROR_EXIT_CODE, TRAP_EXIT_CODE }
+module.exports = { CliError, WasmTrap, optionError, ERROR_EXIT_CODE, TRAP_EXIT_CODE }

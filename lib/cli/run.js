@@ -1,10 +1,10 @@
 'use strict'
 // `heron run`: runs a WASI command through heron.WASI, or calls one export (--invoke).
-// Resolves to the process exit code.
+// Returns the process exit code.
 
 const fs = require('node:fs')
 const { parseArgs } = require('node:util')
-const { CliError, WasmTrap } = require('./errors.js')
+const { CliError, WasmTrap, optionError } = require('./errors.js')
 const { readModuleFile, compileModule } = require('./module-file.js')
 const { parseModule, functionType, MalformedModule } = require('./wasm-binary.js')
 const { parseArgument, formatResult } = require('./invoke-values.js')
@@ -48,17 +48,11 @@ function parseRunArguments(argv) {
   try {
     ;({ values } = parseArgs({ args: own, options: OPTIONS, strict: true, allowPositionals: false }))
   } catch (error) {
-    throw new CliError(`${parseArgsMessage(error)} (see heron run --help)`)
+    throw optionError(error, 'run')
   }
   if (values.help) return { help: true }
   if (file === undefined) throw new CliError('run needs a module file: heron run FILE [args...]')
   return { ...values, file, args: rest, env: parseEnv(values.env), preopens: parsePreopens(values.dir) }
-}
-
-/** The first sentence of a node:util parseArgs error, lowercase as heron's messages are. */
-function parseArgsMessage(error) {
-  const sentence = error.message.split(/\.\s/)[0]
-  return sentence.charAt(0).toLowerCase() + sentence.slice(1)
 }
 
 // heron's Instance takes no options yet (resource controls are a separate piece of work):
@@ -209,4 +203,4 @@ function run(heron, argv, write) {
     : invokeExport(heron, path, module, structure, options, write)
 }
 
-module.exports = { run, splitRunArguments }
+module.exports = { run }
