@@ -269,6 +269,15 @@ describe('heron.WASI', () => {
         const pointer = guest.alloc(24)
         return [guest.call.fd_fdstat_get(3, pointer), guest.bytes[pointer], guest.u64(pointer + 8), guest.u64(pointer + 16)]
       })())
+      record('stdio types and rights', [0, 1, 2].map((stdioFd) => {
+        const pointer = guest.alloc(24)
+        return [guest.call.fd_fdstat_get(stdioFd, pointer), guest.bytes[pointer], guest.u64(pointer + 8), guest.u64(pointer + 16)]
+      }))
+      record('errors', [
+        guest.call.fd_seek(1, 0n, 1, guest.alloc(8)), guest.call.fd_tell(1, guest.alloc(8)),
+        guest.call.proc_raise(99), guest.call.fd_readdir(1, 0, 0, 0n, 0), guest.call.fd_advise(1, 0n, 0n, 9),
+        guest.call.fd_allocate(1, 0n, 1n), guest.call.fd_renumber(1, 99), guest.call.fd_close(99),
+      ])
       record('renumber', [guest.call.fd_renumber(readOnly, directory), guest.read(directory, 3), guest.read(readOnly, 1)[0]])
       return log
     })

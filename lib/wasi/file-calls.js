@@ -115,8 +115,8 @@ function fileCalls(table) {
 
   return {
     fd_advise(memory, fd, offset, length, advice) {
-      table.get(fd, rights.FD_ADVISE)
       if (advice > MAX_ADVICE) fail(errno.INVAL)
+      table.get(fd, rights.FD_ADVISE)
       // node:fs has no posix_fadvise; advice is only a hint, so accepting it is correct.
     },
 

@@ -155,9 +155,9 @@ function systemCalls(table, { args, env, exit }) {
 
     proc_raise(memory, signal) {
       if (signal === 0) return
+      // uvwasi's answer for a signal the host lacks, or an unknown number.
       const name = SIGNAL_NAMES[signal]
-      if (name === undefined) fail(errno.INVAL)
-      if (os.constants.signals[name] === undefined) fail(errno.NOSYS)
+      if (name === undefined || os.constants.signals[name] === undefined) fail(errno.NOSYS)
       process.kill(process.pid, name)
     },
 
