@@ -304,6 +304,57 @@ describe('heron.WASI', () => {
     assert.deepEqual(log.get('renumber'), [0, [0, 'sti'], errno.BADF])
   })
 
+  test('sizes, times, append, positional I/O and links give the same results as node:wasi', (t) => {
+    const results = implementations.map(([, WASI, engine]) => {
+      const guest = reactor(WASI, engine, { preopens: { sandbox: temporaryDirectory(t) } })
+      const log = []
+      const record = (label, value) => log.push([label, value])
+      const stat = guest.alloc(64)
+      const [, fd] = guest.open(3, 'f.txt', { oflags: oflags.CREAT, fdflags: 1 })
+      record('append', [guest.write(fd, 'abc'), guest.seek(fd, 0n, 0), guest.write(fd, 'def'), guest.seek(fd, 0n, 1)])
+      record('set size', [guest.call.fd_filestat_set_size(fd, 10n), guest.call.fd_filestat_get(fd, stat), guest.u64(stat + 32)])
+      record('set times', [guest.call.fd_filestat_set_times(fd, 5000000000n, 7000000000n, 1 | 4), guest.call.fd_filestat_get(fd, stat), guest.u64(stat + 40), guest.u64(stat + 48)])
+      record('set mtime by path', [guest.call.path_filestat_set_times(3, 0, ...guest.string('f.txt'), 0n, 9000000000n, 4), guest.call.fd_filestat_get(fd, stat), guest.u64(stat + 40), guest.u64(stat + 48)])
+      record('set time and now', guest.call.fd_filestat_set_times(fd, 0n, 0n, 1 | 2))
+      record('drop rights', [guest.call.fd_fdstat_set_rights(fd, rights.FD_READ, 0n), guest.write(fd, 'x')[0], guest.call.fd_fdstat_set_rights(fd, rights.FD_READ | rights.FD_WRITE, 0n)])
+      const [, other] = guest.open(3, 'g.txt', { oflags: oflags.CREAT })
+      const count = guest.alloc(4)
+      const [text, length] = guest.string('hello')
+      const iovec = guest.alloc(8)
+      guest.view.setUint32(iovec, text, true)
+      guest.view.setUint32(iovec + 4, length, true)
+      record('pwrite', [guest.call.fd_pwrite(other, iovec, 1, 3n, count), guest.u32(count), guest.seek(other, 0n, 1)])
+      record('pread', [guest.call.fd_pread(other, iovec, 1, 4n, count), guest.u32(count), guest.text(text, 4)])
+      record('link', [guest.call.path_link(3, 0, ...guest.string('g.txt'), 3, ...guest.string('h.txt')), guest.stat(3, 'h.txt')])
+      record('sync, allocate', [guest.call.fd_datasync(other), guest.call.fd_sync(other), guest.call.fd_allocate(other, 0n, 100n), guest.stat(3, 'g.txt')])
+      record('truncate on open', [guest.open(3, 'g.txt', { oflags: oflags.TRUNC })[0], guest.stat(3, 'g.txt')])
+      record('result pointer out of bounds', [guest.call.path_open(3, 1, ...guest.string('new'), oflags.CREAT, rights.FD_READ, 0n, 0, 999999), guest.stat(3, 'new')[0]])
+      return log
+    })
+    assert.deepEqual(results[0], results[1])
+    const log = new Map(results[0])
+    assert.deepEqual(log.get('append'), [[0, 3], [0, 0n], [0, 3], [0, 6n]])
+    assert.deepEqual(log.get('set mtime by path'), [0, 0, 5000000000n, 9000000000n])
+    assert.deepEqual(log.get('pread'), [0, 4, 'ello'])
+    assert.deepEqual(log.get('result pointer out of bounds'), [errno.OVERFLOW, errno.NOENT])
+  })
+
+  test('preopened directories are named exactly as given', () => {
+    const names = ['/', '/a/', 'a/../b', './x', 'x/./y', '.', '']
+    const results = implementations.map(([, WASI, engine]) => {
+      const guest = reactor(WASI, engine, { preopens: Object.fromEntries(names.map((name) => [name, os.tmpdir()])) })
+      return names.map((_, i) => {
+        const prestat = guest.alloc(8)
+        const code = guest.call.fd_prestat_get(3 + i, prestat)
+        const buffer = guest.alloc(64)
+        guest.call.fd_prestat_dir_name(3 + i, buffer, guest.u32(prestat + 4))
+        return [code, guest.text(buffer, guest.u32(prestat + 4))]
+      })
+    })
+    assert.deepEqual(results[0], results[1])
+    assert.deepEqual(results[0].map(([, name]) => name), names)
+  })
+
   test('start() returns the code given to proc_exit, after the output', () => {
     for (const [name, WASI, engine] of implementations) {
       const wasi = new WASI({ version: 'preview1', stdout: fs.openSync(os.devNull, 'w') })

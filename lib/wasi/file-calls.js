@@ -4,7 +4,8 @@
 // already converted (u32 as numbers, u64 as BigInts); it returns nothing on success
 // and throws WasiErrno or a node:fs error otherwise (imports.js turns both into the
 // errno the guest sees). Rights are checked as uvwasi checks them; every path goes
-// through resolveConfined.
+// through resolveConfined. Result pointers are checked before anything is done, so an
+// out-of-bounds one (EOVERFLOW) never leaves a write or an open behind.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -180,18 +181,21 @@ function fileCalls(table) {
     },
 
     fd_pread(memory, fd, iovs, iovsLength, offset, nreadPointer) {
+      memory.check(nreadPointer, 4)
       const entry = table.get(fd, rights.FD_READ | rights.FD_SEEK)
       if (entry.type === filetype.DIRECTORY) fail(errno.ISDIR)
       memory.setU32(nreadPointer, readBuffers(entry, memory.iovecs(iovs, iovsLength), offset))
     },
 
     fd_pwrite(memory, fd, iovs, iovsLength, offset, nwrittenPointer) {
+      memory.check(nwrittenPointer, 4)
       const entry = table.get(fd, rights.FD_WRITE | rights.FD_SEEK)
       if (entry.type === filetype.DIRECTORY) fail(errno.ISDIR)
       memory.setU32(nwrittenPointer, writeBuffers(entry, memory.iovecs(iovs, iovsLength), offset))
     },
 
     fd_read(memory, fd, iovs, iovsLength, nreadPointer) {
+      memory.check(nreadPointer, 4)
       const entry = table.get(fd, rights.FD_READ)
       if (entry.type === filetype.DIRECTORY) fail(errno.ISDIR)
       const count = readBuffers(entry, memory.iovecs(iovs, iovsLength), entry.position ?? null)
@@ -200,6 +204,7 @@ function fileCalls(table) {
     },
 
     fd_write(memory, fd, iovs, iovsLength, nwrittenPointer) {
+      memory.check(nwrittenPointer, 4)
       const entry = table.get(fd, rights.FD_WRITE)
       if (entry.type === filetype.DIRECTORY) fail(errno.ISDIR)
       const buffers = memory.iovecs(iovs, iovsLength)
@@ -228,6 +233,7 @@ function fileCalls(table) {
     },
 
     fd_readdir(memory, fd, buf, bufLength, cookie, bufusedPointer) {
+      memory.check(bufusedPointer, 4)
       const entry = table.get(fd, rights.FD_READDIR)
       if (entry.hostPath === undefined) fail(errno.NOTDIR)
       const output = memory.slice(buf, bufLength)
@@ -262,6 +268,7 @@ function fileCalls(table) {
     },
 
     fd_seek(memory, fd, offset, whenceValue, newOffsetPointer) {
+      memory.check(newOffsetPointer, 8)
       const entry = table.get(fd, rights.FD_SEEK)
       if (entry.position === undefined) fail(entry.type === filetype.DIRECTORY ? errno.ISDIR : errno.SPIPE)
       let base
@@ -309,6 +316,7 @@ function fileCalls(table) {
     },
 
     path_open(memory, fd, dirFlags, pathPointer, pathLength, oFlags, rightsBase, rightsInheriting, fdFlags, fdPointer) {
+      memory.check(fdPointer, 4)
       const read = (rightsBase & (rights.FD_READ | rights.FD_READDIR)) !== 0n
       const write = (rightsBase & (rights.FD_DATASYNC | rights.FD_WRITE | rights.FD_ALLOCATE | rights.FD_FILESTAT_SET_SIZE)) !== 0n
       const { constants } = fs
@@ -361,6 +369,8 @@ function fileCalls(table) {
     },
 
     path_readlink(memory, fd, pathPointer, pathLength, buf, bufLength, bufusedPointer) {
+      memory.check(buf, bufLength)
+      memory.check(bufusedPointer, 4)
       const entry = table.get(fd, rights.PATH_READLINK)
       const target = fs.readlinkSync(hostPathIn(entry, memory.path(pathPointer, pathLength), false), { encoding: 'buffer' })
       const count = Math.min(target.length, bufLength)

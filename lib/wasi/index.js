@@ -60,7 +60,7 @@ class WASI {
     if (options.preopens !== undefined) {
       validateObject(options.preopens, 'options.preopens')
       for (const [guestPath, hostPath] of Object.entries(options.preopens)) {
-        preopens.push([normalizeGuestName(String(guestPath)), String(hostPath)])
+        preopens.push([String(guestPath), String(hostPath)])
       }
     }
 
@@ -131,20 +131,6 @@ class WASI {
   getImportObject() {
     return { [this.#moduleName]: this.wasiImport }
   }
-}
-
-// A preopen's guest name as fd_prestat_dir_name reports it: normalized, without a
-// trailing slash (uvwasi normalizes it the same way).
-function normalizeGuestName(name) {
-  const parts = []
-  for (const part of name.split('/')) {
-    if (part === '' || part === '.') continue
-    if (part === '..' && parts.length > 0 && parts.at(-1) !== '..') parts.pop()
-    else parts.push(part)
-  }
-  const joined = parts.join('/')
-  if (name.startsWith('/')) return `/${joined}`
-  return joined === '' ? '.' : joined
 }
 
 module.exports = { WASI, acceptMemoryClass }
