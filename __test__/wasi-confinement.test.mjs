@@ -36,6 +36,7 @@ describe('WASI confinement', () => {
     fs.symlinkSync('a/b', path.join(root, 'inside-link'))
     fs.symlinkSync('../file.txt', path.join(root, 'a', 'file-link'))
     fs.symlinkSync(path.join(root, 'file.txt'), path.join(root, 'absolute-inside'))
+    fs.symlinkSync('../outside/created.txt', path.join(root, 'dangling'))
     const wasi = new WASI({ version: 'preview1', preopens: { '/': root } })
     const memory = new engine.Memory({ initial: 1 })
     wasi.initialize({ exports: { memory } })
@@ -108,6 +109,9 @@ describe('WASI confinement', () => {
     assert.equal(guest.open(3, 'a/out/new.txt', { oflags: oflags.CREAT, base: rights.FD_WRITE })[0], errno.NOTCAPABLE)
     assert.equal(guest.call.path_rename(3, ...guest.string('file.txt'), 3, ...guest.string('../stolen.txt')), errno.NOTCAPABLE)
     assert.equal(guest.call.path_unlink_file(3, ...guest.string('a/out/secret.txt')), errno.NOTCAPABLE)
+    // A dangling link to outside: creating through it is refused, followed or not.
+    assert.equal(guest.open(3, 'dangling', { oflags: oflags.CREAT, base: rights.FD_WRITE })[0], errno.NOTCAPABLE)
+    assert.equal(guest.open(3, 'dangling', { oflags: oflags.CREAT, base: rights.FD_WRITE, follow: false })[0], errno.LOOP)
     assert.deepEqual(fs.readdirSync(top).sort(), ['outside', 'root'])
     assert.deepEqual(fs.readdirSync(path.join(top, 'outside')), ['secret.txt'])
     assert.equal(fs.readFileSync(path.join(top, 'root', 'file.txt'), 'utf8'), 'inside')
