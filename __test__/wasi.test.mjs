@@ -375,6 +375,32 @@ describe('heron.WASI', () => {
     assert.deepEqual(outcomes[0], outcomes[1])
   })
 
+  test('a program copying stdin to stdout behaves as under node:wasi', (t) => {
+    const directory = temporaryDirectory(t)
+    const wasm = path.join(directory, 'cat.wasm')
+    // Reads 7 bytes at a time until fd_read returns 0 bytes, writing each chunk out.
+    fs.writeFileSync(wasm, wat(`(module
+      (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (loop $copy
+          (i32.store (i32.const 0) (i32.const 64))
+          (i32.store (i32.const 4) (i32.const 7))
+          (if (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)) (then unreachable))
+          (if (i32.eqz (i32.load (i32.const 8))) (then return))
+          (i32.store (i32.const 4) (i32.load (i32.const 8)))
+          (if (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)) (then unreachable))
+          (br $copy))))`))
+    const input = 'line one\nline two, somewhat longer\n'
+    const outcomes = [['heron', onV8Only ? 'v8' : 'heron'], ['node', 'v8']].map(([wasi, engine]) => {
+      const run = spawnSync(process.execPath, [runner, JSON.stringify({ wasm, wasi, engine })], { input, encoding: 'utf8' })
+      return { status: run.status, stdout: run.stdout }
+    })
+    assert.deepEqual(outcomes[0], { status: 0, stdout: input })
+    assert.deepEqual(outcomes[0], outcomes[1])
+  })
+
   test('a memory that grows between calls is read through its new buffer', { skip: onV8Only }, () => {
     const guest = reactor(HeronWASI, heron)
     const oldBuffer = guest.memory.buffer
