@@ -401,6 +401,20 @@ describe('heron.WASI', () => {
     assert.deepEqual(outcomes[0], outcomes[1])
   })
 
+  test('descriptors are closed once the WASI object is collected, not while its imports live', { skip: process.platform !== 'linux' && 'counts /proc/self/fd' }, () => {
+    const script = `
+      const { WASI } = require(${JSON.stringify(fileURLToPath(new URL('../lib/wasi/index.js', import.meta.url)))})
+      const open = () => require('fs').readdirSync('/proc/self/fd').length
+      const before = open()
+      for (let i = 0; i < 20; i++) new WASI({ version: 'preview1', preopens: { '/': '.' } })
+      const kept = new WASI({ version: 'preview1', preopens: { '/': '.' } }).wasiImport
+      const during = open()
+      const settle = (then) => setTimeout(() => { gc(); setTimeout(then, 20) }, 20)
+      settle(() => settle(() => console.log(during - before, open() - before, typeof kept.fd_close)))`
+    const run = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' })
+    assert.equal(run.stdout, '21 1 function\n')
+  })
+
   test('a memory that grows between calls is read through its new buffer', { skip: onV8Only }, () => {
     const guest = reactor(HeronWASI, heron)
     const oldBuffer = guest.memory.buffer

@@ -116,14 +116,10 @@ class FdTable {
     this.#entries.set(to, entry)
   }
 
-  // Closes every descriptor this table opened (when the WASI object is done).
+  // Closes every host descriptor the table opened (once its WASI object is collected).
   closeAll() {
     for (const entry of this.#entries.values()) {
-      if (entry.ownsHostFd) {
-        try {
-          fs.closeSync(entry.hostFd)
-        } catch {}
-      }
+      if (entry.ownsHostFd) fs.close(entry.hostFd, () => {})
     }
     this.#entries.clear()
   }

@@ -27,6 +27,10 @@ function acceptMemoryClass(MemoryClass) {
 }
 const isMemory = (value) => memoryClasses.some((MemoryClass) => value instanceof MemoryClass)
 
+// Like uvwasi when Node's WASI object goes away: the preopens and files the guest left
+// open are closed when the WASI object is collected.
+const closeDescriptors = new FinalizationRegistry((table) => table.closeAll())
+
 // What proc_exit throws, with returnOnExit, to unwind the guest back to start().
 const kExit = Symbol('kExitCode')
 
@@ -70,6 +74,7 @@ class WASI {
     validateInt32(stderr, 'options.stderr', 0)
 
     const table = new FdTable([stdin, stdout, stderr], preopens)
+    closeDescriptors.register(this, table)
 
     let returnOnExit = true
     if (options.returnOnExit !== undefined) {
