@@ -171,3 +171,47 @@ export declare function uninstall(): void
  * function cannot be compiled.
  */
 export declare function waitForCompilation(module: Module): void
+
+export interface WASIOptions {
+  /** Required: 'preview1' (imports under `wasi_snapshot_preview1`) or 'unstable' (`wasi_unstable`), as node:wasi. */
+  version: 'preview1' | 'unstable'
+  /** The guest's argv; each converted with String(). */
+  args?: readonly unknown[]
+  /** The guest's environment; entries whose value is undefined are left out. */
+  env?: Record<string, unknown>
+  /** Guest path => host directory. Only these directories (and what they contain) are reachable. */
+  preopens?: Record<string, string>
+  /** Default true: proc_exit makes start() return the code. false: proc_exit ends the process. */
+  returnOnExit?: boolean
+  /** Host file descriptors behind the guest's 0, 1 and 2 (default 0, 1, 2). */
+  stdin?: number
+  stdout?: number
+  stderr?: number
+}
+
+/** What start() and initialize() need of an instance: its exports, with a `memory` (heron's or V8's). */
+export interface WASIInstance {
+  exports: Record<string, unknown>
+}
+
+/**
+ * WASI preview1 with the API of Node's `node:wasi` WASI class, for instances of heron (or of
+ * V8's WebAssembly). File access is confined to the preopened directories. While heron is
+ * installed, `require('node:wasi').WASI` and `import { WASI } from 'node:wasi'` are this class.
+ */
+export declare class WASI {
+  constructor(options: WASIOptions)
+  /** The preview1 functions, to import under `wasi_snapshot_preview1`. */
+  readonly wasiImport: Record<string, (...args: any[]) => number>
+  /** `{ wasi_snapshot_preview1: wasiImport }` (or `wasi_unstable` for version 'unstable'). */
+  getImportObject(): Record<string, Record<string, (...args: any[]) => number>>
+  /**
+   * Runs a command: calls `_start` (which must be exported; `_initialize` must not be) and
+   * returns the exit code. Throws ERR_WASI_ALREADY_STARTED when called a second time.
+   */
+  start(instance: WASIInstance): number
+  /** Prepares a reactor: calls `_initialize` if exported (`_start` must not be). Once only. */
+  initialize(instance: WASIInstance): void
+  /** Binds the memory (default `instance.exports.memory`) without running anything. Once only. */
+  finalizeBindings(instance: WASIInstance, options?: { memory?: Memory | WebAssembly.Memory }): void
+}

@@ -852,6 +852,14 @@ for (const name of ['Module', 'Instance', 'Memory', 'Table', 'Global', 'CompileE
 }
 defineToStringTag(namespace, 'WebAssembly')
 
+// --- WASI ------------------------------------------------------------------------------
+
+// heron.WASI is node:wasi's WASI class for heron's instances (lib/wasi). Heron's own, so
+// non-enumerable like install().
+const { WASI, acceptMemoryClass } = require('./lib/wasi/index.js')
+acceptMemoryClass(Memory)
+Object.defineProperty(namespace, 'WASI', { value: WASI, writable: true, configurable: true })
+
 // --- Drop-in mode -----------------------------------------------------------------------
 
 // The global WebAssembly property as it was before install(), to put back on uninstall().
@@ -871,6 +879,7 @@ function install() {
     enumerable: current?.enumerable ?? false,
     configurable: true,
   })
+  installWasi()
   return namespace
 }
 
@@ -885,6 +894,43 @@ function uninstall() {
     Object.defineProperty(globalThis, 'WebAssembly', replacedDescriptor)
   }
   replacedDescriptor = undefined
+  uninstallWasi()
+}
+
+// node:wasi's exports object, loaded without the ExperimentalWarning Node 20 prints on
+// loading it: installing heron must not warn about a module the application may never use.
+function builtinWasiExports() {
+  const emitWarning = process.emitWarning
+  process.emitWarning = function (warning, ...rest) {
+    if (`${warning?.message ?? warning}`.startsWith('WASI is an experimental feature')) return
+    return Reflect.apply(emitWarning, this, [warning, ...rest])
+  }
+  try {
+    return require('node:wasi')
+  } finally {
+    process.emitWarning = emitWarning
+  }
+}
+
+// Node's WASI class, while heron's is in its place.
+let replacedWasi
+
+// Makes `require('node:wasi').WASI` and `import { WASI } from 'node:wasi'` heron's:
+// the CommonJS exports object of the builtin is mutable, and syncBuiltinESMExports()
+// copies it to the ESM named exports.
+function installWasi() {
+  const wasiExports = builtinWasiExports()
+  if (wasiExports.WASI === WASI) return
+  replacedWasi = wasiExports.WASI
+  wasiExports.WASI = WASI
+  require('node:module').syncBuiltinESMExports()
+}
+
+function uninstallWasi() {
+  if (replacedWasi === undefined) return
+  builtinWasiExports().WASI = replacedWasi
+  replacedWasi = undefined
+  require('node:module').syncBuiltinESMExports()
 }
 
 // install and uninstall are heron's own, so they are non-enumerable: code that copies the

@@ -21,4 +21,5 @@ export const {
   install,
   uninstall,
   waitForCompilation,
+  WASI,
 } = heron
