@@ -41,6 +41,36 @@ const modules = {
     (import "env" "table" (table 1 funcref))
     (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
     (func (export "run") i32.const 1 call $log))`,
+  // A WASI command: prints its argument count and first argument's first byte, exits with 7.
+  'command.wasm': `(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes_get (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 16) "argc=?\\n")
+    (func (export "_start")
+      (drop (call $args_sizes_get (i32.const 0) (i32.const 4)))
+      (i32.store8 (i32.const 21) (i32.add (i32.const 48) (i32.load (i32.const 0))))
+      (i32.store (i32.const 8) (i32.const 16))
+      (i32.store (i32.const 12) (i32.const 7))
+      (drop (call $fd_write (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 100)))
+      (call $proc_exit (i32.const 7))))`,
+  'trapping-command.wasm': `(module
+    (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+    (memory (export "memory") 1)
+    (func (export "_start") unreachable))`,
+  // A WASI library (reactor): _initialize sets a global that an export then reads.
+  'reactor.wasm': `(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (global $ready (mut i32) (i32.const 0))
+    (data (i32.const 16) "hello\\n")
+    (func (export "_initialize") (global.set $ready (i32.const 1)))
+    (func (export "greet") (result i32)
+      (i32.store (i32.const 8) (i32.const 16))
+      (i32.store (i32.const 12) (i32.const 6))
+      (drop (call $fd_write (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 100)))
+      global.get $ready))`,
   'features.wasm': `(module
     (type (func (param v128) (result i32 i64)))
     (table 1 externref)
@@ -250,6 +280,19 @@ describe('run', () => {
         new RegExp(`^heron: error: ${option} is not supported by this heron build yet$`),
       )
     }
+  })
+
+  test('a WASI command gets its arguments, writes to stdout and exits with its exit code', () => {
+    assert.deepEqual(heron('run', 'command.wasm', 'a', '--b'), { code: 7, stdout: 'argc=3\n', stderr: '' })
+    assert.deepEqual(heron('run', '--', 'command.wasm'), { code: 7, stdout: 'argc=1\n', stderr: '' })
+  })
+
+  test('a trap in a WASI command is one line and exit code 134', () => {
+    assertOneLineFailure(heron('run', 'trapping-command.wasm'), 134, /^heron: wasm trap: unreachable/)
+  })
+
+  test('--invoke on a WASI library runs _initialize first and lets the export use WASI', () => {
+    assert.deepEqual(heron('run', '--invoke', 'greet', 'reactor.wasm'), { code: 0, stdout: 'hello\n1\n', stderr: '' })
   })
 
   test('a module without _start is not a command: one line, exit 1', () => {
