@@ -96,6 +96,9 @@ before(() => {
   // i32.add with one operand: well-formed bytes that fail validation.
   writeFileSync(join(dir, 'invalid.wasm'), Buffer.from('0061736d010000000105016000017f030201000a0701050041006a0b', 'hex'))
   writeFileSync(join(dir, 'garbage.wasm'), 'not wasm at all')
+  // Proposals heron does not run (wabt here assembles none of them), in bytes: a type () -> (),
+  // a shared memory (limits flags 3), a 64-bit memory (flags 4) and a tag (section 13).
+  writeFileSync(join(dir, 'proposals.wasm'), Buffer.from('0061736d01000000' + '010401600000' + '0506020301020401' + '0d03010000', 'hex'))
   writeFileSync(join(dir, 'text.wat'), '(module)')
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -207,6 +210,19 @@ describe('inspect', () => {
       'bulk memory (data count section or passive segments)',
       'SIMD (v128 values)',
       'mutable globals imported or exported',
+    ])
+  })
+
+  test('features of proposals heron rejects are still reported, then heron\'s reason and exit 1', () => {
+    const result = heron('inspect', 'proposals.wasm')
+    assertOneLineFailure(result, 1, /^heron: error: proposals\.wasm is not a valid module: /)
+    assert.match(result.stdout, /\nvalid: no \(heron rejects it, see below\)\n/)
+    const features = result.stdout.split('not from instructions):\n')[1].trimEnd().split('\n').map((line) => line.trim())
+    assert.deepEqual(features, [
+      'threads (shared memory)',
+      'memory64 (64-bit memory)',
+      'multiple memories',
+      'exception handling (tags)',
     ])
   })
 
