@@ -36,9 +36,14 @@ test('code written against the global WebAssembly runs on heron once installed',
   assert.ok(!(module instanceof original.Module))
 })
 
+// Operations V8 adds to the namespace beyond the JS API for WebAssembly 2.0, which heron
+// does not implement: JS Promise Integration's WebAssembly.promising (Node 24 and later).
+const BEYOND_2_0 = new Set(['promising'])
+
 test('install and uninstall are not enumerable, so copies of the namespace look like WebAssembly', () => {
   const heron = require('../index.js')
-  assert.deepEqual(Object.keys(heron).sort(), Object.keys(original).sort())
+  const originalOperations = Object.keys(original).filter((name) => !BEYOND_2_0.has(name))
+  assert.deepEqual(Object.keys(heron).sort(), originalOperations.sort())
 })
 
 test('node -r heron/register runs the application on heron', () => {

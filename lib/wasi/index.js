@@ -94,14 +94,17 @@ class WASI {
     this.wasiImport = makeWasiImport(calls, () => this.#memory)
   }
 
-  // Binds the instance's memory (or options.memory). Node's order: a second call
-  // fails even when the first one threw.
+  // Binds the instance's memory (or options.memory). Node's order since finalizeBindings
+  // became public (Node 24): the instance and memory are checked before the WASI counts as
+  // started, so a call rejected here can be retried; from then on a second call fails, even
+  // when start() or initialize() rejects the exports. (Node 20 and 22 counted it started
+  // before any check.)
   finalizeBindings(instance, { memory = instance?.exports?.memory } = {}) {
     if (this.#started) throw alreadyStarted()
-    this.#started = true
     validateObject(instance, 'instance')
     validateObject(instance.exports, 'instance.exports')
     if (!isMemory(memory)) throw notAMemory()
+    this.#started = true
     this.#memory = memory
   }
 
