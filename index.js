@@ -51,7 +51,7 @@ native.setErrorClasses(CompileError, LinkError, RuntimeError)
 // --- Exported functions -------------------------------------------------------
 
 // An exported wasm function reaches JS as an arrow function made here, which
-// calls one of two native functions shared by every export (src/func.rs
+// calls one of two native functions shared by every export (src/export.rs
 // explains both). Arrow functions are not constructors, so `new f()` throws a
 // TypeError as with V8.
 //

@@ -2,7 +2,7 @@
 //! every call across the boundary, so it avoids the napi-rs macro layer).
 
 use crate::error::{throw_type_error, Pending};
-use crate::{externref, func};
+use crate::{export, externref};
 use heron_engine::{Val, ValRaw, ValType};
 use napi::sys;
 use std::ptr;
@@ -49,7 +49,7 @@ pub(crate) unsafe fn to_wasm(
             ValType::I64 => ValRaw::i64(to_bigint64(env, value)?),
             ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
             ValType::FuncRef if is_null(env, value) => ValRaw::ptr(0),
-            ValType::FuncRef => match func::exported_func(env, value) {
+            ValType::FuncRef => match export::exported_func(env, value) {
                 Some(func) => ValRaw::ptr(func.id()),
                 None => return Err(throw_type_error(env, "a funcref must be null or a WebAssembly function")),
             },
@@ -149,7 +149,7 @@ pub(crate) unsafe fn to_js(env: sys::napi_env, raw: &ValRaw, ty: ValType) -> Res
             ValType::F64 => sys::napi_create_double(env, f64::from_bits(raw.get_u64()), &mut value),
             ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
             ValType::FuncRef | ValType::ExternRef => match Val::from_raw(*raw, ty) {
-                Val::FuncRef(Some(function)) => return func::function_object(env, function),
+                Val::FuncRef(Some(function)) => return export::function_object(env, function),
                 Val::ExternRef(Some(reference)) => return Ok(externref::value(env, reference)),
                 _ => sys::napi_get_null(env, &mut value),
             },

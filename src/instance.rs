@@ -2,7 +2,7 @@
 //! read from the import object (in import order) and returns the export values.
 
 use crate::error::{self, Pending};
-use crate::func;
+use crate::{export, import, scope};
 use crate::global::NativeGlobal;
 use crate::link;
 use crate::memory::NativeMemory;
@@ -44,10 +44,10 @@ fn link_and_run(
                     return Err(error::throw_link_error(env, &format!("import {name}: expected a function")));
                 }
                 // SAFETY: `value` is a live argument of this call.
-                match unsafe { func::exported_func(env, value.raw()) } {
+                match unsafe { export::exported_func(env, value.raw()) } {
                     // A wasm function from another instance is linked directly, not through JS.
                     Some(wasm) => Extern::Func(wasm),
-                    None => Extern::Func(func::host_function(env, &engine, value.raw(), ty.clone())?),
+                    None => Extern::Func(import::host_function(env, &engine, value.raw(), ty.clone())?),
                 }
             }
             other => {
@@ -65,7 +65,7 @@ fn link_and_run(
     }
     let instance = {
         // The start function may call imports.
-        let _entry = func::WasmEntry::enter(env);
+        let _entry = scope::WasmEntry::enter(env);
         Instance::new(module, &externs)
     };
     let instance = instance.map_err(|e| error::throw(env, e))?;
@@ -91,7 +91,7 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
     unsafe { sys::napi_create_array_with_length(env, exports.len(), &mut array) };
     for (i, (_, value)) in exports.into_iter().enumerate() {
         let js = match value {
-            Extern::Func(f) => func::function_object(env, f)?,
+            Extern::Func(f) => export::function_object(env, f)?,
             Extern::Memory(memory) => {
                 // SAFETY: converting a fresh class value on the live env.
                 unsafe { NativeMemory::to_napi_value(env, NativeMemory::wrap(env, memory)) }.map_err(|_| Pending)?

@@ -5,8 +5,10 @@
 //! - `module.rs`: `NativeModule` (compile, imports/exports descriptors) and `validate`.
 //! - `instance.rs`: `instantiate`, turning import values into engine externs and exports
 //!   into JS values.
-//! - `func.rs`: the hot paths, in raw N-API: exported wasm functions called from JS, and JS
-//!   functions called from wasm.
+//! - `export.rs`: exported wasm functions called from JS (the call slots, the native
+//!   entries behind every exported function).
+//! - `import.rs`: JS functions imported by wasm, as engine host functions.
+//! - `scope.rs`: the handle scopes that import calls under one entry into wasm share.
 //! - `memory.rs`: `NativeMemory`, a memory and the ArrayBuffer over it.
 //! - `table.rs`, `global.rs`: `NativeTable` and `NativeGlobal`.
 //! - `link.rs`: the ids by which memory, table and global imports are passed in.
@@ -18,11 +20,13 @@
 mod convert;
 mod error;
 mod external;
+mod export;
 mod externref;
-mod func;
 mod global;
+mod import;
 mod instance;
 mod link;
 mod memory;
 mod module;
+mod scope;
 mod table;

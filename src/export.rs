@@ -1,34 +1,34 @@
-//! The two hot paths across the JS boundary, in raw N-API:
-//! - an exported wasm function is a small JS arrow function made by `index.js`
-//!   (`makeExportFunction`) that calls one of two native functions shared by all exports of
-//!   the thread. When every parameter and result is a number (i32, i64, f32, f64), the
-//!   arrow converts the arguments itself (`x | 0`, `+x`, `BigInt.asIntN(64, x)`: exactly
+//! Exported wasm functions as JS functions. An exported function is a small JS arrow
+//! function made by `index.js` (`makeExportFunction`) that calls one of two native
+//! functions shared by all exports of the thread:
+//! - when every parameter and result is a number (i32, i64, f32, f64), the arrow converts
+//!   the arguments itself (`x | 0`, `+x`, `BigInt.asIntN(64, x)`: exactly
 //!   ToWebAssemblyValue, and inlined by V8's JIT), stores them and the address of the
 //!   function's `ExportData` in this thread's call slots (a buffer shared with JS through
 //!   typed arrays), calls `call_export_fast` without arguments and reads the results back
-//!   from the slots: the call makes no N-API call at all. Other signatures pass the arrow
-//!   itself and the JS values to `call_export`, which unwraps the arrow (checking its type
-//!   tag) and converts natively. The native functions are reachable only from inside those
-//!   arrows. The function JS sees is an arrow function, so like V8's exported functions it
-//!   is not a constructor;
-//! - a JS function imported by wasm becomes an engine host function that converts its
-//!   arguments and calls the JS function with `napi_call_function`. If the JS function
-//!   throws, the exception stays pending, the wasm frames unwind, and the outermost export
-//!   returns with that very exception.
+//!   from the slots: the call makes no N-API call at all;
+//! - other signatures pass the arrow itself and the JS values to `call_export`, which
+//!   unwraps the arrow (checking its type tag) and converts natively.
+//!
+//! The native functions are reachable only from inside those arrows. The function JS sees
+//! is an arrow function, so like V8's exported functions it is not a constructor. Each
+//! function object is cached per wasm function (the spec's Exported Function cache).
 
 use crate::convert::{to_js, to_wasm};
 use crate::error::{self, Pending};
-use heron_engine::{Engine, Func, FuncType, HostError, ValRaw, ValType};
+use crate::scope::WasmEntry;
+use heron_engine::{Func, ValRaw, ValType};
 use napi::bindgen_prelude::{Env, JsValue, Unknown};
 use napi::sys;
 use napi_derive::napi;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
 
 /// Calls with at most this many parameters or results use stack storage only.
-const INLINE_SLOTS: usize = 8;
+pub(crate) const INLINE_SLOTS: usize = 8;
 
 /// Size of this thread's call slots: signatures of numbers with at most this many
 /// parameters and results take the fast path.
@@ -425,228 +425,9 @@ unsafe fn call_with(
 
 /// # Safety
 /// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
-unsafe fn undefined(env: sys::napi_env) -> sys::napi_value {
+pub(crate) unsafe fn undefined(env: sys::napi_env) -> sys::napi_value {
     let mut value = ptr::null_mut();
     // SAFETY: the live env and a pointer to a local.
     unsafe { sys::napi_get_undefined(env, &mut value) };
     value
-}
-
-/// A JS function held for wasm to call. Dropped with the engine's host function.
-struct JsCallee {
-    env: sys::napi_env,
-    function: sys::napi_ref,
-}
-
-impl Drop for JsCallee {
-    fn drop(&mut self) {
-        // SAFETY: the reference was created on `env`, on this thread, and is deleted once.
-        unsafe { sys::napi_delete_reference(self.env, self.function) };
-    }
-}
-
-/// Wraps the JS function `function` as an engine host function of type `ty`.
-pub(crate) fn host_function(
-    env: sys::napi_env,
-    engine: &Engine,
-    function: sys::napi_value,
-    ty: FuncType,
-) -> Result<Func, Pending> {
-    let mut reference = ptr::null_mut();
-    // SAFETY: a strong reference to a live function of this env.
-    if unsafe { sys::napi_create_reference(env, function, 1, &mut reference) } != sys::Status::napi_ok {
-        return Err(Pending);
-    }
-    let callee = JsCallee { env, function: reference };
-    let params: Box<[ValType]> = ty.params().into();
-    let results: Box<[ValType]> = ty.results().into();
-    Ok(Func::new_raw(engine, ty, move |slots| {
-        // SAFETY: wasm calls imports only on the thread running it, inside a JS call on
-        // `callee.env`, so the env and reference are valid here.
-        unsafe { call_js(&callee, &params, &results, slots) }.map_err(|Pending| HostError::opaque())
-    }))
-}
-
-/// Import calls made under one entry into wasm share a handle scope, closed and reopened
-/// every `IMPORT_SCOPE_BATCH` calls and when the entry returns: opening an N-API handle
-/// scope allocates, which was the largest avoidable cost of a call from wasm to JS.
-const IMPORT_SCOPE_BATCH: u32 = 256;
-
-/// This thread's nesting of entries into wasm and the shared scopes of those that have made
-/// import calls.
-struct ImportScopes {
-    /// How many `WasmEntry`s are active.
-    depth: Cell<u32>,
-    /// The depth of the innermost entry with a shared scope (0: none).
-    top_depth: Cell<u32>,
-    /// (entry depth, shared scope, calls made in it), innermost last.
-    frames: RefCell<Vec<(u32, sys::napi_handle_scope, u32)>>,
-}
-
-thread_local! {
-    static IMPORT_SCOPES: ImportScopes = const {
-        ImportScopes { depth: Cell::new(0), top_depth: Cell::new(0), frames: RefCell::new(Vec::new()) }
-    };
-}
-
-/// Marks a native call that runs wasm code (an export call, an instantiation running a start
-/// function). Import calls inside it share handle scopes; dropping it closes the last one,
-/// so it must be dropped before the native call creates any handle it returns to JS.
-/// Entering costs one thread-local access: export calls that make no import call do nothing
-/// else.
-pub(crate) struct WasmEntry {
-    env: sys::napi_env,
-    /// This thread's `IMPORT_SCOPES` (the guard is not `Send`, so it stays on the thread).
-    scopes: *const ImportScopes,
-}
-
-impl WasmEntry {
-    pub(crate) fn enter(env: sys::napi_env) -> WasmEntry {
-        let scopes = IMPORT_SCOPES.with(|scopes| {
-            scopes.depth.set(scopes.depth.get() + 1);
-            scopes as *const ImportScopes
-        });
-        WasmEntry { env, scopes }
-    }
-}
-
-impl Drop for WasmEntry {
-    fn drop(&mut self) {
-        // SAFETY: a thread-local of this thread, which outlives the guard.
-        let scopes = unsafe { &*self.scopes };
-        let depth = scopes.depth.get();
-        if scopes.top_depth.get() == depth {
-            let mut frames = scopes.frames.borrow_mut();
-            if let Some((_, scope, _)) = frames.pop() {
-                // SAFETY: the scope was opened on this env by an import call of this entry,
-                // and every scope opened after it has been closed (nested entries close
-                // theirs first).
-                unsafe { sys::napi_close_handle_scope(self.env, scope) };
-            }
-            scopes.top_depth.set(frames.last().map_or(0, |frame| frame.0));
-        }
-        scopes.depth.set(depth - 1);
-    }
-}
-
-/// Makes sure handles created by an import call now live in a scope that is closed soon:
-/// the innermost entry's shared scope, or else (an entry this module did not mark) a scope
-/// of its own, returned for the caller to close.
-///
-/// # Safety
-/// `env` must be the current JS environment, with no scope opened since the entry's shared
-/// scope still open (true between import calls: each leaves nothing open).
-unsafe fn import_scope(env: sys::napi_env) -> Option<sys::napi_handle_scope> {
-    IMPORT_SCOPES.with(|scopes| {
-        let depth = scopes.depth.get();
-        let mut own = ptr::null_mut();
-        // SAFETY: per this function's contract.
-        unsafe {
-            if depth == 0 {
-                sys::napi_open_handle_scope(env, &mut own);
-                return Some(own);
-            }
-            let mut frames = scopes.frames.borrow_mut();
-            match frames.last_mut() {
-                Some((frame_depth, scope, calls)) if *frame_depth == depth => {
-                    if *calls >= IMPORT_SCOPE_BATCH {
-                        sys::napi_close_handle_scope(env, *scope);
-                        sys::napi_open_handle_scope(env, scope);
-                        *calls = 0;
-                    }
-                    *calls += 1;
-                }
-                _ => {
-                    sys::napi_open_handle_scope(env, &mut own);
-                    frames.push((depth, own, 1));
-                    scopes.top_depth.set(depth);
-                }
-            }
-        }
-        None
-    })
-}
-
-/// # Safety
-/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
-unsafe fn call_js(
-    callee: &JsCallee,
-    params: &[ValType],
-    results: &[ValType],
-    slots: &mut [ValRaw],
-) -> Result<(), Pending> {
-    let env = callee.env;
-    // SAFETY: (whole body) see `host_function`; values created here live in the scope
-    // `import_scope` provides, and need not outlive this call.
-    unsafe {
-        let own_scope = import_scope(env);
-        let outcome = (|| {
-            let mut argv = [ptr::null_mut(); INLINE_SLOTS];
-            let mut heap_argv = Vec::new();
-            let argv: &mut [sys::napi_value] = if params.len() <= INLINE_SLOTS {
-                &mut argv[..params.len()]
-            } else {
-                heap_argv.resize(params.len(), ptr::null_mut());
-                &mut heap_argv
-            };
-            for (i, ty) in params.iter().enumerate() {
-                argv[i] = to_js(env, &slots[i], *ty)?;
-            }
-            let mut function = ptr::null_mut();
-            sys::napi_get_reference_value(env, callee.function, &mut function);
-            let receiver = undefined(env);
-            let mut returned = ptr::null_mut();
-            let status = sys::napi_call_function(env, receiver, function, argv.len(), argv.as_ptr(), &mut returned);
-            if status != sys::Status::napi_ok {
-                return Err(Pending);
-            }
-            match results.len() {
-                0 => Ok(()),
-                1 => {
-                    to_wasm(env, returned, results[0], &mut slots[0])?;
-                    Ok(())
-                }
-                n => read_results(env, returned, results, &mut slots[..n]),
-            }
-        })();
-        if let Some(scope) = own_scope {
-            sys::napi_close_handle_scope(env, scope);
-        }
-        outcome
-    }
-}
-
-/// Several results come back as an iterable (IterableToList), whose length must match.
-/// # Safety
-/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
-unsafe fn read_results(
-    env: sys::napi_env,
-    returned: sys::napi_value,
-    results: &[ValType],
-    slots: &mut [ValRaw],
-) -> Result<(), Pending> {
-    // SAFETY: see `call_js`.
-    unsafe {
-        let mut global = ptr::null_mut();
-        sys::napi_get_global(env, &mut global);
-        let mut array_class = ptr::null_mut();
-        sys::napi_get_named_property(env, global, c"Array".as_ptr(), &mut array_class);
-        let mut from = ptr::null_mut();
-        sys::napi_get_named_property(env, array_class, c"from".as_ptr(), &mut from);
-        let mut list = ptr::null_mut();
-        if sys::napi_call_function(env, array_class, from, 1, &returned, &mut list) != sys::Status::napi_ok {
-            return Err(Pending);
-        }
-        let mut length = 0u32;
-        sys::napi_get_array_length(env, list, &mut length);
-        if length as usize != results.len() {
-            return Err(error::throw_type_error(env, "the import returned the wrong number of results"));
-        }
-        for (i, ty) in results.iter().enumerate() {
-            let mut element = ptr::null_mut();
-            sys::napi_get_element(env, list, i as u32, &mut element);
-            to_wasm(env, element, *ty, &mut slots[i])?;
-        }
-        Ok(())
-    }
 }
