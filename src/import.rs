@@ -5,22 +5,22 @@
 
 use crate::convert::{to_js, to_wasm};
 use crate::error::{self, Pending};
-use crate::export::{undefined, INLINE_SLOTS};
+use crate::export::INLINE_SLOTS;
+use crate::napi_raw::{Env, Reference, Value};
 use crate::scope::import_scope;
 use heron_engine::{Engine, Func, FuncType, HostError, ValRaw, ValType};
 use napi::sys;
-use std::ptr;
 
 /// A JS function held for wasm to call. Dropped with the engine's host function.
 struct JsCallee {
-    env: sys::napi_env,
-    function: sys::napi_ref,
+    env: Env,
+    function: Reference,
 }
 
 impl Drop for JsCallee {
     fn drop(&mut self) {
         // SAFETY: the reference was created on `env`, on this thread, and is deleted once.
-        unsafe { sys::napi_delete_reference(self.env, self.function) };
+        unsafe { self.env.delete_reference(self.function) };
     }
 }
 
@@ -31,11 +31,9 @@ pub(crate) fn host_function(
     function: sys::napi_value,
     ty: FuncType,
 ) -> Result<Func, Pending> {
-    let mut reference = ptr::null_mut();
-    // SAFETY: a strong reference to a live function of this env.
-    if unsafe { sys::napi_create_reference(env, function, 1, &mut reference) } != sys::Status::napi_ok {
-        return Err(Pending);
-    }
+    // SAFETY: called by `instantiate` with the env of its call.
+    let env = unsafe { Env::from_raw(env) };
+    let reference = env.reference(Value(function), 1).ok_or(Pending)?;
     let callee = JsCallee { env, function: reference };
     let params: Box<[ValType]> = ty.params().into();
     let results: Box<[ValType]> = ty.results().into();
@@ -46,9 +44,8 @@ pub(crate) fn host_function(
     }))
 }
 
-
 /// # Safety
-/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
+/// `callee.env` must be the current JS environment, on its own thread.
 unsafe fn call_js(
     callee: &JsCallee,
     params: &[ValType],
@@ -56,77 +53,52 @@ unsafe fn call_js(
     slots: &mut [ValRaw],
 ) -> Result<(), Pending> {
     let env = callee.env;
-    // SAFETY: (whole body) see `host_function`; values created here live in the scope
+    // SAFETY: per this function's contract; values created here live in the scope
     // `import_scope` provides, and need not outlive this call.
-    unsafe {
-        let own_scope = import_scope(env);
-        let outcome = (|| {
-            let mut argv = [ptr::null_mut(); INLINE_SLOTS];
-            let mut heap_argv = Vec::new();
-            let argv: &mut [sys::napi_value] = if params.len() <= INLINE_SLOTS {
-                &mut argv[..params.len()]
-            } else {
-                heap_argv.resize(params.len(), ptr::null_mut());
-                &mut heap_argv
-            };
-            for (i, ty) in params.iter().enumerate() {
-                argv[i] = to_js(env, &slots[i], *ty)?;
-            }
-            let mut function = ptr::null_mut();
-            sys::napi_get_reference_value(env, callee.function, &mut function);
-            let receiver = undefined(env);
-            let mut returned = ptr::null_mut();
-            let status = sys::napi_call_function(env, receiver, function, argv.len(), argv.as_ptr(), &mut returned);
-            if status != sys::Status::napi_ok {
-                return Err(Pending);
-            }
-            match results.len() {
-                0 => Ok(()),
-                1 => {
-                    to_wasm(env, returned, results[0], &mut slots[0])?;
-                    Ok(())
-                }
-                n => read_results(env, returned, results, &mut slots[..n]),
-            }
-        })();
-        if let Some(scope) = own_scope {
-            sys::napi_close_handle_scope(env, scope);
+    let own_scope = unsafe { import_scope(env) };
+    let outcome = (|| {
+        let mut argv = [Value(std::ptr::null_mut()); INLINE_SLOTS];
+        let mut heap_argv = Vec::new();
+        let argv: &mut [Value] = if params.len() <= INLINE_SLOTS {
+            &mut argv[..params.len()]
+        } else {
+            heap_argv.resize(params.len(), Value(std::ptr::null_mut()));
+            &mut heap_argv
+        };
+        for (i, ty) in params.iter().enumerate() {
+            // SAFETY: the current env.
+            argv[i] = Value(unsafe { to_js(env.raw(), &slots[i], *ty) }?);
         }
-        outcome
+        let function = env.reference_value(callee.function).ok_or(Pending)?;
+        let returned = env.call(env.undefined(), function, argv)?;
+        match results.len() {
+            0 => Ok(()),
+            // SAFETY: the current env and a value it just returned.
+            1 => unsafe { to_wasm(env.raw(), returned.0, results[0], &mut slots[0]) },
+            n => read_results(env, returned, results, &mut slots[..n]),
+        }
+    })();
+    if let Some(scope) = own_scope {
+        // SAFETY: opened by `import_scope` for this call, innermost, and nothing created in
+        // it is used after this.
+        unsafe { env.close_handle_scope(scope) };
     }
+    outcome
 }
 
 /// Several results come back as an iterable (IterableToList), whose length must match.
-/// # Safety
-/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
-unsafe fn read_results(
-    env: sys::napi_env,
-    returned: sys::napi_value,
-    results: &[ValType],
-    slots: &mut [ValRaw],
-) -> Result<(), Pending> {
-    // SAFETY: see `call_js`.
-    unsafe {
-        let mut global = ptr::null_mut();
-        sys::napi_get_global(env, &mut global);
-        let mut array_class = ptr::null_mut();
-        sys::napi_get_named_property(env, global, c"Array".as_ptr(), &mut array_class);
-        let mut from = ptr::null_mut();
-        sys::napi_get_named_property(env, array_class, c"from".as_ptr(), &mut from);
-        let mut list = ptr::null_mut();
-        if sys::napi_call_function(env, array_class, from, 1, &returned, &mut list) != sys::Status::napi_ok {
-            return Err(Pending);
-        }
-        let mut length = 0u32;
-        sys::napi_get_array_length(env, list, &mut length);
-        if length as usize != results.len() {
-            return Err(error::throw_type_error(env, "the import returned the wrong number of results"));
-        }
-        for (i, ty) in results.iter().enumerate() {
-            let mut element = ptr::null_mut();
-            sys::napi_get_element(env, list, i as u32, &mut element);
-            to_wasm(env, element, *ty, &mut slots[i])?;
-        }
-        Ok(())
+fn read_results(env: Env, returned: Value, results: &[ValType], slots: &mut [ValRaw]) -> Result<(), Pending> {
+    let global = env.global();
+    let array_class = env.get_named(global, c"Array")?;
+    let from = env.get_named(array_class, c"from")?;
+    let list = env.call(array_class, from, &[returned])?;
+    if env.array_length(list) as usize != results.len() {
+        return Err(error::throw_type_error(env.raw(), "the import returned the wrong number of results"));
     }
+    for (i, ty) in results.iter().enumerate() {
+        let element = env.get_element(list, i as u32)?;
+        // SAFETY: the current env and a value it just returned.
+        unsafe { to_wasm(env.raw(), element.0, *ty, &mut slots[i]) }?;
+    }
+    Ok(())
 }

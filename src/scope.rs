@@ -1,9 +1,9 @@
 //! Handle scopes for import calls: calls from wasm to JS made under one entry into wasm
 //! share a handle scope instead of opening one each.
 
+use crate::napi_raw::Env;
 use napi::sys;
 use std::cell::{Cell, RefCell};
-use std::ptr;
 
 
 /// Import calls made under one entry into wasm share a handle scope, closed and reopened
@@ -34,7 +34,7 @@ thread_local! {
 /// Entering costs one thread-local access: export calls that make no import call do nothing
 /// else.
 pub(crate) struct WasmEntry {
-    env: sys::napi_env,
+    env: Env,
     /// This thread's `IMPORT_SCOPES` (the guard is not `Send`, so it stays on the thread).
     scopes: *const ImportScopes,
 }
@@ -45,7 +45,8 @@ impl WasmEntry {
             scopes.depth.set(scopes.depth.get() + 1);
             scopes as *const ImportScopes
         });
-        WasmEntry { env, scopes }
+        // SAFETY: callers pass the env of the native call that runs wasm.
+        WasmEntry { env: unsafe { Env::from_raw(env) }, scopes }
     }
 }
 
@@ -60,7 +61,7 @@ impl Drop for WasmEntry {
                 // SAFETY: the scope was opened on this env by an import call of this entry,
                 // and every scope opened after it has been closed (nested entries close
                 // theirs first).
-                unsafe { sys::napi_close_handle_scope(self.env, scope) };
+                unsafe { self.env.close_handle_scope(scope) };
             }
             scopes.top_depth.set(frames.last().map_or(0, |frame| frame.0));
         }
@@ -75,31 +76,27 @@ impl Drop for WasmEntry {
 /// # Safety
 /// `env` must be the current JS environment, with no scope opened since the entry's shared
 /// scope still open (true between import calls: each leaves nothing open).
-pub(crate) unsafe fn import_scope(env: sys::napi_env) -> Option<sys::napi_handle_scope> {
+pub(crate) unsafe fn import_scope(env: Env) -> Option<sys::napi_handle_scope> {
     IMPORT_SCOPES.with(|scopes| {
         let depth = scopes.depth.get();
-        let mut own = ptr::null_mut();
-        // SAFETY: per this function's contract.
-        unsafe {
-            if depth == 0 {
-                sys::napi_open_handle_scope(env, &mut own);
-                return Some(own);
+        if depth == 0 {
+            return Some(env.open_handle_scope());
+        }
+        let mut frames = scopes.frames.borrow_mut();
+        match frames.last_mut() {
+            Some((frame_depth, scope, calls)) if *frame_depth == depth => {
+                if *calls >= IMPORT_SCOPE_BATCH {
+                    // SAFETY: the entry's shared scope, innermost per this function's
+                    // contract; the import calls that used its values have returned.
+                    unsafe { env.close_handle_scope(*scope) };
+                    *scope = env.open_handle_scope();
+                    *calls = 0;
+                }
+                *calls += 1;
             }
-            let mut frames = scopes.frames.borrow_mut();
-            match frames.last_mut() {
-                Some((frame_depth, scope, calls)) if *frame_depth == depth => {
-                    if *calls >= IMPORT_SCOPE_BATCH {
-                        sys::napi_close_handle_scope(env, *scope);
-                        sys::napi_open_handle_scope(env, scope);
-                        *calls = 0;
-                    }
-                    *calls += 1;
-                }
-                _ => {
-                    sys::napi_open_handle_scope(env, &mut own);
-                    frames.push((depth, own, 1));
-                    scopes.top_depth.set(depth);
-                }
+            _ => {
+                frames.push((depth, env.open_handle_scope(), 1));
+                scopes.top_depth.set(depth);
             }
         }
         None
