@@ -7,12 +7,12 @@ use crate::global::NativeGlobal;
 use crate::link;
 use crate::memory::NativeMemory;
 use crate::module::NativeModule;
+use crate::napi_raw::{Env as RawEnv, Value};
 use crate::table::NativeTable;
 use heron_engine::{Engine, Extern, ExternType, Instance};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use std::ptr;
 
 /// Instantiates `module` with `imports` (one value per import, in order: a function for a
 /// function import, the link id of a `NativeMemory`, `NativeTable` or `NativeGlobal`
@@ -86,9 +86,9 @@ fn interface_name(ty: &ExternType) -> &'static str {
 /// JS object already standing for the same memory, table or global, if there is one.
 fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result<sys::napi_value, Pending> {
     let exports = instance.exports();
-    let mut array = ptr::null_mut();
-    // SAFETY: the live env and a pointer to a local.
-    unsafe { sys::napi_create_array_with_length(env, exports.len(), &mut array) };
+    // SAFETY: `instantiate` passes the env of its call.
+    let raw = unsafe { RawEnv::from_raw(env) };
+    let array = raw.array(exports.len());
     for (i, (_, value)) in exports.into_iter().enumerate() {
         let js = match value {
             Extern::Func(f) => export::function_object(env, f)?,
@@ -105,8 +105,7 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
                 unsafe { NativeGlobal::to_napi_value(env, NativeGlobal::wrap(global)) }.map_err(|_| Pending)?
             }
         };
-        // SAFETY: the live env; `array` and `js` are live values of it.
-        unsafe { sys::napi_set_element(env, array, i as u32, js) };
+        raw.set_element(array, i as u32, Value(js))?;
     }
-    Ok(array)
+    Ok(array.0)
 }

@@ -274,4 +274,116 @@ impl Env {
         // SAFETY: a live value of this env and a pointer to a local.
         self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_unwrap(env, object.0, out) })
     }
+
+    #[inline(always)]
+    pub(crate) fn double(self, number: f64) -> Value {
+        // SAFETY: the live env and a pointer to a local.
+        Value(self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_double(env, number, out) }).unwrap_or(ptr::null_mut()))
+    }
+
+    #[inline(always)]
+    pub(crate) fn int32(self, number: i32) -> Value {
+        // SAFETY: the live env and a pointer to a local.
+        Value(self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_int32(env, number, out) }).unwrap_or(ptr::null_mut()))
+    }
+
+    #[inline(always)]
+    pub(crate) fn bigint_i64(self, number: i64) -> Value {
+        // SAFETY: the live env and a pointer to a local.
+        let made = self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_bigint_int64(env, number, out) });
+        Value(made.unwrap_or(ptr::null_mut()))
+    }
+
+    /// `value` as an i32 if it is a Number (ToInt32 of it), else `None`.
+    #[inline(always)]
+    pub(crate) fn number_as_i32(self, value: Value) -> Option<i32> {
+        // SAFETY: a live value of this env and a pointer to a local.
+        self.out(0, |env, out| unsafe { sys::napi_get_value_int32(env, value.0, out) })
+    }
+
+    /// `value` if it is a Number, else `None`.
+    #[inline(always)]
+    pub(crate) fn number_as_f64(self, value: Value) -> Option<f64> {
+        // SAFETY: a live value of this env and a pointer to a local.
+        self.out(0.0, |env, out| unsafe { sys::napi_get_value_double(env, value.0, out) })
+    }
+
+    /// `value` modulo 2^64 if it is a BigInt, else `None`.
+    #[inline(always)]
+    pub(crate) fn bigint_as_i64(self, value: Value) -> Option<i64> {
+        let mut lossless = false;
+        // SAFETY: a live value of this env and pointers to locals.
+        self.out(0, |env, out| unsafe { sys::napi_get_value_bigint_int64(env, value.0, out, &mut lossless) })
+    }
+
+    /// `value` if it is a Boolean, else `None`.
+    #[inline(always)]
+    pub(crate) fn boolean(self, value: Value) -> Option<bool> {
+        // SAFETY: a live value of this env and a pointer to a local.
+        self.out(false, |env, out| unsafe { sys::napi_get_value_bool(env, value.0, out) })
+    }
+
+    /// ToNumber, which may run user code (`valueOf`) and throw.
+    #[inline(always)]
+    pub(crate) fn to_number(self, value: Value) -> Result<Value, Pending> {
+        // SAFETY: a live value of this env and a pointer to a local.
+        let number = self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_coerce_to_number(env, value.0, out) });
+        number.map(Value).ok_or(Pending)
+    }
+
+    /// The `typeof` of `value`.
+    #[inline(always)]
+    pub(crate) fn type_of(self, value: Value) -> sys::napi_valuetype {
+        // SAFETY: a live value of this env and a pointer to a local.
+        self.out(sys::ValueType::napi_undefined, |env, out| unsafe { sys::napi_typeof(env, value.0, out) })
+            .unwrap_or(sys::ValueType::napi_undefined)
+    }
+
+    /// `new constructor(...args)`; `Err` with the exception pending if it throws.
+    #[inline(always)]
+    pub(crate) fn construct(self, constructor: Value, args: &[Value]) -> Result<Value, Pending> {
+        // SAFETY: live values of this env; `Value` is a transparent `napi_value`.
+        let made = self.out(ptr::null_mut(), |env, out| unsafe {
+            sys::napi_new_instance(env, constructor.0, args.len(), args.as_ptr().cast(), out)
+        });
+        made.map(Value).ok_or(Pending)
+    }
+
+    /// Throws `value`.
+    #[inline(always)]
+    pub(crate) fn throw(self, value: Value) -> Pending {
+        // SAFETY: a live value of this env.
+        unsafe { sys::napi_throw(self.0, value.0) };
+        Pending
+    }
+
+    /// Throws a new `Error`, `TypeError` or `RangeError` (`kind`) with `message`.
+    #[inline(always)]
+    pub(crate) fn throw_new(self, kind: ErrorKind, message: &CStr) -> Pending {
+        // SAFETY: the live env and a NUL-terminated message.
+        unsafe {
+            match kind {
+                ErrorKind::Error => sys::napi_throw_error(self.0, ptr::null(), message.as_ptr()),
+                ErrorKind::TypeError => sys::napi_throw_type_error(self.0, ptr::null(), message.as_ptr()),
+                ErrorKind::RangeError => sys::napi_throw_range_error(self.0, ptr::null(), message.as_ptr()),
+            }
+        };
+        Pending
+    }
+
+    /// Takes the pending exception, if any.
+    #[inline(always)]
+    pub(crate) fn take_exception(self) -> Option<Value> {
+        // SAFETY: the live env and a pointer to a local.
+        let taken = self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_get_and_clear_last_exception(env, out) });
+        taken.filter(|value| !value.is_null()).map(Value)
+    }
+}
+
+/// The built-in error classes `Env::throw_new` can throw.
+#[derive(Clone, Copy)]
+pub(crate) enum ErrorKind {
+    Error,
+    TypeError,
+    RangeError,
 }
