@@ -38,7 +38,7 @@ pub(crate) struct CallSlots {
 /// Where the function index goes, in bytes from the start.
 const INDEX_OFFSET: usize = offset_of!(CallSlots, index);
 const BUFFER_BYTES: usize = size_of::<CallSlots>();
-const _: () = assert!(INDEX_OFFSET == SLOT_COUNT * SLOT_BYTES && BUFFER_BYTES % 8 == 0);
+const _: () = assert!(INDEX_OFFSET == SLOT_COUNT * SLOT_BYTES && BUFFER_BYTES.is_multiple_of(8));
 
 impl CallSlots {
     /// New slots that live as long as the process (one set per thread that registers).
