@@ -51,56 +51,59 @@ native.setErrorClasses(CompileError, LinkError, RuntimeError)
 // --- Exported functions -------------------------------------------------------
 
 // An exported wasm function reaches JS as an arrow function made here, which
-// calls one of two native functions shared by every export (src/func.rs
+// calls one of two native functions shared by every export (src/export.rs
 // explains both). Arrow functions are not constructors, so `new f()` throws a
 // TypeError as with V8.
 //
-// When every parameter and result is a number, the arrow converts the arguments
-// itself, exactly as ToWebAssemblyValue does (`x | 0` is ToInt32, `+x` is
-// ToNumber, `BigInt.asIntN(64, x)` is ToBigInt64, a Float32Array store rounds
-// to f32), all of them before storing any (a conversion may call back into
-// wasm, which uses the same slots), then stores them and its own native
-// `data` address in the call slots, calls the native function without
-// arguments and reads the results from the slots. V8 inlines all of it into
-// the caller. Otherwise the arrow passes itself and its arguments on.
-const CALL_SLOTS = 16
-// Views of the call slots, set below.
+// When every parameter and result is a number (the binding says so by giving
+// the function an index in its export table), the arrow converts the
+// arguments itself, exactly as ToWebAssemblyValue does (`x | 0` is ToInt32,
+// `+x` is ToNumber, `BigInt.asIntN(64, x)` is ToBigInt64, a Float32Array store
+// rounds to f32), all of them before storing any (a conversion may call back
+// into wasm, which uses the same slots), then stores them and its index in the
+// call slots, calls the native function without arguments and reads the
+// results from the slots. V8 inlines all of it into the caller. Otherwise the
+// arrow passes itself and its arguments on.
+//
+// The call slots' layout comes from the binding (src/slots.rs), which answers
+// the registration below with { buffer, slotCount, slotBytes, indexOffset }.
 const slotViews = {
   // Captured now, so that a later change to the global BigInt cannot alter conversions.
   asIntN: BigInt.asIntN,
 }
-// Per value type letter: the conversion, and the typed array and index of slot i.
+// Per value type letter: the conversion, and the typed array that stores it.
 const SLOT_TYPES = {
-  i: { convert: (x) => `${x} | 0`, view: 'I32', index: (i) => 4 * i },
-  I: { convert: (x) => `asIntN(64, ${x})`, view: 'I64', index: (i) => 2 * i },
-  f: { convert: (x) => `+${x}`, view: 'F32', index: (i) => 4 * i },
-  F: { convert: (x) => `+${x}`, view: 'F64', index: (i) => 2 * i },
+  i: { convert: (x) => `${x} | 0`, view: 'I32', elementBytes: Int32Array.BYTES_PER_ELEMENT },
+  I: { convert: (x) => `asIntN(64, ${x})`, view: 'I64', elementBytes: BigInt64Array.BYTES_PER_ELEMENT },
+  f: { convert: (x) => `+${x}`, view: 'F32', elementBytes: Float32Array.BYTES_PER_ELEMENT },
+  F: { convert: (x) => `+${x}`, view: 'F64', elementBytes: Float64Array.BYTES_PER_ELEMENT },
 }
 
 const exportFunctionMakers = new Map()
 
-// Source of a function (native, views, data, name) => exported function, for
-// signature `params:results` (letters of SLOT_TYPES; `x` for any other type).
-// The arrow gets its name from the computed key, which is cheaper than
-// redefining `name` afterwards.
-function exportFunctionSource(signature) {
+// Source of a function (native, views, index, name) => exported function, for
+// signature `params:results` (letters of SLOT_TYPES; `x` for any other type),
+// on the fast path or not. The arrow gets its name from the computed key,
+// which is cheaper than redefining `name` afterwards.
+function exportFunctionSource(signature, fast) {
   const [params, results] = signature.split(':')
   const names = [...params].map((_, i) => `a${i}`)
   const list = names.join(', ')
-  if (/x/.test(signature)) {
+  if (!fast) {
     return `const exported = { [name]: (${list}) => native(exported, ${list}) }[name]\nreturn exported`
   }
-  const slot = (letter, i) => `${SLOT_TYPES[letter].view}[${SLOT_TYPES[letter].index(i)}]`
+  const { slotBytes, indexOffset } = callSlots
+  const slot = (letter, i) => `${SLOT_TYPES[letter].view}[${(i * slotBytes) / SLOT_TYPES[letter].elementBytes}]`
   const body = [
     ...[...params].map((letter, i) => `${names[i]} = ${SLOT_TYPES[letter].convert(names[i])}`),
     ...[...params].map((letter, i) => `${slot(letter, i)} = ${names[i]}`),
-    `F64[${2 * CALL_SLOTS}] = data`,
+    `U32[${indexOffset / Uint32Array.BYTES_PER_ELEMENT}] = index`,
     'native()',
   ]
   const read = [...results].map(slot)
   if (read.length === 1) body.push(`return ${read[0]}`)
   if (read.length > 1) body.push(`return [${read.join(', ')}]`)
-  return `const { I32, I64, F32, F64, asIntN } = views\nreturn { [name]: (${list}) => {\n  ${body.join('\n  ')}\n} }[name]`
+  return `const { I32, I64, F32, F64, U32, asIntN } = views\nreturn { [name]: (${list}) => {\n  ${body.join('\n  ')}\n} }[name]`
 }
 
 // Whether source text can be compiled here (not under
@@ -114,30 +117,36 @@ const canCompileSource = (() => {
   }
 })()
 
-// Called by the binding for each new exported function.
-function makeExportFunction(native, data, signature, name, length) {
+// Called by the binding for each new exported function: `index` is its entry
+// in the binding's export table if it takes the fast path, else null.
+function makeExportFunction(native, index, signature, name, length) {
   if (!canCompileSource) {
     const exported = { [name]: (...args) => native(exported, ...args) }[name]
     Object.defineProperty(exported, 'length', { value: length })
     return exported
   }
-  let make = exportFunctionMakers.get(signature)
+  const fast = index !== null
+  const key = `${fast ? 'fast' : 'native'} ${signature}`
+  let make = exportFunctionMakers.get(key)
   if (make === undefined) {
-    make = new Function('native', 'views', 'data', 'name', exportFunctionSource(signature))
-    exportFunctionMakers.set(signature, make)
+    make = new Function('native', 'views', 'index', 'name', exportFunctionSource(signature, fast))
+    exportFunctionMakers.set(key, make)
   }
-  return make(native, slotViews, data, name)
+  return make(native, slotViews, index, name)
 }
 
-// The binding answers with the slots it reads, those of the first registration on
-// this thread if this file is evaluated again (as test runners' module registries do).
-const callSlots = native.setExportSupport(makeExportFunction, canCompileSource ? new ArrayBuffer((CALL_SLOTS + 1) * 16) : null)
+// The binding answers with the call slots' layout, that of the first
+// registration on this thread if this file is evaluated again (as test
+// runners' module registries do), or null when the fast path is off.
+const callSlots = native.setExportSupport(makeExportFunction, canCompileSource)
 if (callSlots !== null) {
+  const { buffer } = callSlots
   Object.assign(slotViews, {
-    I32: new Int32Array(callSlots),
-    I64: new BigInt64Array(callSlots),
-    F32: new Float32Array(callSlots),
-    F64: new Float64Array(callSlots),
+    I32: new Int32Array(buffer),
+    I64: new BigInt64Array(buffer),
+    F32: new Float32Array(buffer),
+    F64: new Float64Array(buffer),
+    U32: new Uint32Array(buffer),
   })
 }
 

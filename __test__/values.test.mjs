@@ -22,7 +22,18 @@ const identities = wat(`(module
   (func (export "f64_infinity") (result f64) (f64.div (f64.const 1) (f64.const 0)))
   (func (export "f64_nan") (result f64) (f64.div (f64.const 0) (f64.const 0)))
   (func (export "mixed") (param i32 i64 f32 f64) (result f64 f32 i64 i32)
-    local.get 3 local.get 2 local.get 1 local.get 0))`)
+    local.get 3 local.get 2 local.get 1 local.get 0)
+  ;; More numbers than heron's call slots hold: the native-conversion path.
+  (func (export "sum20") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.add (i32.add (i32.add (i32.add (local.get 0) (local.get 1)) (i32.add (local.get 2) (local.get 3)))
+                      (i32.add (i32.add (local.get 4) (local.get 5)) (i32.add (local.get 6) (local.get 7))))
+             (i32.add (i32.add (i32.add (local.get 8) (local.get 9)) (i32.add (local.get 10) (local.get 11)))
+                      (i32.add (i32.add (i32.add (local.get 12) (local.get 13)) (i32.add (local.get 14) (local.get 15)))
+                               (i32.add (i32.add (local.get 16) (local.get 17)) (i32.add (local.get 18) (local.get 19)))))))
+  (func (export "spread17") (param f64) (result f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 i32)
+    local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0
+    local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0
+    i32.const 17))`)
 
 for (const [label, wasm] of implementations) {
   const { exports } = new wasm.Instance(new wasm.Module(identities))
@@ -182,6 +193,19 @@ for (const [label, wasm] of implementations) {
       })
     })
 
+    describe('many values', () => {
+      test('twenty parameters convert and arrive in order', () => {
+        const args = Array.from({ length: 20 }, (_, i) => 2 ** i)
+        assert.equal(exports.sum20(...args), 2 ** 20 - 1)
+        assert.equal(exports.sum20(...args.map(String)), 2 ** 20 - 1)
+        assert.equal(exports.sum20.length, 20)
+      })
+
+      test('seventeen results come back in order', () => {
+        assert.deepEqual(exports.spread17(1.5), [...Array(16).fill(1.5), 17])
+      })
+    })
+
     describe('conversions', () => {
       // heron converts numeric arguments in JS and passes them through shared slots: a
       // conversion that calls wasm must not disturb the arguments already converted.
@@ -207,7 +231,7 @@ for (const [label, wasm] of implementations) {
 }
 
 // The same assertions where V8 may not compile source text, so heron converts every
-// argument natively (src/func.rs, the second path).
+// argument natively (src/export.rs, the second path).
 test('with code generation from strings disallowed, values convert the same', { skip: process.env.HERON_NATIVE_CONVERSION === '1' }, () => {
   // Without the runner's NODE_TEST_CONTEXT the child reports on its own, in TAP as asked
   // (Node 23 and later default to the spec reporter).

@@ -1,11 +1,12 @@
 //! ToWebAssemblyValue and ToJSValue from the JS API spec, on raw N-API values (this runs on
-//! every call across the boundary, so it avoids the napi-rs macro layer).
+//! every call across the boundary, so it goes through `napi_raw` rather than the napi-rs
+//! macro layer).
 
 use crate::error::{throw_type_error, Pending};
-use crate::{externref, func};
+use crate::napi_raw::{Env, Value};
+use crate::{export, externref};
 use heron_engine::{Val, ValRaw, ValType};
 use napi::sys;
-use std::ptr;
 
 /// Converts `value` to a wasm value of type `ty` (ToWebAssemblyValue), written to `slot`.
 /// On `Err` a JS exception is pending.
@@ -22,115 +23,62 @@ pub(crate) unsafe fn to_wasm(
     ty: ValType,
     slot: &mut ValRaw,
 ) -> Result<(), Pending> {
-    // SAFETY: (whole body) every call passes the live env and values the caller vouched for,
-    // or values just returned by N-API, plus pointers to locals.
-    unsafe {
-        *slot = match ty {
-            ValType::I32 => {
-                let mut int = 0i32;
-                if sys::napi_get_value_int32(env, value, &mut int) != sys::Status::napi_ok {
-                    let number = to_number(env, value)?;
-                    sys::napi_get_value_int32(env, number, &mut int);
-                }
-                ValRaw::i32(int)
-            }
-            ValType::F32 | ValType::F64 => {
-                let mut double = 0f64;
-                if sys::napi_get_value_double(env, value, &mut double) != sys::Status::napi_ok {
-                    let number = to_number(env, value)?;
-                    sys::napi_get_value_double(env, number, &mut double);
-                }
-                if ty == ValType::F32 {
-                    ValRaw::u32((double as f32).to_bits())
-                } else {
-                    ValRaw::u64(double.to_bits())
-                }
-            }
-            ValType::I64 => ValRaw::i64(to_bigint64(env, value)?),
-            ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
-            ValType::FuncRef if is_null(env, value) => ValRaw::ptr(0),
-            ValType::FuncRef => match func::exported_func(env, value) {
-                Some(func) => ValRaw::ptr(func.id()),
-                None => return Err(throw_type_error(env, "a funcref must be null or a WebAssembly function")),
-            },
-            ValType::ExternRef if is_null(env, value) => ValRaw::ptr(0),
-            ValType::ExternRef => ValRaw::ptr(externref::intern(env, value).0.get()),
-        };
-        Ok(())
-    }
-}
-
-/// # Safety
-/// `env` must be the current JS environment and `value` a live value of it.
-unsafe fn is_null(env: sys::napi_env, value: sys::napi_value) -> bool {
-    let mut kind = 0;
+    let raw_env = env;
     // SAFETY: per this function's contract.
-    unsafe { sys::napi_typeof(env, value, &mut kind) };
-    kind == sys::ValueType::napi_null
+    let env = unsafe { Env::from_raw(env) };
+    let value = Value(value);
+    *slot = match ty {
+        ValType::I32 => match env.number_as_i32(value) {
+            Some(int) => ValRaw::i32(int),
+            None => ValRaw::i32(env.number_as_i32(env.to_number(value)?).unwrap_or(0)),
+        },
+        ValType::F32 | ValType::F64 => {
+            let double = match env.number_as_f64(value) {
+                Some(double) => double,
+                None => env.number_as_f64(env.to_number(value)?).unwrap_or(f64::NAN),
+            };
+            if ty == ValType::F32 {
+                ValRaw::u32((double as f32).to_bits())
+            } else {
+                ValRaw::u64(double.to_bits())
+            }
+        }
+        ValType::I64 => ValRaw::i64(to_bigint64(env, value)?),
+        ValType::V128 => return Err(throw_type_error(raw_env, "v128 values cannot cross the JS boundary")),
+        ValType::FuncRef if is_null(env, value) => ValRaw::ptr(0),
+        // SAFETY: a live value of the current env.
+        ValType::FuncRef => match unsafe { export::exported_func(raw_env, value.0) } {
+            Some(func) => ValRaw::ptr(func.id()),
+            None => return Err(throw_type_error(raw_env, "a funcref must be null or a WebAssembly function")),
+        },
+        ValType::ExternRef if is_null(env, value) => ValRaw::ptr(0),
+        // SAFETY: a live value of the current env.
+        ValType::ExternRef => ValRaw::ptr(unsafe { externref::intern(raw_env, value.0) }.0.get()),
+    };
+    Ok(())
 }
 
-/// ToNumber, which may run user code (`valueOf`) and throw.
-/// # Safety
-/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
-unsafe fn to_number(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
-    let mut number = ptr::null_mut();
-    // SAFETY: per this module's contract.
-    match unsafe { sys::napi_coerce_to_number(env, value, &mut number) } {
-        sys::Status::napi_ok => Ok(number),
-        _ => Err(Pending),
-    }
+fn is_null(env: Env, value: Value) -> bool {
+    env.type_of(value) == sys::ValueType::napi_null
 }
 
 /// ToBigInt64: BigInts wrap modulo 2^64; booleans are 0 and 1; strings parse as BigInt does;
 /// anything else (Numbers included) is a TypeError.
-/// # Safety
-/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
-unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64, Pending> {
-    // SAFETY: per this module's contract.
-    unsafe {
-        let mut int = 0i64;
-        let mut lossless = false;
-        if sys::napi_get_value_bigint_int64(env, value, &mut int, &mut lossless) == sys::Status::napi_ok {
-            return Ok(int);
-        }
-        let mut kind = 0;
-        sys::napi_typeof(env, value, &mut kind);
-        match kind {
-            sys::ValueType::napi_boolean => {
-                let mut flag = false;
-                sys::napi_get_value_bool(env, value, &mut flag);
-                Ok(i64::from(flag))
-            }
-            sys::ValueType::napi_string | sys::ValueType::napi_object => {
-                // BigInt(value) implements ToBigInt's string parsing and ToPrimitive.
-                let bigint = call_global_bigint(env, value)?;
-                sys::napi_get_value_bigint_int64(env, bigint, &mut int, &mut lossless);
-                Ok(int)
-            }
-            _ => Err(throw_type_error(env, "Cannot convert value to a BigInt for an i64 parameter")),
-        }
+fn to_bigint64(env: Env, value: Value) -> Result<i64, Pending> {
+    if let Some(int) = env.bigint_as_i64(value) {
+        return Ok(int);
     }
-}
-
-/// # Safety
-/// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
-unsafe fn call_global_bigint(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
-    // SAFETY: per this module's contract.
-    unsafe {
-        let mut global = ptr::null_mut();
-        sys::napi_get_global(env, &mut global);
-        let mut constructor = ptr::null_mut();
-        sys::napi_get_named_property(env, global, c"BigInt".as_ptr(), &mut constructor);
-        let mut result = ptr::null_mut();
-        if sys::napi_call_function(env, global, constructor, 1, &value, &mut result) != sys::Status::napi_ok {
-            return Err(Pending);
+    match env.type_of(value) {
+        sys::ValueType::napi_boolean => Ok(i64::from(env.boolean(value).unwrap_or(false))),
+        sys::ValueType::napi_string | sys::ValueType::napi_object => {
+            // BigInt(value) implements ToBigInt's string parsing and ToPrimitive.
+            let global = env.global();
+            let constructor = env.get_named(global, c"BigInt")?;
+            let bigint = env.call(global, constructor, &[value])?;
+            env.bigint_as_i64(bigint)
+                .ok_or_else(|| throw_type_error(env.raw(), "Cannot convert value to a BigInt for an i64 parameter"))
         }
-        let mut kind = 0;
-        sys::napi_typeof(env, result, &mut kind);
-        if kind != sys::ValueType::napi_bigint {
-            return Err(throw_type_error(env, "Cannot convert value to a BigInt for an i64 parameter"));
-        }
-        Ok(result)
+        _ => Err(throw_type_error(env.raw(), "Cannot convert value to a BigInt for an i64 parameter")),
     }
 }
 
@@ -139,23 +87,23 @@ unsafe fn call_global_bigint(env: sys::napi_env, value: sys::napi_value) -> Resu
 /// # Safety
 /// `env` must be the current JS environment.
 pub(crate) unsafe fn to_js(env: sys::napi_env, raw: &ValRaw, ty: ValType) -> Result<sys::napi_value, Pending> {
-    let mut value = ptr::null_mut();
-    // SAFETY: the live env and a pointer to a local.
-    unsafe {
-        match ty {
-            ValType::I32 => sys::napi_create_int32(env, raw.get_i32(), &mut value),
-            ValType::I64 => sys::napi_create_bigint_int64(env, raw.get_i64(), &mut value),
-            ValType::F32 => sys::napi_create_double(env, f64::from(f32::from_bits(raw.get_u32())), &mut value),
-            ValType::F64 => sys::napi_create_double(env, f64::from_bits(raw.get_u64()), &mut value),
-            ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
-            ValType::FuncRef | ValType::ExternRef => match Val::from_raw(*raw, ty) {
-                Val::FuncRef(Some(function)) => return func::function_object(env, function),
-                Val::ExternRef(Some(reference)) => return Ok(externref::value(env, reference)),
-                _ => sys::napi_get_null(env, &mut value),
-            },
-        };
-    }
-    Ok(value)
+    let raw_env = env;
+    // SAFETY: per this function's contract.
+    let env = unsafe { Env::from_raw(env) };
+    let value = match ty {
+        ValType::I32 => env.int32(raw.get_i32()),
+        ValType::I64 => env.bigint_i64(raw.get_i64()),
+        ValType::F32 => env.double(f64::from(f32::from_bits(raw.get_u32()))),
+        ValType::F64 => env.double(f64::from_bits(raw.get_u64())),
+        ValType::V128 => return Err(throw_type_error(raw_env, "v128 values cannot cross the JS boundary")),
+        ValType::FuncRef | ValType::ExternRef => match Val::from_raw(*raw, ty) {
+            Val::FuncRef(Some(function)) => return export::function_object(raw_env, function),
+            // SAFETY: the current env.
+            Val::ExternRef(Some(reference)) => return Ok(unsafe { externref::value(raw_env, reference) }),
+            _ => env.null(),
+        },
+    };
+    Ok(value.0)
 }
 
 /// The value type the JS API calls `name` ("funcref" is accepted for "anyfunc" too).
@@ -197,18 +145,14 @@ pub(crate) unsafe fn to_val_or_default(
     ty: ValType,
 ) -> Result<Val, Pending> {
     // SAFETY: per this function's contract.
-    unsafe {
-        let value = match value {
-            Some(value) if !is_undefined(env, value) => value,
-            _ if ty == ValType::ExternRef => {
-                let mut undefined = ptr::null_mut();
-                sys::napi_get_undefined(env, &mut undefined);
-                undefined
-            }
-            _ => return Ok(Val::default_for(ty)),
-        };
-        to_val(env, value, ty)
-    }
+    let token = unsafe { Env::from_raw(env) };
+    let value = match value {
+        Some(value) if token.type_of(Value(value)) != sys::ValueType::napi_undefined => value,
+        _ if ty == ValType::ExternRef => token.undefined().0,
+        _ => return Ok(Val::default_for(ty)),
+    };
+    // SAFETY: per this function's contract, or a value just made.
+    unsafe { to_val(env, value, ty) }
 }
 
 /// ToWebAssemblyValue of `value` as a typed value.
@@ -231,13 +175,4 @@ pub(crate) unsafe fn val_to_js(env: sys::napi_env, value: Val) -> Result<sys::na
     let ty = value.ty();
     // SAFETY: per this function's contract.
     unsafe { to_js(env, &value.to_raw(), ty) }
-}
-
-/// # Safety
-/// `env` must be the current JS environment and `value` a live value of it.
-unsafe fn is_undefined(env: sys::napi_env, value: sys::napi_value) -> bool {
-    let mut kind = 0;
-    // SAFETY: per this function's contract.
-    unsafe { sys::napi_typeof(env, value, &mut kind) };
-    kind == sys::ValueType::napi_undefined
 }

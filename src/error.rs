@@ -3,12 +3,12 @@
 //! errors are thrown as instances of them, stack exhaustion as a `RangeError`, and a host
 //! function's exception is left pending untouched.
 
+use crate::napi_raw::{Env as RawEnv, ErrorKind, Reference, Value};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 use std::cell::Cell;
 use std::ffi::CString;
-use std::ptr;
 
 /// An exception is pending in the JS environment; the native call must return at once.
 #[derive(Debug)]
@@ -29,21 +29,18 @@ enum Class {
 
 thread_local! {
     /// References to this thread's error constructors, set by `setErrorClasses`.
-    static CLASSES: Cell<[sys::napi_ref; 3]> = const { Cell::new([ptr::null_mut(); 3]) };
+    static CLASSES: Cell<Option<[Reference; 3]>> = const { Cell::new(None) };
 }
 
 /// Registers the JS error classes heron throws on this thread.
 #[napi]
 pub fn set_error_classes(env: Env, compile_error: Unknown, link_error: Unknown, runtime_error: Unknown) -> Result<()> {
-    let mut refs = [ptr::null_mut(); 3];
-    for (slot, class) in refs.iter_mut().zip([compile_error, link_error, runtime_error]) {
-        // SAFETY: a strong reference to a live value of this env; kept for the env's lifetime.
-        let status = unsafe { sys::napi_create_reference(env.raw(), class.raw(), 1, slot) };
-        if status != sys::Status::napi_ok {
-            return Err(Error::new(Status::GenericFailure, "cannot reference the error classes"));
-        }
-    }
-    CLASSES.with(|c| c.set(refs));
+    let env = RawEnv::of(&env);
+    let failed = || Error::new(Status::GenericFailure, "cannot reference the error classes");
+    // Strong references, kept for the env's lifetime.
+    let reference = |class: &Unknown| env.reference(Value::of(class), 1).ok_or_else(failed);
+    let refs = [reference(&compile_error)?, reference(&link_error)?, reference(&runtime_error)?];
+    CLASSES.with(|c| c.set(Some(refs)));
     Ok(())
 }
 
@@ -65,12 +62,8 @@ pub(crate) fn throw(env: sys::napi_env, error: heron_engine::Error) -> Pending {
 /// of its own and gives `Err`).
 pub(crate) fn create(env: sys::napi_env, error: heron_engine::Error) -> std::result::Result<sys::napi_value, Pending> {
     let thrown = throw(env, error);
-    let mut exception = ptr::null_mut();
-    // SAFETY: takes the exception `throw` just left pending on this env.
-    match unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) } {
-        sys::Status::napi_ok if !exception.is_null() => Ok(exception),
-        _ => Err(thrown),
-    }
+    // Takes the exception `throw` just left pending.
+    raw_env(env).take_exception().map(|exception| exception.0).ok_or(thrown)
 }
 
 /// Throws a `LinkError` with `message`.
@@ -80,42 +73,34 @@ pub(crate) fn throw_link_error(env: sys::napi_env, message: &str) -> Pending {
 
 /// Throws a `TypeError` with `message`.
 pub(crate) fn throw_type_error(env: sys::napi_env, message: &str) -> Pending {
-    let message = c_string(message);
-    // SAFETY: a valid env and a NUL-terminated message.
-    unsafe { sys::napi_throw_type_error(env, ptr::null(), message.as_ptr()) };
-    Pending
+    raw_env(env).throw_new(ErrorKind::TypeError, &c_string(message))
 }
 
 /// Throws a `RangeError` with `message`.
 pub(crate) fn throw_range_error(env: sys::napi_env, message: &str) -> Pending {
-    let message = c_string(message);
-    // SAFETY: a valid env and a NUL-terminated message.
-    unsafe { sys::napi_throw_range_error(env, ptr::null(), message.as_ptr()) };
-    Pending
+    raw_env(env).throw_new(ErrorKind::RangeError, &c_string(message))
 }
 
 fn throw_class(env: sys::napi_env, class: Class, message: &str) -> Pending {
-    let reference = CLASSES.with(|c| c.get())[class as usize];
-    if reference.is_null() {
+    let env = raw_env(env);
+    let Some(classes) = CLASSES.with(|c| c.get()) else {
         // `index.js` always registers the classes; a bare binding falls back to Error.
-        let message = c_string(message);
-        // SAFETY: a valid env and a NUL-terminated message.
-        unsafe { sys::napi_throw_error(env, ptr::null(), message.as_ptr()) };
+        return env.throw_new(ErrorKind::Error, &c_string(message));
+    };
+    let Some(constructor) = env.reference_value(classes[class as usize]) else {
         return Pending;
+    };
+    match env.construct(constructor, &[env.string(message)]) {
+        Ok(error) => env.throw(error),
+        Err(pending) => pending,
     }
-    // SAFETY: `reference` was created on this thread's env by `set_error_classes`; the
-    // constructor is called with one string argument and the result thrown.
-    unsafe {
-        let mut constructor = ptr::null_mut();
-        sys::napi_get_reference_value(env, reference, &mut constructor);
-        let mut text = ptr::null_mut();
-        sys::napi_create_string_utf8(env, message.as_ptr().cast(), message.len() as isize, &mut text);
-        let mut error = ptr::null_mut();
-        if sys::napi_new_instance(env, constructor, 1, &text, &mut error) == sys::Status::napi_ok {
-            sys::napi_throw(env, error);
-        }
-    }
-    Pending
+}
+
+/// The env of the binding's native call running now: every function here is called only
+/// from such calls, with their env.
+fn raw_env(env: sys::napi_env) -> RawEnv {
+    // SAFETY: see above; `Pending` results make sure the calls return at once.
+    unsafe { RawEnv::from_raw(env) }
 }
 
 fn c_string(message: &str) -> CString {

@@ -6,35 +6,30 @@
 //! value that entered wasm stays alive as long as the thread's JS environment does
 //! (documented in the README): every crossing into wasm takes a new slot.
 
+use crate::napi_raw::{Env, Reference, Value};
 use heron_engine::ExternRef;
 use napi::sys;
 use std::cell::Cell;
 use std::num::NonZeroUsize;
-use std::ptr;
 
 thread_local! {
     /// The array whose element `n - 1` is the value of externref `n`, and its length.
-    static VALUES: Cell<(sys::napi_ref, u32)> = const { Cell::new((ptr::null_mut(), 0)) };
+    static VALUES: Cell<Option<(Reference, u32)>> = const { Cell::new(None) };
 }
 
-/// The array of values, created on first use.
-///
-/// # Safety
-/// `env` must be the current JS environment.
-unsafe fn values(env: sys::napi_env) -> (sys::napi_value, u32) {
-    let (mut reference, length) = VALUES.get();
-    let mut array = ptr::null_mut();
-    // SAFETY: per this function's contract; the reference is kept for the env's lifetime.
-    unsafe {
-        if reference.is_null() {
-            sys::napi_create_array(env, &mut array);
-            sys::napi_create_reference(env, array, 1, &mut reference);
-            VALUES.set((reference, 0));
-        } else {
-            sys::napi_get_reference_value(env, reference, &mut array);
+/// The array of values, created on first use, and its length.
+fn values(env: Env) -> (Value, u32) {
+    if let Some((reference, length)) = VALUES.get() {
+        if let Some(array) = env.reference_value(reference) {
+            return (array, length);
         }
     }
-    (array, length)
+    let array = env.array(0);
+    // Strong: kept for the env's lifetime.
+    if let Some(reference) = env.reference(array, 1) {
+        VALUES.set(Some((reference, 0)));
+    }
+    (array, 0)
 }
 
 /// The externref for `value`.
@@ -43,12 +38,14 @@ unsafe fn values(env: sys::napi_env) -> (sys::napi_value, u32) {
 /// `env` must be the current JS environment and `value` a live value of it.
 pub(crate) unsafe fn intern(env: sys::napi_env, value: sys::napi_value) -> ExternRef {
     // SAFETY: per this function's contract.
-    unsafe {
-        let (array, length) = values(env);
-        sys::napi_set_element(env, array, length, value);
-        VALUES.set((VALUES.get().0, length + 1));
-        ExternRef(NonZeroUsize::new(length as usize + 1).expect("numbers start at 1"))
+    let env = unsafe { Env::from_raw(env) };
+    let (array, length) = values(env);
+    // A plain array element: no setter can throw.
+    let _ = env.set_element(array, length, Value(value));
+    if let Some((reference, _)) = VALUES.get() {
+        VALUES.set(Some((reference, length + 1)));
     }
+    ExternRef(NonZeroUsize::new(length as usize + 1).expect("numbers start at 1"))
 }
 
 /// The JS value of `externref` (`undefined` for a number this thread never handed out,
@@ -57,11 +54,9 @@ pub(crate) unsafe fn intern(env: sys::napi_env, value: sys::napi_value) -> Exter
 /// # Safety
 /// `env` must be the current JS environment.
 pub(crate) unsafe fn value(env: sys::napi_env, externref: ExternRef) -> sys::napi_value {
-    let mut value = ptr::null_mut();
-    // SAFETY: per this function's contract; reading past the end gives `undefined`.
-    unsafe {
-        let (array, _) = values(env);
-        sys::napi_get_element(env, array, (externref.0.get() - 1) as u32, &mut value);
-    }
-    value
+    // SAFETY: per this function's contract.
+    let env = unsafe { Env::from_raw(env) };
+    let (array, _) = values(env);
+    // Reading past the end gives `undefined`.
+    env.get_element(array, (externref.0.get() - 1) as u32).unwrap_or_else(|_| env.undefined()).0
 }

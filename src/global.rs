@@ -5,11 +5,10 @@ use crate::convert::{self, value_type};
 use crate::error;
 use crate::external::external_buffer;
 use crate::link;
+use crate::napi_raw::{Env as RawEnv, Value};
 use heron_engine::{Engine, Extern, Global, GlobalType, ValType};
 use napi::bindgen_prelude::*;
-use napi::sys;
 use napi_derive::napi;
-use std::ptr;
 
 /// A global and its link id.
 #[napi]
@@ -83,19 +82,15 @@ impl NativeGlobal {
     /// `null` for reference and v128 globals.
     #[napi(ts_return_type = "ArrayBuffer | null")]
     pub fn storage<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-        let env = env.raw();
-        let mut value = ptr::null_mut();
+        let env = RawEnv::of(env);
         let numeric = matches!(self.inner.ty().content, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64);
         if !numeric {
-            // SAFETY: the live env and a pointer to a local.
-            unsafe { sys::napi_get_null(env, &mut value) };
-        } else {
-            // SAFETY: the storage is 16 bytes that live as long as the global handle the
-            // buffer owns.
-            value = unsafe { external_buffer(env, self.inner.storage_ptr(), 16, self.inner.clone()) }?;
+            return Ok(env.to_unknown(env.null()));
         }
-        // SAFETY: `value` is a live value of this env.
-        Ok(unsafe { Unknown::from_raw_unchecked(env, value) })
+        // SAFETY: the storage is 16 bytes that live as long as the global handle the buffer
+        // owns.
+        let buffer = unsafe { external_buffer(env.raw(), self.inner.storage_ptr(), 16, self.inner.clone()) }?;
+        Ok(env.to_unknown(Value(buffer)))
     }
 
     /// The value type, as the JS API names it.

@@ -2,17 +2,17 @@
 //! read from the import object (in import order) and returns the export values.
 
 use crate::error::{self, Pending};
-use crate::func;
+use crate::{export, import, scope};
 use crate::global::NativeGlobal;
 use crate::link;
 use crate::memory::NativeMemory;
 use crate::module::NativeModule;
+use crate::napi_raw::{Env as RawEnv, Value};
 use crate::table::NativeTable;
 use heron_engine::{Engine, Extern, ExternType, Instance};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use std::ptr;
 
 /// Instantiates `module` with `imports` (one value per import, in order: a function for a
 /// function import, the link id of a `NativeMemory`, `NativeTable` or `NativeGlobal`
@@ -44,10 +44,10 @@ fn link_and_run(
                     return Err(error::throw_link_error(env, &format!("import {name}: expected a function")));
                 }
                 // SAFETY: `value` is a live argument of this call.
-                match unsafe { func::exported_func(env, value.raw()) } {
+                match unsafe { export::exported_func(env, value.raw()) } {
                     // A wasm function from another instance is linked directly, not through JS.
                     Some(wasm) => Extern::Func(wasm),
-                    None => Extern::Func(func::host_function(env, &engine, value.raw(), ty.clone())?),
+                    None => Extern::Func(import::host_function(env, &engine, value.raw(), ty.clone())?),
                 }
             }
             other => {
@@ -65,7 +65,7 @@ fn link_and_run(
     }
     let instance = {
         // The start function may call imports.
-        let _entry = func::WasmEntry::enter(env);
+        let _entry = scope::WasmEntry::enter(env);
         Instance::new(module, &externs)
     };
     let instance = instance.map_err(|e| error::throw(env, e))?;
@@ -86,12 +86,12 @@ fn interface_name(ty: &ExternType) -> &'static str {
 /// JS object already standing for the same memory, table or global, if there is one.
 fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result<sys::napi_value, Pending> {
     let exports = instance.exports();
-    let mut array = ptr::null_mut();
-    // SAFETY: the live env and a pointer to a local.
-    unsafe { sys::napi_create_array_with_length(env, exports.len(), &mut array) };
+    // SAFETY: `instantiate` passes the env of its call.
+    let raw = unsafe { RawEnv::from_raw(env) };
+    let array = raw.array(exports.len());
     for (i, (_, value)) in exports.into_iter().enumerate() {
         let js = match value {
-            Extern::Func(f) => func::function_object(env, f)?,
+            Extern::Func(f) => export::function_object(env, f)?,
             Extern::Memory(memory) => {
                 // SAFETY: converting a fresh class value on the live env.
                 unsafe { NativeMemory::to_napi_value(env, NativeMemory::wrap(env, memory)) }.map_err(|_| Pending)?
@@ -105,8 +105,7 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
                 unsafe { NativeGlobal::to_napi_value(env, NativeGlobal::wrap(global)) }.map_err(|_| Pending)?
             }
         };
-        // SAFETY: the live env; `array` and `js` are live values of it.
-        unsafe { sys::napi_set_element(env, array, i as u32, js) };
+        raw.set_element(array, i as u32, Value(js))?;
     }
-    Ok(array)
+    Ok(array.0)
 }
