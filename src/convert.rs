@@ -81,8 +81,9 @@ unsafe fn to_number(env: sys::napi_env, value: sys::napi_value) -> Result<sys::n
     }
 }
 
-/// ToBigInt64: BigInts wrap modulo 2^64; booleans are 0 and 1; strings parse as BigInt does;
-/// anything else (Numbers included) is a TypeError.
+/// ToBigInt64: BigInts wrap modulo 2^64; booleans are 0 and 1; strings parse as BigInt does
+/// (a SyntaxError if they do not); objects convert with ToPrimitive (hint number) first, and
+/// a primitive that is not a BigInt, boolean or string (a Number above all) is a TypeError.
 /// # Safety
 /// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
 unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64, Pending> {
@@ -101,9 +102,11 @@ unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64,
                 sys::napi_get_value_bool(env, value, &mut flag);
                 Ok(i64::from(flag))
             }
-            sys::ValueType::napi_string | sys::ValueType::napi_object => {
-                // BigInt(value) implements ToBigInt's string parsing and ToPrimitive.
-                let bigint = call_global_bigint(env, value)?;
+            sys::ValueType::napi_string | sys::ValueType::napi_object | sys::ValueType::napi_function => {
+                // BigInt.asIntN(64, value) is exactly ToBigInt64: ToBigInt (ToPrimitive with
+                // hint number, then a TypeError for a Number) wrapped to 64 bits. `BigInt(value)`
+                // is not: it turns an integral Number from `valueOf` into a BigInt.
+                let bigint = call_bigint_as_int_n(env, value)?;
                 sys::napi_get_value_bigint_int64(env, bigint, &mut int, &mut lossless);
                 Ok(int)
             }
@@ -112,17 +115,31 @@ unsafe fn to_bigint64(env: sys::napi_env, value: sys::napi_value) -> Result<i64,
     }
 }
 
+/// `BigInt.asIntN(64, value)`, with whatever it throws left pending.
 /// # Safety
 /// `env` must be the current JS environment, on its own thread, and every value passed a live value of it.
-unsafe fn call_global_bigint(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
+unsafe fn call_bigint_as_int_n(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value, Pending> {
     // SAFETY: per this module's contract.
     unsafe {
         let mut global = ptr::null_mut();
         sys::napi_get_global(env, &mut global);
         let mut constructor = ptr::null_mut();
         sys::napi_get_named_property(env, global, c"BigInt".as_ptr(), &mut constructor);
+        let mut as_int_n = ptr::null_mut();
+        sys::napi_get_named_property(env, constructor, c"asIntN".as_ptr(), &mut as_int_n);
+        let mut bits = ptr::null_mut();
+        sys::napi_create_int32(env, 64, &mut bits);
+        let arguments = [bits, value];
         let mut result = ptr::null_mut();
-        if sys::napi_call_function(env, global, constructor, 1, &value, &mut result) != sys::Status::napi_ok {
+        if sys::napi_call_function(env, constructor, as_int_n, 2, arguments.as_ptr(), &mut result)
+            != sys::Status::napi_ok
+        {
+            let mut pending = false;
+            sys::napi_is_exception_pending(env, &mut pending);
+            if !pending {
+                // The global BigInt was replaced by something without a callable asIntN.
+                return Err(throw_type_error(env, "Cannot convert value to a BigInt: BigInt.asIntN is not a function"));
+            }
             return Err(Pending);
         }
         let mut kind = 0;
