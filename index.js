@@ -513,7 +513,10 @@ class Table {
     if (arguments.length < 1) {
       throw new TypeError('WebAssembly.Table.set(): an index is required')
     }
-    return table.set(enforceRangeU32(index, 'WebAssembly.Table.set(): index'), value)
+    // Only a missing value means the element type's default; an explicit `undefined` is
+    // converted like any other value, so a funcref table refuses it (as the JS API's
+    // tests and V8 do).
+    table.set(enforceRangeU32(index, 'WebAssembly.Table.set(): index'), value, arguments.length >= 2)
   }
 
   grow(delta, value = undefined) {
@@ -695,7 +698,8 @@ function createExportsObject(moduleObject, values) {
 class Instance {
   #exports
 
-  constructor(module, importObject) {
+  // `importObject = undefined` keeps the constructor's length at 1, as WebIDL counts only required arguments.
+  constructor(module, importObject = undefined) {
     const nativeModule = nativeModuleOf(module)
     if (nativeModule === undefined) {
       throw new TypeError(`WebAssembly.Instance(): argument must be a WebAssembly.Module, got ${describe(module)}`)
