@@ -718,8 +718,13 @@ defineToStringTag(Instance.prototype, 'WebAssembly.Instance')
 
 // --- Namespace functions -----------------------------------------------------------
 
-function validate(bytes) {
-  return native.validate(copyBufferSource(bytes, 'WebAssembly.validate()'))
+// The namespace's operations are method definitions (`const { validate } = { validate(bytes)
+// {...} }`) rather than function declarations: WebIDL operations are built-in functions that
+// are not constructors and have no `prototype`, and so are methods.
+const { validate } = {
+  validate(bytes) {
+    return native.validate(copyBufferSource(bytes, 'WebAssembly.validate()'))
+  },
 }
 
 // The spec's "in parallel" work happens on a later turn of the event loop:
@@ -737,8 +742,10 @@ function later(work) {
   })
 }
 
-function compile(bytes) {
-  return compileLater(bytes, 'WebAssembly.compile()')
+const { compile } = {
+  compile(bytes) {
+    return compileLater(bytes, 'WebAssembly.compile()')
+  },
 }
 
 // Decodes and compiles on a libuv worker thread; the main thread stays free meanwhile.
@@ -769,17 +776,19 @@ function instantiateModule(moduleObject, importObject) {
   return later(() => new Instance(moduleObject, imports))
 }
 
-function instantiate(source, importObject = undefined) {
-  if (nativeModuleOf(source) !== undefined) {
-    return instantiateModule(source, importObject)
-  }
-  try {
-    checkImportObject(importObject, 'WebAssembly.instantiate()')
-  } catch (error) {
-    return Promise.reject(error)
-  }
-  const compiling = compileLater(source, 'WebAssembly.instantiate()', 'a WebAssembly.Module, an ArrayBuffer, a TypedArray or a DataView')
-  return compiling.then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+const { instantiate } = {
+  instantiate(source, importObject = undefined) {
+    if (nativeModuleOf(source) !== undefined) {
+      return instantiateModule(source, importObject)
+    }
+    try {
+      checkImportObject(importObject, 'WebAssembly.instantiate()')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const compiling = compileLater(source, 'WebAssembly.instantiate()', 'a WebAssembly.Module, an ArrayBuffer, a TypedArray or a DataView')
+    return compiling.then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+  },
 }
 
 // --- Streaming -------------------------------------------------------------------------
@@ -814,21 +823,25 @@ function mimeEssence(headerValue) {
   return valid.at(-1)
 }
 
-function compileStreaming(source) {
-  return responseBytes(source, 'WebAssembly.compileStreaming()').then((bytes) =>
-    compileLater(bytes, 'WebAssembly.compileStreaming()'),
-  )
+const { compileStreaming } = {
+  compileStreaming(source) {
+    return responseBytes(source, 'WebAssembly.compileStreaming()').then((bytes) =>
+      compileLater(bytes, 'WebAssembly.compileStreaming()'),
+    )
+  },
 }
 
-function instantiateStreaming(source, importObject = undefined) {
-  try {
-    checkImportObject(importObject, 'WebAssembly.instantiateStreaming()')
-  } catch (error) {
-    return Promise.reject(error)
-  }
-  return responseBytes(source, 'WebAssembly.instantiateStreaming()')
-    .then((bytes) => compileLater(bytes, 'WebAssembly.instantiateStreaming()'))
-    .then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+const { instantiateStreaming } = {
+  instantiateStreaming(source, importObject = undefined) {
+    try {
+      checkImportObject(importObject, 'WebAssembly.instantiateStreaming()')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return responseBytes(source, 'WebAssembly.instantiateStreaming()')
+      .then((bytes) => compileLater(bytes, 'WebAssembly.instantiateStreaming()'))
+      .then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+  },
 }
 
 // --- The namespace ----------------------------------------------------------------------

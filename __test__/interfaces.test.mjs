@@ -32,10 +32,26 @@ function attributesOf(descriptor) {
   return { writable, enumerable, configurable }
 }
 
-function assertFunction(fn, name, length) {
+function isConstructor(fn) {
+  try {
+    // Constructs nothing: it only checks that `fn` could be new.target.
+    Reflect.construct(function () {}, [], fn)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// An operation or accessor: a function with WebIDL's name and length, which (unlike an
+// interface object) is not a constructor and has no `prototype`.
+function assertFunction(fn, name, length, { constructor = false } = {}) {
   assert.equal(typeof fn, 'function', name)
   assert.equal(fn.name, name)
   assert.equal(fn.length, length, `${name}.length`)
+  if (!constructor) {
+    assert.equal(isConstructor(fn), false, `${name} is not a constructor`)
+    assert.equal(Object.hasOwn(fn, 'prototype'), false, `${name} has no prototype`)
+  }
 }
 
 const emptyModule = wat('(module)')
@@ -72,7 +88,7 @@ for (const [label, WebAssembly] of implementations) {
     for (const [name, shape] of Object.entries(interfaces)) {
       test(`${name}: constructor, static operations, prototype members`, () => {
         const constructor = WebAssembly[name]
-        assertFunction(constructor, name, shape.length)
+        assertFunction(constructor, name, shape.length, { constructor: true })
         assert.equal(Object.getPrototypeOf(constructor), Function.prototype)
         assert.throws(() => constructor(), TypeError, `${name} called without new`)
         const prototypeDescriptor = Object.getOwnPropertyDescriptor(constructor, 'prototype')
@@ -130,7 +146,7 @@ for (const [label, WebAssembly] of implementations) {
     test('the error classes: NativeError constructors under WebAssembly', () => {
       for (const name of errorClasses) {
         const ErrorClass = WebAssembly[name]
-        assertFunction(ErrorClass, name, 1)
+        assertFunction(ErrorClass, name, 1, { constructor: true })
         assert.equal(Object.getPrototypeOf(ErrorClass), Error)
         assert.deepEqual(attributesOf(Object.getOwnPropertyDescriptor(ErrorClass, 'prototype')), PROTOTYPE)
         const prototype = ErrorClass.prototype
