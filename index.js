@@ -522,7 +522,10 @@ class Table {
     if (arguments.length < 1) {
       throw new TypeError('WebAssembly.Table.set(): an index is required')
     }
-    return table.set(enforceRangeU32(index, 'WebAssembly.Table.set(): index'), value)
+    // Only a missing value means the element type's default; an explicit `undefined` is
+    // converted like any other value, so a funcref table refuses it (as the JS API's
+    // tests and V8 do).
+    table.set(enforceRangeU32(index, 'WebAssembly.Table.set(): index'), value, arguments.length >= 2)
   }
 
   grow(delta, value = undefined) {
@@ -704,7 +707,8 @@ function createExportsObject(moduleObject, values) {
 class Instance {
   #exports
 
-  constructor(module, importObject) {
+  // `importObject = undefined` keeps the constructor's length at 1, as WebIDL counts only required arguments.
+  constructor(module, importObject = undefined) {
     const nativeModule = nativeModuleOf(module)
     if (nativeModule === undefined) {
       throw new TypeError(`WebAssembly.Instance(): argument must be a WebAssembly.Module, got ${describe(module)}`)
@@ -723,8 +727,13 @@ defineToStringTag(Instance.prototype, 'WebAssembly.Instance')
 
 // --- Namespace functions -----------------------------------------------------------
 
-function validate(bytes) {
-  return native.validate(copyBufferSource(bytes, 'WebAssembly.validate()'))
+// The namespace's operations are method definitions (`const { validate } = { validate(bytes)
+// {...} }`) rather than function declarations: WebIDL operations are built-in functions that
+// are not constructors and have no `prototype`, and so are methods.
+const { validate } = {
+  validate(bytes) {
+    return native.validate(copyBufferSource(bytes, 'WebAssembly.validate()'))
+  },
 }
 
 // The spec's "in parallel" work happens on a later turn of the event loop:
@@ -742,8 +751,10 @@ function later(work) {
   })
 }
 
-function compile(bytes) {
-  return compileLater(bytes, 'WebAssembly.compile()')
+const { compile } = {
+  compile(bytes) {
+    return compileLater(bytes, 'WebAssembly.compile()')
+  },
 }
 
 // Decodes and compiles on a libuv worker thread; the main thread stays free meanwhile.
@@ -774,17 +785,19 @@ function instantiateModule(moduleObject, importObject) {
   return later(() => new Instance(moduleObject, imports))
 }
 
-function instantiate(source, importObject = undefined) {
-  if (nativeModuleOf(source) !== undefined) {
-    return instantiateModule(source, importObject)
-  }
-  try {
-    checkImportObject(importObject, 'WebAssembly.instantiate()')
-  } catch (error) {
-    return Promise.reject(error)
-  }
-  const compiling = compileLater(source, 'WebAssembly.instantiate()', 'a WebAssembly.Module, an ArrayBuffer, a TypedArray or a DataView')
-  return compiling.then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+const { instantiate } = {
+  instantiate(source, importObject = undefined) {
+    if (nativeModuleOf(source) !== undefined) {
+      return instantiateModule(source, importObject)
+    }
+    try {
+      checkImportObject(importObject, 'WebAssembly.instantiate()')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const compiling = compileLater(source, 'WebAssembly.instantiate()', 'a WebAssembly.Module, an ArrayBuffer, a TypedArray or a DataView')
+    return compiling.then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+  },
 }
 
 // --- Streaming -------------------------------------------------------------------------
@@ -819,21 +832,25 @@ function mimeEssence(headerValue) {
   return valid.at(-1)
 }
 
-function compileStreaming(source) {
-  return responseBytes(source, 'WebAssembly.compileStreaming()').then((bytes) =>
-    compileLater(bytes, 'WebAssembly.compileStreaming()'),
-  )
+const { compileStreaming } = {
+  compileStreaming(source) {
+    return responseBytes(source, 'WebAssembly.compileStreaming()').then((bytes) =>
+      compileLater(bytes, 'WebAssembly.compileStreaming()'),
+    )
+  },
 }
 
-function instantiateStreaming(source, importObject = undefined) {
-  try {
-    checkImportObject(importObject, 'WebAssembly.instantiateStreaming()')
-  } catch (error) {
-    return Promise.reject(error)
-  }
-  return responseBytes(source, 'WebAssembly.instantiateStreaming()')
-    .then((bytes) => compileLater(bytes, 'WebAssembly.instantiateStreaming()'))
-    .then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+const { instantiateStreaming } = {
+  instantiateStreaming(source, importObject = undefined) {
+    try {
+      checkImportObject(importObject, 'WebAssembly.instantiateStreaming()')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return responseBytes(source, 'WebAssembly.instantiateStreaming()')
+      .then((bytes) => compileLater(bytes, 'WebAssembly.instantiateStreaming()'))
+      .then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+  },
 }
 
 // --- The namespace ----------------------------------------------------------------------

@@ -195,6 +195,14 @@ for (const [label, wasm] of implementations) {
         assert.throws(() => wasm.Module.customSections({}, 'name'), TypeError)
         assert.throws(() => wasm.Module.customSections(module), TypeError)
       })
+
+      // sectionName is a required DOMString: an explicit undefined is passed, and converts to
+      // the string "undefined".
+      test('converts the section name with ToString, undefined included', { skip: label === 'v8' && 'V8 11.3 (Node 20) refuses an explicit undefined' }, () => {
+        const module = new wasm.Module(withCustomSection(emptyModule, 'undefined', [5]))
+        assert.deepEqual([...new Uint8Array(wasm.Module.customSections(module, undefined)[0])], [5])
+        assert.equal(wasm.Module.customSections(module, { toString: () => 'undefined' }).length, 1)
+      })
     })
   })
 }

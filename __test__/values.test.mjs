@@ -35,6 +35,14 @@ const identities = wat(`(module
     local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0
     i32.const 17))`)
 
+// An i64 parameter in a signature with a reference type, and an i64 result from a JS import:
+// both converted by heron's native code rather than the fast numeric path.
+const i64WithExternref = wat(`(module
+  (func (export "first") (param i64 externref) (result i64) local.get 0))`)
+const i64FromImport = wat(`(module
+  (import "env" "get" (func $get (result i64)))
+  (func (export "get") (result i64) call $get))`)
+
 for (const [label, wasm] of implementations) {
   const { exports } = new wasm.Instance(new wasm.Module(identities))
 
@@ -126,6 +134,32 @@ for (const [label, wasm] of implementations) {
         }
         assert.throws(() => exports.i64(), TypeError)
         assert.throws(() => exports.i64('1.5'), SyntaxError) // ToBigInt of a string that is not an integer
+      })
+
+      // ToBigInt converts an object with ToPrimitive (hint number) and then refuses a Number,
+      // whichever of valueOf and toString produced it. The same conversion applies to i64
+      // parameters of any signature and to i64 results of JS imports.
+      test('an object converting to a Number is a TypeError; one converting to a BigInt or string is not', () => {
+        const { exports: mixed } = new wasm.Instance(new wasm.Module(i64WithExternref))
+        const { exports: calling } = new wasm.Instance(new wasm.Module(i64FromImport), {
+          env: { get: () => importResult },
+        })
+        let importResult
+        const viaImport = (value) => {
+          importResult = value
+          return calling.get()
+        }
+        const convert = [exports.i64, (value) => mixed.first(value, null), viaImport]
+        for (const toI64 of convert) {
+          assert.throws(() => toI64({ valueOf: () => 5 }), TypeError)
+          assert.throws(() => toI64({ valueOf: undefined, toString: () => 5 }), TypeError)
+          assert.throws(() => toI64({ [Symbol.toPrimitive]: () => 5 }), TypeError)
+          assert.throws(() => toI64(5), TypeError)
+          assert.equal(toI64({ valueOf: () => 5n }), 5n)
+          assert.equal(toI64({ toString: () => '6' }), 6n)
+          assert.equal(toI64({ valueOf: () => true }), 1n)
+          assert.throws(() => toI64({ valueOf: () => '6.5' }), SyntaxError)
+        }
       })
     })
 

@@ -62,19 +62,26 @@ fn is_null(env: Env, value: Value) -> bool {
     env.type_of(value) == sys::ValueType::napi_null
 }
 
-/// ToBigInt64: BigInts wrap modulo 2^64; booleans are 0 and 1; strings parse as BigInt does;
-/// anything else (Numbers included) is a TypeError.
+/// ToBigInt64: BigInts wrap modulo 2^64; booleans are 0 and 1; strings parse as BigInt does
+/// (a SyntaxError if they do not); objects convert with ToPrimitive (hint number) first, and
+/// a primitive that is not a BigInt, boolean or string (a Number above all) is a TypeError.
 fn to_bigint64(env: Env, value: Value) -> Result<i64, Pending> {
     if let Some(int) = env.bigint_as_i64(value) {
         return Ok(int);
     }
     match env.type_of(value) {
         sys::ValueType::napi_boolean => Ok(i64::from(env.boolean(value).unwrap_or(false))),
-        sys::ValueType::napi_string | sys::ValueType::napi_object => {
-            // BigInt(value) implements ToBigInt's string parsing and ToPrimitive.
-            let global = env.global();
-            let constructor = env.get_named(global, c"BigInt")?;
-            let bigint = env.call(global, constructor, &[value])?;
+        sys::ValueType::napi_string | sys::ValueType::napi_object | sys::ValueType::napi_function => {
+            // BigInt.asIntN(64, value) is exactly ToBigInt64: ToBigInt (ToPrimitive with hint
+            // number, then a TypeError for a Number) wrapped to 64 bits. `BigInt(value)` is
+            // not: it turns an integral Number from `valueOf` into a BigInt.
+            let constructor = env.get_named(env.global(), c"BigInt")?;
+            let as_int_n = env.get_named(constructor, c"asIntN")?;
+            if env.type_of(as_int_n) != sys::ValueType::napi_function {
+                // The global BigInt was replaced by something without a callable asIntN.
+                return Err(throw_type_error(env.raw(), "Cannot convert value to a BigInt: BigInt.asIntN is not a function"));
+            }
+            let bigint = env.call(constructor, as_int_n, &[env.int32(64), value])?;
             env.bigint_as_i64(bigint)
                 .ok_or_else(|| throw_type_error(env.raw(), "Cannot convert value to a BigInt for an i64 parameter"))
         }

@@ -72,12 +72,21 @@ impl NativeTable {
         Ok(unsafe { Unknown::from_raw_unchecked(env, value) })
     }
 
-    /// Sets element `index` to `value` (DefaultValue when missing); a RangeError past the end.
+    /// Sets element `index` to `value`, or to the element type's DefaultValue when the caller
+    /// passed no value (`given` is false; an explicit `undefined` is converted like any other
+    /// value). A RangeError past the end.
     #[napi]
-    pub fn set(&self, env: Env, index: u32, value: Unknown) -> Result<()> {
+    pub fn set(&self, env: Env, index: u32, value: Unknown, given: bool) -> Result<()> {
         let env = env.raw();
+        let element = self.inner.element();
         // SAFETY: `value` is a live argument of this call on `env`.
-        let value = unsafe { convert::to_val_or_default(env, Some(value.raw()), self.inner.element()) }?;
+        let value = unsafe {
+            if given {
+                convert::to_val(env, value.raw(), element)
+            } else {
+                convert::to_val_or_default(env, None, element)
+            }
+        }?;
         if u64::from(index) >= self.inner.size() {
             return Err(out_of_range(env, index, self.inner.size()));
         }

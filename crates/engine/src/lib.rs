@@ -21,6 +21,7 @@ mod global;
 mod instance;
 mod lazy;
 mod libcalls;
+mod limits;
 mod memory;
 mod module;
 mod signals;

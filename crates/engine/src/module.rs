@@ -135,6 +135,7 @@ impl ModuleInfo {
 
     /// Decodes and validates `bytes`.
     pub fn parse(bytes: &[u8]) -> Result<ModuleInfo> {
+        crate::limits::check_module_size(bytes.len())?;
         let mut info = ModuleInfo { bytes: bytes.to_vec(), ..Default::default() };
         let mut validator = Validator::new_with_features(features());
         let mut parser = Parser::new(0);
@@ -145,6 +146,7 @@ impl ModuleInfo {
         let walked = (|| {
             for payload in parser.parse_all(bytes) {
                 let payload = payload?;
+                crate::limits::check_payload(&payload)?;
                 if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
                     let range = body.range();
                     info.bodies.push(range.start as usize..range.end as usize);
