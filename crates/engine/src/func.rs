@@ -8,6 +8,7 @@ use crate::environ::types::{FuncType, ValType};
 use crate::environ::vmctx::{VMContextHeader, VMFuncRef, HOST_CONTEXT_MAGIC, VMCONTEXT_MAGIC};
 use crate::runtime::entry::{self, Unwind};
 use crate::runtime::instance::InstanceInner;
+use crate::runtime::libcalls;
 use crate::runtime::store::Store;
 use crate::values::{Val, ValRaw};
 use std::rc::Rc;
@@ -134,7 +135,13 @@ impl Func {
             // SAFETY: only the address is taken; new_cyclic places the value there.
             let header_address = unsafe { std::ptr::addr_of!((*this).header) };
             HostFunc {
-                header: VMContextHeader { magic: HOST_CONTEXT_MAGIC, _pad: 0, stack_limit: 0, owner: this.cast() },
+                header: VMContextHeader {
+                    magic: HOST_CONTEXT_MAGIC,
+                    _pad: 0,
+                    stack_limit: 0,
+                    owner: this.cast(),
+                    builtins: libcalls::builtins_table(),
+                },
                 func_ref: VMFuncRef {
                     wasm_call: trampolines.host_call,
                     array_call: trampolines.array_call,

@@ -2,6 +2,7 @@
 //! layout, the list of builtins, configuration and trap codes. Depends on nothing else in
 //! the crate (an architecture test checks it).
 
+pub(crate) mod builtins;
 pub(crate) mod compiled;
 pub(crate) mod config;
 pub(crate) mod error;
