@@ -9,4 +9,5 @@ pub(crate) mod error;
 pub(crate) mod info;
 pub(crate) mod trap;
 pub(crate) mod types;
+pub(crate) mod val_raw;
 pub(crate) mod vmctx;

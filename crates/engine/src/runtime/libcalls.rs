@@ -5,11 +5,11 @@
 
 use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS};
 use crate::environ::error::HostError;
+use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;
 use crate::runtime::entry;
 use crate::runtime::instance::InstanceInner;
-use crate::values::ValRaw;
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
 fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {

@@ -13,4 +13,5 @@ pub(crate) mod libcalls;
 pub(crate) mod memory;
 pub(crate) mod signals;
 pub(crate) mod store;
+pub(crate) mod sys;
 pub(crate) mod table;
