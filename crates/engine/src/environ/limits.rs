@@ -15,7 +15,7 @@
 //! compiles and its instantiation fails with a `RangeError` (`table.rs`).
 #![forbid(unsafe_code)]
 
-use crate::error::{Error, Result};
+use crate::environ::error::{Error, Result};
 use wasmparser::Payload;
 
 /// The largest module, in bytes (1 GiB).
