@@ -5,7 +5,7 @@
 
 use crate::compiler;
 use crate::engine::Engine;
-use crate::environ::config::{BoundsChecks, Compilation, Tier};
+use crate::environ::config::{BoundsChecks, CodeFlavour, Compilation, Tier};
 use crate::environ::error::Result;
 use crate::environ::info::ModuleInfo;
 use crate::environ::vmctx::VmOffsets;
@@ -29,18 +29,20 @@ pub(crate) struct ModuleInner {
     /// The code `Module::new` compiles (eagerly or lazily): for memories with guard pages,
     /// unless the engine turned them off.
     pub code: LazyCode,
-    /// The code for memories of the other kind, made when the first instance needs it and
-    /// compiled function by function on first call.
-    other_code: OnceLock<LazyCode>,
+    /// The code of the other flavours (see `CodeFlavour`): for memories of the other kind,
+    /// with interrupt checks, with fuel. Each table is made when the first instance needs
+    /// it, and compiled function by function on first call.
+    other_code: [OnceLock<LazyCode>; CodeFlavour::COUNT],
 }
 
 impl ModuleInner {
-    /// The table of code for instances whose memories are checked as `bounds_checks` says.
-    pub fn code_for(&self, bounds_checks: BoundsChecks) -> &LazyCode {
-        if self.code.bounds_checks() == bounds_checks {
+    /// The table of code of `flavour`.
+    pub fn code_for(&self, flavour: CodeFlavour) -> &LazyCode {
+        if self.code.flavour() == flavour {
             &self.code
         } else {
-            self.other_code.get_or_init(|| LazyCode::new(self.info.bodies.len(), bounds_checks, Compilation::OnDemand))
+            self.other_code[flavour.index()]
+                .get_or_init(|| LazyCode::new(self.info.bodies.len(), flavour, Compilation::OnDemand))
         }
     }
 }
@@ -62,13 +64,13 @@ impl CodeSource for ModuleInner {
     /// `tier` and loads the code.
     fn compile(
         &self,
-        bounds_checks: BoundsChecks,
+        flavour: CodeFlavour,
         tier: Tier,
         defined: &[usize],
         parallel: bool,
     ) -> Result<CodeMemory> {
         let isa = self.engine.isa_for(tier);
-        let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, bounds_checks, defined, parallel)?;
+        let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, flavour, defined, parallel)?;
         CodeMemory::load(self.engine.isa_owned(), compiled)
     }
 }
@@ -89,8 +91,9 @@ impl Module {
         info.type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
         let offsets = VmOffsets::new(&info);
         let bounds_checks = if engine.guard_pages() { BoundsChecks::GuardPages } else { BoundsChecks::Explicit };
-        let code = LazyCode::new(info.bodies.len(), bounds_checks, compilation);
-        let inner = Arc::new(ModuleInner { engine: engine.clone(), info, offsets, code, other_code: OnceLock::new() });
+        let code = LazyCode::new(info.bodies.len(), CodeFlavour::plain(bounds_checks), compilation);
+        let other_code = std::array::from_fn(|_| OnceLock::new());
+        let inner = Arc::new(ModuleInner { engine: engine.clone(), info, offsets, code, other_code });
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&*inner)?,
             Compilation::Lazy => LazyCode::start_background(&inner),
