@@ -552,6 +552,7 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
             _pad: 0,
             stack_limit: crate::runtime::entry::thread_stack_limit(),
             owner: Rc::as_ptr(inner).cast(),
+            builtins: crate::runtime::libcalls::builtins_table(),
         };
         let deadline = inner.controls.interrupts.as_ref().map_or(&NO_DEADLINE as *const _, |s| s.deadline_address());
         *inner.vm_controls() = VMControls {
@@ -559,6 +560,9 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
             deadline,
             fuel: controls.fuel.map_or(0, |fuel| i64::try_from(fuel).unwrap_or(i64::MAX)),
         };
+        for (index, id) in inner.module.inner.type_ids.iter().enumerate() {
+            *at(offsets.type_id(index as u32)).cast::<u32>() = *id;
+        }
         for (i, memory) in inner.memories.iter().enumerate() {
             *at(offsets.memory_pointer(i as u32)).cast::<usize>() = memory.definition() as usize;
         }
@@ -580,7 +584,7 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
             };
         }
         for index in info.num_imported_funcs..info.funcs.len() as u32 {
-            let type_id = info.type_ids[info.funcs[index as usize] as usize];
+            let type_id = inner.module.inner.type_ids[info.funcs[index as usize] as usize];
             let defined = (index - info.num_imported_funcs) as usize;
             *at(offsets.func_ref(index)).cast::<VMFuncRef>() = VMFuncRef {
                 wasm_call: code.entry(defined) as *const u8,

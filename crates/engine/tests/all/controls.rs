@@ -6,8 +6,7 @@ use heron_engine::{
 };
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{export, wat_to_wasm};
+use crate::common::{export, wat_to_wasm};
 
 const SPIN: &str = r#"(module
     (func (export "spin") (loop $l (br $l)))
