@@ -54,6 +54,15 @@ pub(crate) fn throw(env: sys::napi_env, error: heron_engine::Error) -> Pending {
         E::Compile { .. } => throw_class(env, Class::Compile, &error.to_string()),
         E::Link(message) => throw_class(env, Class::Link, &message),
         E::Trap(Trap::StackOverflow) => throw_range_error(env, "Maximum call stack size exceeded"),
+        E::Trap(Trap::Timeout) => {
+            let message = match heron_engine::last_timeout() {
+                Some(timeout) => format!("wasm execution timed out after {} ms", timeout.as_millis()),
+                None => Trap::Timeout.message().to_string(),
+            };
+            throw_coded(env, &message, "ERR_HERON_TIMEOUT")
+        }
+        E::Trap(trap @ Trap::Interrupted) => throw_coded(env, trap.message(), "ERR_HERON_INTERRUPTED"),
+        E::Trap(trap @ Trap::OutOfFuel) => throw_coded(env, trap.message(), "ERR_HERON_OUT_OF_FUEL"),
         E::Trap(trap) => throw_class(env, Class::Runtime, trap.message()),
         E::Resource(message) => throw_range_error(env, &message),
         // The host function's exception is still pending: it reaches the caller unchanged.
@@ -91,6 +100,25 @@ pub(crate) fn throw_range_error(env: sys::napi_env, message: &str) -> Pending {
     let message = c_string(message);
     // SAFETY: a valid env and a NUL-terminated message.
     unsafe { sys::napi_throw_range_error(env, ptr::null(), message.as_ptr()) };
+    Pending
+}
+
+/// Throws a `RuntimeError` with `message` and a `code` property (the execution controls'
+/// errors: a `catch` for RuntimeError still sees them, and `code` tells them apart).
+fn throw_coded(env: sys::napi_env, message: &str, code: &str) -> Pending {
+    let thrown = throw_class(env, Class::Runtime, message);
+    let mut error = ptr::null_mut();
+    // SAFETY: takes the exception just left pending on this env, sets a string property on
+    // it and throws it again; every value is live on this env.
+    unsafe {
+        if sys::napi_get_and_clear_last_exception(env, &mut error) != sys::Status::napi_ok || error.is_null() {
+            return thrown;
+        }
+        let mut code_value = ptr::null_mut();
+        sys::napi_create_string_utf8(env, code.as_ptr().cast(), code.len() as isize, &mut code_value);
+        sys::napi_set_named_property(env, error, c"code".as_ptr(), code_value);
+        sys::napi_throw(env, error);
+    }
     Pending
 }
 
