@@ -187,6 +187,18 @@ function defineToStringTag(target, tag) {
 // internal fast path (module compiled off-thread, imports already read) that users
 // cannot reach. They are recognised by a private field, not `instanceof`: on a
 // Proxy passed as importObject, `instanceof` would run traps the spec does not.
+// heron's compile option: `deterministic: true` makes every NaN canonical (README
+// "Controls"). Other keys (another proposal's compile options) are ignored.
+function compileOptions(options, caller) {
+  if (options === undefined || options === null) {
+    return false
+  }
+  if (typeof options !== 'object' && typeof options !== 'function') {
+    throw new TypeError(`${caller}: options must be an object, got ${typeof options}`)
+  }
+  return Boolean(options.deterministic)
+}
+
 class CompiledModule {
   #bytes
   #native
@@ -225,6 +237,8 @@ class Module {
   #imports
   #exports
 
+  // The second argument, heron's compile options ({ deterministic }), is read through
+  // `arguments` so that Module.length stays 1.
   constructor(bytes) {
     const compiled = CompiledModule.unwrap(bytes)
     if (compiled !== undefined) {
@@ -232,8 +246,9 @@ class Module {
       this.#native = compiled.nativeModule
       return
     }
+    const deterministic = compileOptions(arguments[1], 'WebAssembly.Module()')
     this.#bytes = copyBufferSource(bytes, 'WebAssembly.Module()')
-    this.#native = new native.NativeModule(this.#bytes)
+    this.#native = new native.NativeModule(this.#bytes, deterministic)
   }
 
   static exports(moduleObject) {
@@ -872,19 +887,22 @@ function later(work) {
   })
 }
 
+// The second argument is heron's compile options (see Module).
 function compile(bytes) {
-  return compileLater(bytes, 'WebAssembly.compile()')
+  return compileLater(bytes, 'WebAssembly.compile()', undefined, arguments[1])
 }
 
 // Decodes and compiles on a libuv worker thread; the main thread stays free meanwhile.
-function compileLater(bytes, caller, expected) {
+function compileLater(bytes, caller, expected, options) {
   let copy
+  let deterministic
   try {
+    deterministic = compileOptions(options, caller)
     copy = copyBufferSource(bytes, caller, expected)
   } catch (error) {
     return Promise.reject(error)
   }
-  return native.compileAsync(copy).then((result) => {
+  return native.compileAsync(copy, deterministic).then((result) => {
     if (result instanceof Error) {
       throw result
     }
@@ -915,7 +933,12 @@ function instantiate(source, importObject = undefined) {
   } catch (error) {
     return Promise.reject(error)
   }
-  const compiling = compileLater(source, 'WebAssembly.instantiate()', 'a WebAssembly.Module, an ArrayBuffer, a TypedArray or a DataView')
+  const compiling = compileLater(
+    source,
+    'WebAssembly.instantiate()',
+    'a WebAssembly.Module, an ArrayBuffer, a TypedArray or a DataView',
+    options,
+  )
   return compiling.then(async (module) => ({ module, instance: await instantiateModule(module, importObject, options) }))
 }
 

@@ -329,3 +329,21 @@ test('without breakOnSigint, Ctrl-C still ends the process', async () => {
   assert.equal(signal, 'SIGINT')
   assert.doesNotMatch(output, /caught/)
 })
+
+const nans = wat(`(module
+  (func (export "div") (param f32 f32) (result i32) (i32.reinterpret_f32 (f32.div (local.get 0) (local.get 1))))
+  (func (export "add") (param i32) (result i32) (i32.reinterpret_f32 (f32.add (f32.reinterpret_i32 (local.get 0)) (f32.const 1)))))`)
+
+test('deterministic: true makes every NaN canonical, through Module, compile and instantiate', async () => {
+  const check = (instance) => {
+    assert.equal(instance.exports.div(0, 0) >>> 0, 0x7fc00000)
+    assert.equal(instance.exports.add(0x7fa00001) >>> 0, 0x7fc00000)
+  }
+  assert.equal(heron.Module.length, 1)
+  check(new heron.Instance(new heron.Module(nans, { deterministic: true }), {}))
+  check(new heron.Instance(await heron.compile(nans, { deterministic: true }), {}))
+  check((await heron.instantiate(nans, {}, { deterministic: true })).instance)
+  // x86's own NaN has the sign bit set: the option is what makes results portable.
+  assert.notEqual(new heron.Instance(new heron.Module(nans), {}).exports.div(0, 0) >>> 0, 0x7fc00000)
+  assert.throws(() => new heron.Module(nans, 'yes'), TypeError)
+})

@@ -36,6 +36,8 @@ pub(crate) struct ModuleInner {
     /// with interrupt checks, with fuel. Each table is made when the first instance needs
     /// it, and compiled function by function on first call.
     other_code: [OnceLock<LazyCode>; CodeFlavour::COUNT],
+    /// Whether every NaN the code produces is canonical (see `Module::with_options`).
+    deterministic: bool,
 }
 
 impl ModuleInner {
@@ -72,7 +74,7 @@ impl CodeSource for ModuleInner {
         defined: &[usize],
         parallel: bool,
     ) -> Result<CodeMemory> {
-        let isa = self.engine.isa_for(tier);
+        let isa = if self.deterministic { self.engine.deterministic_isa_for(tier)? } else { self.engine.isa_for(tier) };
         let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, flavour, defined, parallel)?;
         CodeMemory::load(self.engine.isa_owned(), compiled)
     }
@@ -88,6 +90,13 @@ impl Module {
     /// Decodes and validates `bytes`, and compiles it as `compilation` says. Whatever the
     /// mode, a module that is invalid or uses an unsupported feature fails here.
     pub fn with_compilation(engine: &Engine, bytes: &[u8], compilation: Compilation) -> Result<Module> {
+        Module::with_options(engine, bytes, compilation, false)
+    }
+
+    /// `with_compilation`, and if `deterministic`, code in which every NaN a float
+    /// instruction produces is the canonical NaN, so results are bit-identical on every
+    /// machine (at some cost in float-heavy code).
+    pub fn with_options(engine: &Engine, bytes: &[u8], compilation: Compilation, deterministic: bool) -> Result<Module> {
         // Validation rejects everything heron cannot compile (`translate::check_supported`
         // finds nothing more today), so a lazy module fails here or not at all.
         let info = ModuleInfo::parse(bytes)?;
@@ -102,6 +111,7 @@ impl Module {
             offsets,
             code,
             other_code: std::array::from_fn(|_| OnceLock::new()),
+            deterministic,
         });
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&*inner)?,

@@ -176,3 +176,36 @@ fn nested_calls_keep_the_outermost_deadline() {
     assert!(started.elapsed() < Duration::from_secs(5));
     slot.borrow_mut().take();
 }
+
+/// `deterministic`: NaNs come out canonical (0x7fc00000 / 0x7ff8000000000000), whatever the
+/// hardware or the operands' payloads would give.
+#[test]
+fn deterministic_modules_produce_canonical_nans() {
+    let bytes = wat_to_wasm(
+        r#"(module
+            (func (export "div32") (param f32 f32) (result i32) (i32.reinterpret_f32 (f32.div (local.get 0) (local.get 1))))
+            (func (export "add32") (param f32) (result i32) (i32.reinterpret_f32 (f32.add (local.get 0) (f32.const 1))))
+            (func (export "mul64") (param f64) (result i64) (i64.reinterpret_f64 (f64.mul (local.get 0) (f64.const 2)))))"#,
+    );
+    let engine = Engine::default();
+    let payload32 = 0x7fa0_0001;
+    let payload64 = 0x7ff4_0000_0000_0001;
+    for compilation in [Compilation::Eager, Compilation::Baseline] {
+        let module = Module::with_options(&engine, &bytes, compilation, true).expect("compiles");
+        let instance = Instance::new(&module, &[]).expect("instantiates");
+        let div = export(&instance, "div32").call(&[Val::F32(0), Val::F32(0)]);
+        assert_eq!(i32_result(div, "runs") as u32, 0x7fc0_0000, "{compilation:?}");
+        let add = export(&instance, "add32").call(&[Val::F32(payload32)]);
+        assert_eq!(i32_result(add, "runs") as u32, 0x7fc0_0000, "{compilation:?}");
+        match export(&instance, "mul64").call(&[Val::F64(payload64)]).expect("runs").as_slice() {
+            [Val::I64(bits)] => assert_eq!(*bits as u64, 0x7ff8_0000_0000_0000, "{compilation:?}"),
+            other => panic!("expected an i64, got {other:?}"),
+        }
+    }
+    // Without the option the hardware's NaN shows through (x86's default NaN is negative),
+    // which is what makes the option necessary.
+    let module = Module::new(&engine, &bytes).expect("compiles");
+    let instance = Instance::new(&module, &[]).expect("instantiates");
+    let div = export(&instance, "div32").call(&[Val::F32(0), Val::F32(0)]);
+    assert_ne!(i32_result(div, "runs") as u32, 0x7fc0_0000);
+}
