@@ -62,7 +62,7 @@ export declare var RuntimeError: {
 /** A compiled, stateless WebAssembly module. */
 export declare class Module {
   /** Compiles a copy of `bytes` synchronously. Throws CompileError for invalid bytes. */
-  constructor(bytes: BufferSource)
+  constructor(bytes: BufferSource, options?: CompileOptions)
   static exports(moduleObject: Module): ModuleExportDescriptor[]
   static imports(moduleObject: Module): ModuleImportDescriptor[]
   /** The payloads of the custom sections called `sectionName`, each copied into a new ArrayBuffer. */
@@ -73,7 +73,7 @@ export declare class Module {
 /** A module instantiated with its imports: its own state and callable exports. */
 export declare class Instance {
   /** Links and instantiates synchronously, running the start function if there is one. */
-  constructor(module: Module, importObject?: Imports)
+  constructor(module: Module, importObject?: Imports, options?: InstanceOptions)
   /** Frozen, null-prototype object holding the exports by name. */
   readonly exports: Exports
   readonly [Symbol.toStringTag]: 'WebAssembly.Instance'
@@ -139,12 +139,16 @@ export declare class Global<T extends ValueType = ValueType> {
 export declare function validate(bytes: BufferSource): boolean
 
 /** Compiles a copy of `bytes` off the main thread; every failure is a rejection. */
-export declare function compile(bytes: BufferSource): Promise<Module>
+export declare function compile(bytes: BufferSource, options?: CompileOptions): Promise<Module>
 
 /** Compiles and instantiates a copy of `bytes`. */
-export declare function instantiate(bytes: BufferSource, importObject?: Imports): Promise<WebAssemblyInstantiatedSource>
+export declare function instantiate(
+  bytes: BufferSource,
+  importObject?: Imports,
+  options?: InstanceOptions & CompileOptions,
+): Promise<WebAssemblyInstantiatedSource>
 /** Instantiates an already compiled module. */
-export declare function instantiate(moduleObject: Module, importObject?: Imports): Promise<Instance>
+export declare function instantiate(moduleObject: Module, importObject?: Imports, options?: InstanceOptions): Promise<Instance>
 
 /** Compiles the body of a Response (or a promise of one) served as application/wasm. */
 export declare function compileStreaming(source: Response | PromiseLike<Response>): Promise<Module>
@@ -155,8 +159,47 @@ export declare function instantiateStreaming(
   importObject?: Imports,
 ): Promise<WebAssemblyInstantiatedSource>
 
-/** Puts heron in place of `globalThis.WebAssembly` (same property attributes); returns the namespace. */
-export declare function install(): typeof import('./index')
+/** heron's compile options (README "Controls"). */
+export interface CompileOptions {
+  /** Every NaN a float instruction produces is the canonical NaN: bit-identical results on every machine. */
+  deterministic?: boolean
+}
+
+/** heron's execution controls for an instance (README "Controls"). */
+export interface InstanceOptions {
+  /** Milliseconds: each call from JS into the instance that runs longer throws (code `ERR_HERON_TIMEOUT`). */
+  timeout?: number
+  /** Ctrl-C while the instance runs wasm throws (code `ERR_HERON_INTERRUPTED`) instead of ending the process. */
+  breakOnSigint?: boolean
+  /** Compile interrupt checks without a timeout, for `interruptHandle`. */
+  interruptible?: boolean
+  /** Budget of wasm instructions for the instance's lifetime (code `ERR_HERON_OUT_OF_FUEL`). */
+  fuel?: number | bigint
+  /** Bytes: the most each memory the instance defines may hold. */
+  memoryLimit?: number
+  /** Elements: the most each table the instance defines may hold. */
+  tableLimit?: number
+}
+
+/** Interrupts one instance's running call, from any thread. Posts to a Worker as `{ id }`. */
+export declare class InterruptHandle {
+  readonly id: number
+  /** The running call throws at its next check; true if the instance still exists. */
+  interrupt(): boolean
+}
+
+/** The fuel an instance created with `fuel` has left. */
+export declare function remainingFuel(instance: Instance): bigint
+/** Adds fuel to an instance created with `fuel`. */
+export declare function addFuel(instance: Instance, fuel: number | bigint): void
+/** A handle for an interruptible instance, or re-wraps a handle posted from another thread. */
+export declare function interruptHandle(source: Instance | { id: number }): InterruptHandle
+
+/**
+ * Puts heron in place of `globalThis.WebAssembly` (same property attributes); returns the
+ * namespace. `options` become the defaults of every instance created until uninstall().
+ */
+export declare function install(options?: InstanceOptions): typeof import('./index')
 
 /** Restores the `globalThis.WebAssembly` that install() replaced. */
 export declare function uninstall(): void

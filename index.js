@@ -196,6 +196,18 @@ function defineToStringTag(target, tag) {
 // internal fast path (module compiled off-thread, imports already read) that users
 // cannot reach. They are recognised by a private field, not `instanceof`: on a
 // Proxy passed as importObject, `instanceof` would run traps the spec does not.
+// heron's compile option: `deterministic: true` makes every NaN canonical (README
+// "Controls"). Other keys (another proposal's compile options) are ignored.
+function compileOptions(options, caller) {
+  if (options === undefined || options === null) {
+    return false
+  }
+  if (typeof options !== 'object' && typeof options !== 'function') {
+    throw new TypeError(`${caller}: options must be an object, got ${typeof options}`)
+  }
+  return Boolean(options.deterministic)
+}
+
 class CompiledModule {
   #bytes
   #native
@@ -234,6 +246,8 @@ class Module {
   #imports
   #exports
 
+  // The second argument, heron's compile options ({ deterministic }), is read through
+  // `arguments` so that Module.length stays 1.
   constructor(bytes) {
     const compiled = CompiledModule.unwrap(bytes)
     if (compiled !== undefined) {
@@ -241,8 +255,9 @@ class Module {
       this.#native = compiled.nativeModule
       return
     }
+    const deterministic = compileOptions(arguments[1], 'WebAssembly.Module()')
     this.#bytes = copyBufferSource(bytes, 'WebAssembly.Module()')
-    this.#native = new native.NativeModule(this.#bytes)
+    this.#native = new native.NativeModule(this.#bytes, deterministic)
   }
 
   static exports(moduleObject) {
@@ -704,18 +719,156 @@ function createExportsObject(moduleObject, values) {
   return Object.freeze(exportsObject)
 }
 
+// --- Execution controls (README "Controls") ------------------------------------------------
+
+// The options heron reads from an option bag; anything else in the bag is ignored, so a
+// bag meant for another proposal (say, js-string-builtins' compile options) passes through.
+const CONTROL_NAMES = ['timeout', 'breakOnSigint', 'interruptible', 'fuel', 'memoryLimit', 'tableLimit']
+const MAX_U64 = (1n << 64n) - 1n
+
+// A non-negative whole number of at most 2^53 - 1, from a Number or a BigInt.
+function wholeNumber(value, what) {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new RangeError(`${what} must be between 0 and ${Number.MAX_SAFE_INTEGER}, got ${value}`)
+    }
+    return Number(value)
+  }
+  if (typeof value !== 'number') {
+    throw new TypeError(`${what} must be a number, got ${describe(value)}`)
+  }
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a whole number between 0 and ${Number.MAX_SAFE_INTEGER}, got ${value}`)
+  }
+  return value
+}
+
+// A fuel amount as a BigInt of at most 2^64 - 1, from a Number or a BigInt.
+function fuelAmount(value, what) {
+  const fuel = typeof value === 'bigint' ? value : BigInt(wholeNumber(value, what))
+  if (fuel < 0n || fuel > MAX_U64) {
+    throw new RangeError(`${what} must be between 0 and 2^64 - 1, got ${fuel}`)
+  }
+  return fuel
+}
+
+// The controls an option bag asks for, validated, as the binding takes them.
+function parseControls(options, caller) {
+  const controls = {}
+  if (options === undefined || options === null) {
+    return controls
+  }
+  if (typeof options !== 'object' && typeof options !== 'function') {
+    throw new TypeError(`${caller}: options must be an object, got ${describe(options)}`)
+  }
+  for (const name of CONTROL_NAMES) {
+    const value = options[name]
+    if (value === undefined) continue
+    const what = `${caller}: ${name}`
+    switch (name) {
+      case 'timeout': {
+        const ms = typeof value === 'bigint' ? Number(value) : value
+        if (typeof ms !== 'number') throw new TypeError(`${what} must be a number of milliseconds, got ${describe(value)}`)
+        if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError(`${what} must be a positive number of milliseconds, got ${ms}`)
+        controls.timeout = Math.min(Math.ceil(ms), Number.MAX_SAFE_INTEGER)
+        break
+      }
+      case 'breakOnSigint':
+      case 'interruptible':
+        controls[name] = Boolean(value)
+        break
+      case 'fuel':
+        controls.fuel = fuelAmount(value, what)
+        break
+      default:
+        controls[name] = wholeNumber(value, what)
+    }
+  }
+  return controls
+}
+
+// A byte count from the environment: digits with an optional K, M or G suffix (powers of 1024).
+function parseByteSize(text, what) {
+  const match = /^\s*(\d+)\s*([kKmMgG]?)[bB]?\s*$/.exec(text)
+  if (match === null) {
+    throw new Error(`heron: ${what}=${JSON.stringify(text)} is not a byte count (digits with an optional K, M or G suffix)`)
+  }
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2].toLowerCase()]
+  return wholeNumber(Number(match[1]) * scale, `heron: ${what}`)
+}
+
+// The process-wide defaults of HERON_TIMEOUT, HERON_MEMORY_LIMIT, HERON_FUEL and
+// HERON_BREAK_ON_SIGINT, read once when heron loads. A bad value stops the load: a limit
+// the user asked for must not silently vanish.
+function environmentControls(env) {
+  const controls = {}
+  const read = (name) => (env[name] === undefined || env[name] === '' ? undefined : env[name])
+  const timeout = read('HERON_TIMEOUT')
+  if (timeout !== undefined) {
+    const ms = Number(timeout)
+    if (!(ms > 0) || !Number.isFinite(ms)) {
+      throw new Error(`heron: HERON_TIMEOUT=${JSON.stringify(timeout)} is not a positive number of milliseconds`)
+    }
+    controls.timeout = Math.ceil(ms)
+  }
+  const memoryLimit = read('HERON_MEMORY_LIMIT')
+  if (memoryLimit !== undefined) {
+    controls.memoryLimit = parseByteSize(memoryLimit, 'HERON_MEMORY_LIMIT')
+  }
+  const fuel = read('HERON_FUEL')
+  if (fuel !== undefined) {
+    if (!/^\s*\d+\s*$/.test(fuel)) {
+      throw new Error(`heron: HERON_FUEL=${JSON.stringify(fuel)} is not a whole number of instructions`)
+    }
+    controls.fuel = fuelAmount(BigInt(fuel.trim()), 'heron: HERON_FUEL')
+  }
+  const sigint = read('HERON_BREAK_ON_SIGINT')
+  if (sigint !== undefined) {
+    if (sigint !== '1' && sigint !== '0') {
+      throw new Error(`heron: HERON_BREAK_ON_SIGINT=${JSON.stringify(sigint)} must be 1 or 0`)
+    }
+    controls.breakOnSigint = sigint === '1'
+  }
+  return controls
+}
+
+const environmentDefaults = environmentControls(process.env)
+// The defaults of the current install(options), if any.
+let installDefaults = {}
+
+// The controls of a new instance: environment defaults, then install()'s, then the
+// instance's own options; undefined when there are none (the plain, check-free path).
+function instanceControls(options, caller) {
+  const controls = { ...environmentDefaults, ...installDefaults, ...parseControls(options, caller) }
+  for (const name of CONTROL_NAMES) {
+    if (controls[name] === false) delete controls[name]
+  }
+  return Object.keys(controls).length === 0 ? undefined : controls
+}
+
+// The native side of each instance created under controls.
+const controlledInstances = new WeakMap()
+
 class Instance {
   #exports
 
-  // `importObject = undefined` keeps the constructor's length at 1, as WebIDL counts only required arguments.
+  // `importObject = undefined` keeps the constructor's length at 1, as WebIDL counts only
+  // required arguments; the third argument, heron's option bag, is read through `arguments`.
   constructor(module, importObject = undefined) {
     const nativeModule = nativeModuleOf(module)
     if (nativeModule === undefined) {
       throw new TypeError(`WebAssembly.Instance(): argument must be a WebAssembly.Module, got ${describe(module)}`)
     }
+    const controls = instanceControls(arguments[2], 'WebAssembly.Instance()')
     const imports = ResolvedImports.unwrap(importObject) ?? readImports(module, importObject, 'WebAssembly.Instance()')
     const linkValues = imports.map((value) => (isNativeExtern(value) ? value.linkId() : value))
-    this.#exports = createExportsObject(module, native.instantiate(nativeModule, linkValues))
+    if (controls === undefined) {
+      this.#exports = createExportsObject(module, native.instantiate(nativeModule, linkValues))
+    } else {
+      const [exportValues, nativeInstance] = native.instantiateControlled(nativeModule, linkValues, controls)
+      this.#exports = createExportsObject(module, exportValues)
+      controlledInstances.set(this, nativeInstance)
+    }
   }
 
   get exports() {
@@ -752,20 +905,23 @@ function later(work) {
 }
 
 const { compile } = {
+  // The second argument is heron's compile options (see Module).
   compile(bytes) {
-    return compileLater(bytes, 'WebAssembly.compile()')
+    return compileLater(bytes, 'WebAssembly.compile()', undefined, arguments[1])
   },
 }
 
 // Decodes and compiles on a libuv worker thread; the main thread stays free meanwhile.
-function compileLater(bytes, caller, expected) {
+function compileLater(bytes, caller, expected, options) {
   let copy
+  let deterministic
   try {
+    deterministic = compileOptions(options, caller)
     copy = copyBufferSource(bytes, caller, expected)
   } catch (error) {
     return Promise.reject(error)
   }
-  return native.compileAsync(copy).then((result) => {
+  return native.compileAsync(copy, deterministic).then((result) => {
     if (result instanceof Error) {
       throw result
     }
@@ -775,28 +931,35 @@ function compileLater(bytes, caller, expected) {
 
 // "Asynchronously instantiate a WebAssembly module": the imports are read now,
 // the instance is created on a later turn.
-function instantiateModule(moduleObject, importObject) {
+function instantiateModule(moduleObject, importObject, options) {
   let imports
   try {
     imports = new ResolvedImports(readImports(moduleObject, importObject, 'WebAssembly.instantiate()'))
   } catch (error) {
     return Promise.reject(error)
   }
-  return later(() => new Instance(moduleObject, imports))
+  return later(() => new Instance(moduleObject, imports, options))
 }
 
 const { instantiate } = {
+  // The third argument is heron's option bag for the instance (see Instance).
   instantiate(source, importObject = undefined) {
+    const options = arguments[2]
     if (nativeModuleOf(source) !== undefined) {
-      return instantiateModule(source, importObject)
+      return instantiateModule(source, importObject, options)
     }
     try {
       checkImportObject(importObject, 'WebAssembly.instantiate()')
     } catch (error) {
       return Promise.reject(error)
     }
-    const compiling = compileLater(source, 'WebAssembly.instantiate()', 'a WebAssembly.Module, an ArrayBuffer, a TypedArray or a DataView')
-    return compiling.then(async (module) => ({ module, instance: await instantiateModule(module, importObject) }))
+    const compiling = compileLater(
+      source,
+      'WebAssembly.instantiate()',
+      'a WebAssembly.Module, an ArrayBuffer, a TypedArray or a DataView',
+      options,
+    )
+    return compiling.then(async (module) => ({ module, instance: await instantiateModule(module, importObject, options) }))
   },
 }
 
@@ -892,8 +1055,12 @@ Object.defineProperty(namespace, 'WASI', { value: WASI, writable: true, configur
 let replacedDescriptor
 
 // Puts heron's namespace in place of globalThis.WebAssembly, with the original property's
-// attributes. Idempotent.
-function install() {
+// attributes. Idempotent. `options` (execution controls) become the defaults of every
+// instance created until uninstall() or the next install(options).
+function install(options = undefined) {
+  if (options !== undefined) {
+    installDefaults = parseControls(options, 'heron.install()')
+  }
   const current = Object.getOwnPropertyDescriptor(globalThis, 'WebAssembly')
   if (current?.value === namespace) {
     return namespace
@@ -920,6 +1087,7 @@ function uninstall() {
     Object.defineProperty(globalThis, 'WebAssembly', replacedDescriptor)
   }
   replacedDescriptor = undefined
+  installDefaults = {}
   uninstallWasi()
 }
 
@@ -974,5 +1142,71 @@ function waitForCompilation(module) {
   nativeModule.waitForCompilation()
 }
 Object.defineProperty(namespace, 'waitForCompilation', { value: waitForCompilation, writable: true, configurable: true })
+
+// --- Execution controls on instances ------------------------------------------------------
+
+function controlledInstance(instance, caller) {
+  if (!(instance instanceof Instance)) {
+    throw new TypeError(`${caller}: argument must be a WebAssembly.Instance, got ${describe(instance)}`)
+  }
+  return controlledInstances.get(instance)
+}
+
+// The fuel an instance has left, as a BigInt.
+function remainingFuel(instance) {
+  const fuel = controlledInstance(instance, 'heron.remainingFuel()')?.remainingFuel()
+  if (fuel === undefined || fuel === null) {
+    throw new TypeError('heron.remainingFuel(): the instance was created without fuel')
+  }
+  return fuel
+}
+
+// Adds to an instance's fuel (a Number or a BigInt).
+function addFuel(instance, fuel) {
+  const nativeInstance = controlledInstance(instance, 'heron.addFuel()')
+  const amount = fuelAmount(fuel, 'heron.addFuel(): fuel')
+  if (nativeInstance === undefined || !nativeInstance.addFuel(amount)) {
+    throw new TypeError('heron.addFuel(): the instance was created without fuel')
+  }
+}
+
+// Interrupts one instance's running call from any thread. Its only state is `id`, so a
+// handle posted to another thread (structured clone keeps own data, not the prototype)
+// arrives as `{ id }`: heron.interruptHandle() there turns it back into a handle.
+class InterruptHandle {
+  constructor(id) {
+    this.id = id
+  }
+
+  // Makes the instance's running call throw at its next function entry or loop header
+  // (or when the host function it is in returns to wasm); true if the instance still
+  // exists. Does nothing while the instance is not running.
+  interrupt() {
+    return native.interruptInstance(this.id)
+  }
+}
+
+function interruptHandle(source) {
+  if (source instanceof Instance) {
+    const id = controlledInstances.get(source)?.interruptId()
+    if (id === undefined || id === null) {
+      throw new TypeError(
+        'heron.interruptHandle(): the instance has no interrupt checks; create it with timeout, breakOnSigint or interruptible: true',
+      )
+    }
+    return new InterruptHandle(id)
+  }
+  if (source !== null && typeof source === 'object' && Number.isSafeInteger(source.id) && source.id > 0) {
+    return new InterruptHandle(source.id)
+  }
+  throw new TypeError(
+    `heron.interruptHandle(): argument must be a WebAssembly.Instance or a posted interrupt handle, got ${describe(source)}`,
+  )
+}
+
+// Heron's own, so non-enumerable like install().
+for (const [name, value] of Object.entries({ remainingFuel, addFuel, interruptHandle, InterruptHandle })) {
+  Object.defineProperty(namespace, name, { value, writable: true, configurable: true })
+}
 
 module.exports = namespace

@@ -21,5 +21,9 @@ export const {
   install,
   uninstall,
   waitForCompilation,
+  remainingFuel,
+  addFuel,
+  interruptHandle,
+  InterruptHandle,
   WASI,
 } = heron

@@ -51,6 +51,15 @@ pub(crate) fn throw(env: sys::napi_env, error: heron_engine::Error) -> Pending {
         E::Compile { .. } => throw_class(env, Class::Compile, &error.to_string()),
         E::Link(message) => throw_class(env, Class::Link, &message),
         E::Trap(Trap::StackOverflow) => throw_range_error(env, "Maximum call stack size exceeded"),
+        E::Trap(Trap::Timeout) => {
+            let message = match heron_engine::last_timeout() {
+                Some(timeout) => format!("wasm execution timed out after {} ms", timeout.as_millis()),
+                None => Trap::Timeout.message().to_string(),
+            };
+            throw_coded(env, &message, "ERR_HERON_TIMEOUT")
+        }
+        E::Trap(trap @ Trap::Interrupted) => throw_coded(env, trap.message(), "ERR_HERON_INTERRUPTED"),
+        E::Trap(trap @ Trap::OutOfFuel) => throw_coded(env, trap.message(), "ERR_HERON_OUT_OF_FUEL"),
         E::Trap(trap) => throw_class(env, Class::Runtime, trap.message()),
         E::Resource(message) => throw_range_error(env, &message),
         // The host function's exception is still pending: it reaches the caller unchanged.
@@ -79,6 +88,23 @@ pub(crate) fn throw_type_error(env: sys::napi_env, message: &str) -> Pending {
 /// Throws a `RangeError` with `message`.
 pub(crate) fn throw_range_error(env: sys::napi_env, message: &str) -> Pending {
     raw_env(env).throw_new(ErrorKind::RangeError, &c_string(message))
+}
+
+/// Throws a `RuntimeError` with `message` and a `code` property (the execution controls'
+/// errors: a `catch` for RuntimeError still sees them, and `code` tells them apart).
+fn throw_coded(env: sys::napi_env, message: &str, code: &str) -> Pending {
+    let env = raw_env(env);
+    let Some(constructor) = CLASSES.with(|c| c.get()).and_then(|classes| env.reference_value(classes[Class::Runtime as usize]))
+    else {
+        return env.throw_new(ErrorKind::Error, &c_string(message));
+    };
+    match env.construct(constructor, &[env.string(message)]) {
+        Ok(error) => match env.set_named(error, c"code", env.string(code)) {
+            Ok(()) => env.throw(error),
+            Err(pending) => pending,
+        },
+        Err(pending) => pending,
+    }
 }
 
 fn throw_class(env: sys::napi_env, class: Class, message: &str) -> Pending {

@@ -1,5 +1,8 @@
 //! `instantiate`: links a `NativeModule` with import values that `index.js` has already
-//! read from the import object (in import order) and returns the export values.
+//! read from the import object (in import order) and returns the export values;
+//! `instantiateControlled` does the same under execution controls (README "Controls") and
+//! also returns a `NativeInstance` for `heron.remainingFuel`, `addFuel` and
+//! `interruptHandle`.
 
 use crate::error::{self, Pending};
 use crate::{export, import, scope};
@@ -9,7 +12,7 @@ use crate::memory::NativeMemory;
 use crate::module::NativeModule;
 use crate::napi_raw::{Env as RawEnv, Value};
 use crate::table::NativeTable;
-use heron_engine::{Engine, Extern, ExternType, Instance};
+use heron_engine::{Controls, Engine, Extern, ExternType, Instance};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -20,16 +23,104 @@ use napi_derive::napi;
 #[napi]
 pub fn instantiate<'env>(env: &'env Env, module: &NativeModule, imports: Vec<Unknown<'env>>) -> Result<Unknown<'env>> {
     let raw_env = env.raw();
-    let exports = link_and_run(raw_env, &module.inner, &imports)?;
+    let instance = link_and_run(raw_env, &module.inner, &imports, &Controls::default())?;
+    let exports = export_values(raw_env, &instance)?;
     // SAFETY: `exports` is a live array created on this env just now.
     Ok(unsafe { Unknown::from_raw_unchecked(raw_env, exports) })
+}
+
+/// Execution controls as `index.js` passes them, already validated there: whole
+/// milliseconds, bytes and elements as Numbers, fuel as a BigInt.
+#[napi(object)]
+pub struct ControlOptions {
+    pub timeout: Option<f64>,
+    pub interruptible: Option<bool>,
+    pub break_on_sigint: Option<bool>,
+    pub fuel: Option<BigInt>,
+    pub memory_limit: Option<f64>,
+    pub table_limit: Option<f64>,
+}
+
+impl ControlOptions {
+    fn to_controls(&self) -> Controls {
+        // `index.js` passes non-negative safe integers only; `as` saturates anything else.
+        let whole = |value: Option<f64>| value.map(|v| v as u64);
+        Controls {
+            timeout: whole(self.timeout).map(std::time::Duration::from_millis),
+            interruptible: self.interruptible.unwrap_or(false),
+            break_on_sigint: self.break_on_sigint.unwrap_or(false),
+            fuel: self.fuel.as_ref().map(|fuel| fuel.get_u64().1),
+            memory_limit: whole(self.memory_limit),
+            table_limit: whole(self.table_limit),
+        }
+    }
+}
+
+/// An instance created under controls, for the operations on them.
+#[napi]
+pub struct NativeInstance {
+    inner: Instance,
+}
+
+#[napi]
+impl NativeInstance {
+    /// The fuel left, or `null` for an instance created without fuel.
+    #[napi]
+    pub fn remaining_fuel(&self) -> Option<BigInt> {
+        self.inner.remaining_fuel().map(BigInt::from)
+    }
+
+    /// Adds fuel; `false` if the instance was created without fuel.
+    #[napi]
+    pub fn add_fuel(&self, fuel: BigInt) -> bool {
+        self.inner.add_fuel(fuel.get_u64().1).is_ok()
+    }
+
+    /// The process-wide id of the instance's interrupt state, or `null` if the instance is
+    /// not interruptible.
+    #[napi]
+    pub fn interrupt_id(&self) -> Option<f64> {
+        // Ids count up from 1: far below 2^53.
+        self.inner.interrupt_handle().map(|handle| handle.id() as f64)
+    }
+}
+
+/// Interrupts the instance whose interrupt id is `id`, from any thread; `false` if it no
+/// longer exists.
+#[napi]
+pub fn interrupt_instance(id: f64) -> bool {
+    id >= 1.0 && id.fract() == 0.0 && heron_engine::interrupt_by_id(id as u64)
+}
+
+/// `instantiate` under `controls`: returns `[exports, NativeInstance]`.
+#[napi]
+pub fn instantiate_controlled<'env>(
+    env: &'env Env,
+    module: &NativeModule,
+    imports: Vec<Unknown<'env>>,
+    controls: ControlOptions,
+) -> Result<Unknown<'env>> {
+    let raw_env = env.raw();
+    let instance = link_and_run(raw_env, &module.inner, &imports, &controls.to_controls())?;
+    let exports = export_values(raw_env, &instance)?;
+    let native = NativeInstance { inner: instance };
+    // SAFETY: converting a fresh class value on the live env.
+    let native = unsafe { NativeInstance::to_napi_value(raw_env, native) }?;
+    // SAFETY: the env of this call.
+    let raw = unsafe { RawEnv::from_raw(raw_env) };
+    let pair = raw.array(2);
+    raw.set_element(pair, 0, Value(exports))?;
+    raw.set_element(pair, 1, Value(native))?;
+    // SAFETY: `pair` is a live array created on this env just now.
+    Ok(unsafe { Unknown::from_raw_unchecked(raw_env, pair.0) })
 }
 
 fn link_and_run(
     env: sys::napi_env,
     module: &heron_engine::Module,
     imports: &[Unknown<'_>],
-) -> std::result::Result<sys::napi_value, Pending> {
+    controls: &Controls,
+) -> std::result::Result<Instance, Pending> {
     let engine = Engine::default();
     let descriptors = module.imports();
     if imports.len() != descriptors.len() {
@@ -66,10 +157,9 @@ fn link_and_run(
     let instance = {
         // The start function may call imports.
         let _entry = scope::WasmEntry::enter(env);
-        Instance::new(module, &externs)
+        Instance::with_controls(module, &externs, controls)
     };
-    let instance = instance.map_err(|e| error::throw(env, e))?;
-    export_values(env, &instance)
+    instance.map_err(|e| error::throw(env, e))
 }
 
 fn interface_name(ty: &ExternType) -> &'static str {

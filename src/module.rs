@@ -34,10 +34,11 @@ pub struct NativeModule {
 #[napi]
 impl NativeModule {
     /// Decodes and validates `bytes`, throwing `CompileError` if it cannot, and compiles it
-    /// (by default in the background and on first call; `HERON_COMPILATION` in the engine).
+    /// (by default in the background and on first call; `HERON_COMPILATION` in the engine);
+    /// with canonical NaNs if `deterministic`.
     #[napi(constructor)]
-    pub fn new(env: Env, bytes: Uint8Array) -> Result<Self> {
-        match Module::new(&Engine::default(), &bytes) {
+    pub fn new(env: Env, bytes: Uint8Array, deterministic: Option<bool>) -> Result<Self> {
+        match compile_module(&bytes, deterministic.unwrap_or(false)) {
             Ok(inner) => Ok(NativeModule { inner }),
             Err(e) => Err(error::throw(env.raw(), e).into()),
         }
@@ -91,6 +92,13 @@ pub fn validate(bytes: Uint8Array) -> bool {
 /// Compiling on a libuv worker thread, for `WebAssembly.compile` and `instantiate`.
 pub struct CompileTask {
     bytes: Vec<u8>,
+    deterministic: bool,
+}
+
+/// Compiles `bytes` with the default engine's compilation mode.
+fn compile_module(bytes: &[u8], deterministic: bool) -> heron_engine::Result<Module> {
+    let engine = Engine::default();
+    Module::with_options(&engine, bytes, engine.compilation(), deterministic)
 }
 
 impl Task for CompileTask {
@@ -98,7 +106,7 @@ impl Task for CompileTask {
     type JsValue = Unknown<'static>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        Ok(Module::new(&Engine::default(), &self.bytes))
+        Ok(compile_module(&self.bytes, self.deterministic))
     }
 
     /// Resolves to a `NativeModule`, or to the `CompileError` object (not thrown) for
@@ -117,6 +125,6 @@ impl Task for CompileTask {
 /// Compiles `bytes` off the main thread; the promise resolves to a `NativeModule` or to the
 /// error to reject with.
 #[napi(ts_return_type = "Promise<NativeModule | Error>")]
-pub fn compile_async(bytes: Uint8Array) -> AsyncTask<CompileTask> {
-    AsyncTask::new(CompileTask { bytes: bytes.to_vec() })
+pub fn compile_async(bytes: Uint8Array, deterministic: Option<bool>) -> AsyncTask<CompileTask> {
+    AsyncTask::new(CompileTask { bytes: bytes.to_vec(), deterministic: deterministic.unwrap_or(false) })
 }

@@ -22,6 +22,9 @@ struct EngineInner {
     /// The first tier: no mid-end optimisation and the single-pass register allocator,
     /// compiling about twice as fast as `isa` into code about half as fast.
     baseline_isa: OwnedTargetIsa,
+    /// Both tiers again with NaN canonicalization, for deterministic modules; built on
+    /// first use.
+    deterministic_isas: OnceLock<std::result::Result<(OwnedTargetIsa, OwnedTargetIsa), String>>,
     config: Config,
     signatures: Mutex<SignatureRegistry>,
 }
@@ -101,7 +104,15 @@ impl Engine {
         let isa = Engine::build_isa(&[("opt_level", "speed")])?;
         let baseline_isa = Engine::build_isa(&[("opt_level", "none"), ("regalloc_algorithm", "single_pass")])?;
         crate::runtime::signals::install();
-        Ok(Engine { inner: Arc::new(EngineInner { isa, baseline_isa, config, signatures: Mutex::default() }) })
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                isa,
+                baseline_isa,
+                deterministic_isas: OnceLock::new(),
+                config,
+                signatures: Mutex::default(),
+            }),
+        })
     }
 
     /// A Cranelift ISA for the host with heron's flags plus `tier_flags`.
@@ -145,6 +156,25 @@ impl Engine {
         match tier {
             Tier::Optimized => &*self.inner.isa,
             Tier::Baseline => &*self.inner.baseline_isa,
+        }
+    }
+
+    /// The ISA that compiles code of `tier` for a deterministic module: every NaN a float
+    /// instruction produces is the canonical one (Cranelift's `enable_nan_canonicalization`).
+    pub(crate) fn deterministic_isa_for(&self, tier: Tier) -> Result<&dyn cranelift_codegen::isa::TargetIsa> {
+        let isas = self.inner.deterministic_isas.get_or_init(|| {
+            let nan = ("enable_nan_canonicalization", "true");
+            let optimized = Engine::build_isa(&[("opt_level", "speed"), nan]).map_err(|e| e.to_string())?;
+            let baseline = Engine::build_isa(&[("opt_level", "none"), ("regalloc_algorithm", "single_pass"), nan])
+                .map_err(|e| e.to_string())?;
+            Ok((optimized, baseline))
+        });
+        match isas {
+            Ok((optimized, baseline)) => Ok(match tier {
+                Tier::Optimized => &**optimized,
+                Tier::Baseline => &**baseline,
+            }),
+            Err(error) => Err(Error::Resource(format!("cannot build the deterministic compiler: {error}"))),
         }
     }
 

@@ -323,6 +323,11 @@ impl Func {
                 }
             }
         }
+        // Deadlines and interrupts: one predictable branch for instances without them.
+        let _controls = match &self.owner {
+            FuncOwner::Instance(instance, _) if instance.has_interrupts() => Some(instance.controls().enter()),
+            _ => None,
+        };
         // SAFETY: `self` keeps the function alive; the slots are as the caller guarantees.
         match unsafe { entry::call(self.func_ref, slots.as_mut_ptr()) } {
             Ok(()) => Ok(()),

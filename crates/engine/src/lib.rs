@@ -23,7 +23,7 @@ mod runtime;
 mod values;
 
 pub use engine::{Config, Engine};
-pub use environ::config::{BoundsChecks, Compilation};
+pub use environ::config::{BoundsChecks, CodeFlavour, Compilation, Controls};
 pub use environ::error::{Error, HostError, Result};
 pub use environ::trap::Trap;
 pub use environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
@@ -31,6 +31,7 @@ pub use func::Func;
 pub use module::{ExportDesc, ImportDesc, Module};
 pub use runtime::global::Global;
 pub use runtime::instance::{Extern, Instance};
+pub use runtime::interrupts::{interrupt_by_id, last_timeout, InterruptHandle};
 pub use runtime::memory::{GrowObserver, Memory, RESERVATION_BUDGET, WASM_PAGE_SIZE};
 pub use runtime::table::Table;
 pub use values::{ExternRef, Val, ValRaw};

@@ -5,7 +5,7 @@
 
 use crate::compiler;
 use crate::engine::Engine;
-use crate::environ::config::{BoundsChecks, Compilation, Tier};
+use crate::environ::config::{BoundsChecks, CodeFlavour, Compilation, Tier};
 use crate::environ::error::Result;
 use crate::environ::info::ModuleInfo;
 use crate::environ::vmctx::VmOffsets;
@@ -32,18 +32,22 @@ pub(crate) struct ModuleInner {
     /// The code `Module::new` compiles (eagerly or lazily): for memories with guard pages,
     /// unless the engine turned them off.
     pub code: LazyCode,
-    /// The code for memories of the other kind, made when the first instance needs it and
-    /// compiled function by function on first call.
-    other_code: OnceLock<LazyCode>,
+    /// The code of the other flavours (see `CodeFlavour`): for memories of the other kind,
+    /// with interrupt checks, with fuel. Each table is made when the first instance needs
+    /// it, and compiled function by function on first call.
+    other_code: [OnceLock<LazyCode>; CodeFlavour::COUNT],
+    /// Whether every NaN the code produces is canonical (see `Module::with_options`).
+    deterministic: bool,
 }
 
 impl ModuleInner {
-    /// The table of code for instances whose memories are checked as `bounds_checks` says.
-    pub fn code_for(&self, bounds_checks: BoundsChecks) -> &LazyCode {
-        if self.code.bounds_checks() == bounds_checks {
+    /// The table of code of `flavour`.
+    pub fn code_for(&self, flavour: CodeFlavour) -> &LazyCode {
+        if self.code.flavour() == flavour {
             &self.code
         } else {
-            self.other_code.get_or_init(|| LazyCode::new(self.info.bodies.len(), bounds_checks, Compilation::OnDemand))
+            self.other_code[flavour.index()]
+                .get_or_init(|| LazyCode::new(self.info.bodies.len(), flavour, Compilation::OnDemand))
         }
     }
 }
@@ -65,13 +69,13 @@ impl CodeSource for ModuleInner {
     /// `tier` and loads the code.
     fn compile(
         &self,
-        bounds_checks: BoundsChecks,
+        flavour: CodeFlavour,
         tier: Tier,
         defined: &[usize],
         parallel: bool,
     ) -> Result<CodeMemory> {
-        let isa = self.engine.isa_for(tier);
-        let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, bounds_checks, defined, parallel)?;
+        let isa = if self.deterministic { self.engine.deterministic_isa_for(tier)? } else { self.engine.isa_for(tier) };
+        let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, flavour, defined, parallel)?;
         CodeMemory::load(self.engine.isa_owned(), compiled)
     }
 }
@@ -86,20 +90,28 @@ impl Module {
     /// Decodes and validates `bytes`, and compiles it as `compilation` says. Whatever the
     /// mode, a module that is invalid or uses an unsupported feature fails here.
     pub fn with_compilation(engine: &Engine, bytes: &[u8], compilation: Compilation) -> Result<Module> {
+        Module::with_options(engine, bytes, compilation, false)
+    }
+
+    /// `with_compilation`, and if `deterministic`, code in which every NaN a float
+    /// instruction produces is the canonical NaN, so results are bit-identical on every
+    /// machine (at some cost in float-heavy code).
+    pub fn with_options(engine: &Engine, bytes: &[u8], compilation: Compilation, deterministic: bool) -> Result<Module> {
         // Validation rejects everything heron cannot compile (`translate::check_supported`
         // finds nothing more today), so a lazy module fails here or not at all.
         let info = ModuleInfo::parse(bytes)?;
         let type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
         let offsets = VmOffsets::new(&info);
         let bounds_checks = if engine.guard_pages() { BoundsChecks::GuardPages } else { BoundsChecks::Explicit };
-        let code = LazyCode::new(info.bodies.len(), bounds_checks, compilation);
+        let code = LazyCode::new(info.bodies.len(), CodeFlavour::plain(bounds_checks), compilation);
         let inner = Arc::new(ModuleInner {
             engine: engine.clone(),
             info,
             type_ids,
             offsets,
             code,
-            other_code: OnceLock::new(),
+            other_code: std::array::from_fn(|_| OnceLock::new()),
+            deterministic,
         });
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&*inner)?,
@@ -147,7 +159,7 @@ impl Module {
         let all: Vec<usize> = (0..inner.info.bodies.len()).collect();
         let isa = inner.engine.isa_for(Tier::Optimized);
         let compiled =
-            compiler::compile_functions(isa, &inner.info, &inner.offsets, BoundsChecks::GuardPages, &all, false)?;
+            compiler::compile_functions(isa, &inner.info, &inner.offsets, CodeFlavour::plain(BoundsChecks::GuardPages), &all, false)?;
         Ok(compiled.into_iter().map(|f| f.bytes).collect())
     }
 

@@ -10,6 +10,8 @@
 //! `HERON_WAST_FILTER=substring` runs only the scripts whose path contains the substring,
 //! `HERON_WAST_VERBOSE=1` prints every failing command to stderr, and `HERON_WAST_VERBOSE=2` also
 //! prints each command's position before running it (to find a command that crashes the process).
+//! `HERON_WAST_CONTROLS=1` instantiates every module interruptible, with a one-hour timeout
+//! and fuel of 2^62, so the code with interrupt checks and fuel counting runs the suite.
 
 use heron_engine::{
     Compilation, Config, Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc, Instance,
@@ -25,6 +27,20 @@ use wast::lexer::Lexer;
 use wast::parser::ParseBuffer;
 use wast::token::{Id, F32, F64};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
+
+/// The controls every instance gets: none, or under `HERON_WAST_CONTROLS=1` interrupt checks
+/// (a deadline never reached) and fuel (a budget never used up).
+fn spec_controls() -> heron_engine::Controls {
+    if std::env::var("HERON_WAST_CONTROLS").is_ok_and(|v| v == "1") {
+        heron_engine::Controls {
+            timeout: Some(std::time::Duration::from_secs(3600)),
+            fuel: Some(1 << 62),
+            ..heron_engine::Controls::default()
+        }
+    } else {
+        heron_engine::Controls::default()
+    }
+}
 
 /// The expectations file, relative to this crate's `tests` directory.
 const EXPECTATIONS_FILE: &str = "spec-expectations.txt";
@@ -642,7 +658,7 @@ impl ScriptRunner {
     fn instantiate(&self, module: &Module) -> Result<Instance, Error> {
         let imports =
             module.imports().iter().map(|import| self.resolve_import(import)).collect::<Result<Vec<_>, _>>()?;
-        Instance::new(module, &imports)
+        Instance::with_controls(module, &imports, &spec_controls())
     }
 
     fn resolve_import(&self, import: &ImportDesc) -> Result<Extern, Error> {

@@ -5,7 +5,7 @@
 
 use super::translate;
 use crate::environ::compiled::CompiledFunction;
-use crate::environ::config::BoundsChecks;
+use crate::environ::config::CodeFlavour;
 use crate::environ::error::{Error, Result};
 use crate::environ::index::DefinedFuncIndex;
 use crate::environ::info::ModuleInfo;
@@ -18,13 +18,13 @@ use cranelift_frontend::FunctionBuilderContext;
 use rayon::prelude::*;
 
 /// Compiles defined functions `defined` (indices among defined functions) of `info` with
-/// `isa` (the tier's), for memories checked as `bounds_checks` says, and returns their code
+/// `isa` (the tier's), as flavour `flavour` (bounds checks, interrupt checks, fuel), and returns their code
 /// in that order; in parallel on rayon's pool if `parallel`, else on the calling thread.
 pub(crate) fn compile_functions(
     isa: &dyn TargetIsa,
     info: &ModuleInfo,
     offsets: &VmOffsets,
-    bounds_checks: BoundsChecks,
+    flavour: CodeFlavour,
     defined: &[usize],
     parallel: bool,
 ) -> Result<Vec<CompiledFunction>> {
@@ -37,7 +37,7 @@ pub(crate) fn compile_functions(
             offsets,
             frontend,
             index,
-            bounds_checks,
+            flavour,
             &mut context.func,
             builder_context,
         )?;

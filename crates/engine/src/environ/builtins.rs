@@ -37,6 +37,8 @@ macro_rules! foreach_builtin {
             resolve_func_ref(pointer) -> pointer;
             /// Calls a host function: `(host context, values)`, nonzero if it failed.
             host_call(vmctx, pointer) -> i32;
+            /// An interrupt check found `epoch >= deadline`: `(vmctx)`, the trap to raise (`Trap as u32`) or 0.
+            interrupt_check(vmctx) -> i32;
         }
     };
 }

@@ -33,9 +33,15 @@ pub enum Trap {
     /// A lazily compiled function failed to compile when called (validation passed, so
     /// this is a heron limitation, e.g. a function too large for the code generator).
     CompileFailed,
+    /// The call from the host ran past its deadline (`Controls::timeout`).
+    Timeout,
+    /// An interrupt handle was used, or Ctrl-C came, while the call ran.
+    Interrupted,
+    /// The instance used up its fuel (`Controls::fuel`).
+    OutOfFuel,
 }
 
-const ALL: [Trap; 12] = [
+const ALL: [Trap; 15] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -48,6 +54,9 @@ const ALL: [Trap; 12] = [
     Trap::StackOverflow,
     Trap::HostError,
     Trap::CompileFailed,
+    Trap::Timeout,
+    Trap::Interrupted,
+    Trap::OutOfFuel,
 ];
 
 impl Trap {
@@ -66,6 +75,9 @@ impl Trap {
             Trap::StackOverflow => "call stack exhausted",
             Trap::HostError => "host function failed",
             Trap::CompileFailed => "function failed to compile",
+            Trap::Timeout => "wasm execution timed out",
+            Trap::Interrupted => "wasm execution was interrupted",
+            Trap::OutOfFuel => "wasm execution ran out of fuel",
         }
     }
 

@@ -8,6 +8,7 @@
 //!     stack_limit: usize,                     // lowest SP wasm may use on this thread
 //!     owner: *const (),                       // Rc pointer of the instance, Arc of the host function
 //!     builtins: *const usize,                 // the process's builtins table (see builtins.rs)
+//!     controls: VMControls,                   // epoch, deadline and fuel (instances only)
 //!     memories: [*mut VMMemoryDefinition; n_memories],
 //!     globals:  [*mut VMGlobalDefinition; n_globals],
 //!     tables:   [*mut VMTableDefinition; n_tables],
@@ -37,7 +38,7 @@
 use crate::environ::builtins::Builtin;
 use crate::environ::info::ModuleInfo;
 use std::mem::{offset_of, size_of};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// Marks a block as an instance's `VMContext`.
 pub(crate) const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"hrnI");
@@ -55,6 +56,21 @@ pub(crate) struct VMContextHeader {
     /// `environ/builtins.rs`'s list, in its order. Set in host contexts too: the host-call
     /// trampoline calls through it.
     pub builtins: *const usize,
+}
+
+/// What interruptible and fuel-counting code reads (see `runtime/interrupts.rs`): it traps
+/// when `*epoch >= *deadline` at a function entry or loop header, and subtracts each
+/// stretch of instructions from `fuel`, trapping when it is negative there. Code without
+/// checks never reads these fields.
+#[repr(C)]
+pub(crate) struct VMControls {
+    /// The process-wide epoch: milliseconds since the first timed call, kept current by a
+    /// ticker thread while some timed call runs.
+    pub epoch: *const AtomicU64,
+    /// This instance's deadline in epoch units; another thread stores 0 to interrupt.
+    pub deadline: *const AtomicU64,
+    /// Fuel left; negative once the instance ran more instructions than its budget.
+    pub fuel: i64,
 }
 
 /// A linear memory as compiled code sees it. `base` never moves (the memory reserves its
@@ -148,7 +164,7 @@ impl VmOffsets {
         let count = |n: usize| u32::try_from(n).expect("index spaces are bounded by the validator");
         let (n_memories, n_globals) = (count(module.memories.len()), count(module.globals.len()));
         let (n_tables, n_funcs) = (count(module.tables.len()), count(module.funcs.len()));
-        let memories = size_of::<VMContextHeader>() as u32;
+        let memories = (size_of::<VMContextHeader>() + size_of::<VMControls>()) as u32;
         let globals = memories + n_memories * PTR;
         let tables = globals + n_globals * PTR;
         let n_imported_funcs = module.num_imported_funcs;
@@ -182,6 +198,23 @@ impl VmOffsets {
 
     pub const fn stack_limit() -> u32 {
         offset_of!(VMContextHeader, stack_limit) as u32
+    }
+
+    /// Offset of the instance's `VMControls`, right after the header.
+    pub const fn controls() -> u32 {
+        size_of::<VMContextHeader>() as u32
+    }
+
+    pub const fn controls_epoch() -> u32 {
+        VmOffsets::controls() + offset_of!(VMControls, epoch) as u32
+    }
+
+    pub const fn controls_deadline() -> u32 {
+        VmOffsets::controls() + offset_of!(VMControls, deadline) as u32
+    }
+
+    pub const fn controls_fuel() -> u32 {
+        VmOffsets::controls() + offset_of!(VMControls, fuel) as u32
     }
 
     /// Offset of the pointer to the builtins table, in every context (instance or host).
@@ -269,6 +302,8 @@ mod tests {
     fn structs_have_the_sizes_compiled_code_assumes() {
         assert_eq!(size_of::<VMContextHeader>(), 32);
         assert_eq!(VmOffsets::builtins(), 24);
+        assert_eq!(size_of::<VMControls>(), 24);
+        assert_eq!(VmOffsets::controls_fuel(), 48);
         assert_eq!(size_of::<VMFuncRef>(), 32);
         assert_eq!(size_of::<VMGlobalDefinition>(), 16);
         assert_eq!(VmOffsets::func_ref_type_id(), 24);

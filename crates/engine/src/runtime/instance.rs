@@ -7,16 +7,17 @@
 //! uses (memories, tables, globals, imported functions) through handles without a store,
 //! and every handle it gives out carries its store.
 
-use crate::environ::config::BoundsChecks;
+use crate::environ::config::{BoundsChecks, CodeFlavour, Controls};
 use crate::environ::error::{Error, Result};
 use crate::environ::index::{DefinedGlobalIndex, FuncIndex};
 use crate::environ::info::{ConstExpr, ElementSegment, EntityIndex, SegmentMode};
 use crate::environ::trap::Trap;
 use crate::environ::types::{ExternType, FuncType};
-use crate::environ::vmctx::{VMContextHeader, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
+use crate::environ::vmctx::{VMContextHeader, VMControls, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
 use crate::func::Func;
 use crate::module::Module;
 use crate::runtime::global::Global;
+use crate::runtime::interrupts::{InstanceControls, InterruptHandle, EPOCH};
 use crate::runtime::memory::Memory;
 use crate::runtime::store::{Store, StoreLink};
 use crate::runtime::table::Table;
@@ -71,8 +72,10 @@ pub(crate) struct InstanceInner {
     imported_funcs: Vec<Func>,
     segments: Segments,
     /// Which of the module's code this instance runs: code relying on guard pages runs only
-    /// when every memory has them.
-    bounds_checks: BoundsChecks,
+    /// when every memory has them; code with interrupt checks or fuel only if asked for.
+    flavour: CodeFlavour,
+    /// Deadlines and interrupts (see `interrupts.rs`).
+    controls: InstanceControls,
     /// The store that owns this instance.
     store: StoreLink,
 }
@@ -111,6 +114,22 @@ impl InstanceInner {
         &self.store
     }
 
+    /// The runtime side of the instance's controls.
+    pub(crate) fn controls(&self) -> &InstanceControls {
+        &self.controls
+    }
+
+    /// Whether calls from the host must go through `InstanceControls::enter`.
+    #[inline]
+    pub(crate) fn has_interrupts(&self) -> bool {
+        self.controls.interrupts.is_some()
+    }
+
+    fn vm_controls(&self) -> *mut VMControls {
+        // SAFETY: the controls lie inside the vmctx allocation, right after the header.
+        unsafe { self.vmctx.add(VmOffsets::controls() as usize).cast() }
+    }
+
     /// The `VMFuncRef` in this vmctx of function `index`: the canonical one of a defined
     /// function, a copy for an imported one.
     fn func_ref(&self, index: u32) -> *const VMFuncRef {
@@ -122,7 +141,7 @@ impl InstanceInner {
     /// `None` if it failed to compile.
     pub(crate) fn code_of(&self, index: u32) -> Option<usize> {
         let defined = self.module.inner.info.defined_func(FuncIndex::from_u32(index))?;
-        let code = self.module.inner.code_for(self.bounds_checks);
+        let code = self.module.inner.code_for(self.flavour);
         crate::runtime::lazy::LazyCode::get_or_compile(&*self.module.inner, code, defined.index())
     }
 
@@ -132,7 +151,7 @@ impl InstanceInner {
         let Some(index) = self.func_index_of(func_ref) else { return false };
         let Some(defined) = self.module.inner.info.defined_func(FuncIndex::from_u32(index)) else { return false };
         let defined = defined.index();
-        let code = self.module.inner.code_for(self.bounds_checks);
+        let code = self.module.inner.code_for(self.flavour);
         // SAFETY: `func_ref` is one of this live instance's.
         let wasm_call = unsafe { VMFuncRef::load_wasm_call(func_ref) };
         code.is_optimized(defined) && wasm_call as usize == code.entry(defined)
@@ -251,7 +270,7 @@ fn vmctx_layout(offsets: &VmOffsets) -> Layout {
 
 impl Drop for InstanceInner {
     fn drop(&mut self) {
-        self.module.inner.code_for(self.bounds_checks).instances().detach(self.vmctx);
+        self.module.inner.code_for(self.flavour).instances().detach(self.vmctx);
         // SAFETY: allocated in `Instance::new` with this layout; no code runs with this vmctx
         // any more: every function handle holds an Rc of this instance, and so does its
         // store, which outlives every table and global that may hold its functions.
@@ -266,6 +285,12 @@ fn link_error(import: &crate::environ::info::ImportDesc, message: impl std::fmt:
 impl Instance {
     /// Instantiates `module` with `imports`, given in `module.imports()` order.
     pub fn new(module: &Module, imports: &[Extern]) -> Result<Instance> {
+        Instance::with_controls(module, imports, &Controls::default())
+    }
+
+    /// Instantiates `module` with `imports` under `controls`: limits on the memories and
+    /// tables it defines, and code with interrupt checks or fuel counting if asked for.
+    pub fn with_controls(module: &Module, imports: &[Extern], controls: &Controls) -> Result<Instance> {
         let engine = module.engine();
         let info = &module.inner.info;
         if imports.len() != info.imports.len() {
@@ -336,10 +361,10 @@ impl Instance {
             globals.push(global);
         }
         for ty in &info.memories[memories.len()..] {
-            memories.push(Memory::new(engine, *ty)?);
+            memories.push(Memory::with_limit(engine, *ty, controls.memory_limit)?);
         }
         for ty in &info.tables[tables.len()..] {
-            let table = Table::new_in(*ty, None)?;
+            let table = Table::new_limited(*ty, None, controls.table_limit)?;
             table.grow_raw(ty.limits.min, 0)?;
             tables.push(table);
         }
@@ -347,7 +372,12 @@ impl Instance {
         let bounds_checks = if memories.iter().any(|m| m.bounds_checks() == BoundsChecks::Explicit) {
             BoundsChecks::Explicit
         } else {
-            module.inner.code.bounds_checks()
+            module.inner.code.flavour().bounds_checks
+        };
+        let flavour = CodeFlavour {
+            bounds_checks,
+            interruptible: controls.needs_interrupt_checks(),
+            fuel: controls.fuel.is_some(),
         };
 
         let offsets = VmOffsets::new(info);
@@ -366,7 +396,8 @@ impl Instance {
             globals,
             imported_funcs: funcs,
             segments: Segments::new(module),
-            bounds_checks,
+            flavour,
+            controls: InstanceControls::new(controls),
             store: StoreLink::default(),
         });
         // Filled and registered together, so optimized code published meanwhile reaches it.
@@ -374,10 +405,10 @@ impl Instance {
         let fill = || {
             // SAFETY: `vmctx` is a zeroed allocation of `offsets.size()` bytes, 16-aligned,
             // that this instance owns; each write lands inside it at an offset VmOffsets gave.
-            let outcome = unsafe { fill_vmctx(&inner) };
+            let outcome = unsafe { fill_vmctx(&inner, controls) };
             filled = outcome;
         };
-        module.inner.code_for(bounds_checks).instances().attach(vmctx, fill);
+        module.inner.code_for(flavour).instances().attach(vmctx, fill);
         filled?;
         // From here on the store owns the instance: its functions may end up in imported
         // tables even if instantiation fails later (the spec keeps such writes).
@@ -468,14 +499,49 @@ impl Instance {
     pub fn module(&self) -> &Module {
         &self.inner.module
     }
+
+    /// The fuel left, if the instance was created with some (0 once it ran out).
+    pub fn remaining_fuel(&self) -> Option<u64> {
+        self.inner.flavour.fuel.then(|| {
+            // SAFETY: the instance's own controls; compiled code of this instance runs on
+            // this thread only, so nothing writes the field concurrently.
+            let fuel = unsafe { (*self.inner.vm_controls()).fuel };
+            u64::try_from(fuel).unwrap_or(0)
+        })
+    }
+
+    /// Adds `fuel` to the instance's budget (a deficit from running out is forgiven first).
+    /// Fails if the instance was created without fuel.
+    pub fn add_fuel(&self, fuel: u64) -> Result<()> {
+        if !self.inner.flavour.fuel {
+            return Err(Error::Resource("the instance was created without fuel".into()));
+        }
+        // SAFETY: as in `remaining_fuel`. Compiled code reloads the field at every use, so a
+        // host function may add fuel while wasm is on the stack.
+        unsafe {
+            let controls = self.inner.vm_controls();
+            (*controls).fuel = (*controls).fuel.max(0).saturating_add(i64::try_from(fuel).unwrap_or(i64::MAX));
+        }
+        Ok(())
+    }
+
+    /// A handle that interrupts this instance's running call from any thread; `None` unless
+    /// the instance was created interruptible (`Controls::interruptible`, `timeout` or
+    /// `break_on_sigint`).
+    pub fn interrupt_handle(&self) -> Option<InterruptHandle> {
+        self.inner.controls.handle()
+    }
 }
+
+/// The deadline word of instances without interrupt checks: never read by their code.
+static NO_DEADLINE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
 
 /// # Safety
 /// `inner.vmctx` must be the zeroed allocation of `inner.offsets.size()` bytes made for it.
-unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
+unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<()> {
     let info = &inner.module.inner.info;
     let engine = inner.module.engine();
-    let code = inner.module.inner.code_for(inner.bounds_checks);
+    let code = inner.module.inner.code_for(inner.flavour);
     let vmctx = inner.vmctx;
     let offsets = &inner.offsets;
     let at = |offset: u32| -> *mut u8 {
@@ -490,6 +556,12 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
             stack_limit: crate::runtime::entry::thread_stack_limit(),
             owner: Rc::as_ptr(inner).cast(),
             builtins: crate::runtime::libcalls::builtins_table(),
+        };
+        let deadline = inner.controls.interrupts.as_ref().map_or(&NO_DEADLINE as *const _, |s| s.deadline_address());
+        *inner.vm_controls() = VMControls {
+            epoch: &EPOCH,
+            deadline,
+            fuel: controls.fuel.map_or(0, |fuel| i64::try_from(fuel).unwrap_or(i64::MAX)),
         };
         for (index, id) in inner.module.inner.type_ids.iter().enumerate() {
             *at(offsets.type_id(index as u32)).cast::<u32>() = *id;

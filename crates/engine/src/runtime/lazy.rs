@@ -27,7 +27,7 @@
 //! much sooner, and JS called from deep wasm can hit V8's own stack limit.
 #![forbid(unsafe_code)]
 
-use crate::environ::config::{BoundsChecks, Compilation, Tier};
+use crate::environ::config::{CodeFlavour, Compilation, Tier};
 use crate::environ::error::{Error, Result};
 use crate::environ::index::DefinedFuncIndex;
 use crate::environ::info::ModuleInfo;
@@ -60,11 +60,10 @@ pub(crate) trait CodeSource: Send + Sync + 'static {
     fn offsets(&self) -> &VmOffsets;
     /// The table `Module::new` fills, which background workers work on.
     fn code(&self) -> &LazyCode;
-    /// Compiles defined functions `defined` with the compiler of `tier`, for memories checked
-    /// as `bounds_checks` says, and loads them, in that order, into one `CodeMemory`; on all
-    /// cores if `parallel`.
-    fn compile(&self, bounds_checks: BoundsChecks, tier: Tier, defined: &[usize], parallel: bool)
-        -> Result<CodeMemory>;
+    /// Compiles defined functions `defined` with the compiler of `tier`, as code of
+    /// `flavour`, and loads them, in that order, into one `CodeMemory`; on all cores if
+    /// `parallel`.
+    fn compile(&self, flavour: CodeFlavour, tier: Tier, defined: &[usize], parallel: bool) -> Result<CodeMemory>;
 }
 
 /// A batch of background work: at most this many functions...
@@ -76,9 +75,9 @@ const BATCH_BYTES: usize = 32 * 1024;
 const COMPILE_STACK: usize = 2 << 20;
 const HELPER_STACK: usize = 8 << 20;
 
-/// The entry points of one module's defined functions, compiled for memories checked one way.
+/// The entry points of one module's defined functions, compiled as one flavour.
 pub(crate) struct LazyCode {
-    bounds_checks: BoundsChecks,
+    flavour: CodeFlavour,
     /// Whether first calls get baseline code (see the module comment).
     tiered: bool,
     /// The best code of each function: optimized, baseline, or 0.
@@ -110,9 +109,9 @@ struct Loaded {
 impl LazyCode {
     /// A table of `count` functions, none compiled, filled as `compilation` says (except
     /// that `Module::new` starts eager compilation and the background workers itself).
-    pub fn new(count: usize, bounds_checks: BoundsChecks, compilation: Compilation) -> LazyCode {
+    pub fn new(count: usize, flavour: CodeFlavour, compilation: Compilation) -> LazyCode {
         LazyCode {
-            bounds_checks,
+            flavour,
             tiered: compilation.tiered(),
             entries: (0..count).map(|_| AtomicUsize::new(0)).collect(),
             states: (0..count).map(|_| AtomicU8::new(PENDING)).collect(),
@@ -126,9 +125,9 @@ impl LazyCode {
         }
     }
 
-    /// How the code in this table checks memory accesses.
-    pub fn bounds_checks(&self) -> BoundsChecks {
-        self.bounds_checks
+    /// The flavour of the code in this table.
+    pub fn flavour(&self) -> CodeFlavour {
+        self.flavour
     }
 
     /// The instances running this code, to register with (see `InstanceRegistry`).
@@ -153,7 +152,7 @@ impl LazyCode {
             state.store(CLAIMED, Ordering::Relaxed);
         }
         let all: Vec<usize> = (0..code.entries.len()).collect();
-        let memory = module.compile(code.bounds_checks, Tier::Optimized, &all, true)?;
+        let memory = module.compile(code.flavour, Tier::Optimized, &all, true)?;
         code.publish(module, &all, Ok(memory));
         Ok(())
     }
@@ -374,7 +373,7 @@ fn background<M: CodeSource>(module: Weak<M>) {
 /// its neighbours.
 fn compile_batch<M: CodeSource>(module: &M, code: &LazyCode, tier: Tier, batch: &[usize]) {
     let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        module.compile(code.bounds_checks, tier, batch, false)
+        module.compile(code.flavour, tier, batch, false)
     }));
     let compiled = compiled.unwrap_or_else(|_| Err(Error::Resource("the compiler panicked".into())));
     match (tier, compiled) {

@@ -93,6 +93,12 @@ extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: us
     }
 }
 
+/// The check of interruptible code found `epoch >= deadline`: returns the trap to raise (a
+/// `Trap::Timeout` or `Trap::Interrupted`, as `u32`), or 0 for a false alarm.
+extern "C" fn interrupt_check(vmctx: *mut VMContextHeader) -> u32 {
+    crate::runtime::interrupts::check_instance(instance_of(vmctx))
+}
+
 /// `table.fill`: returns nonzero if the range is out of bounds (nothing is written then).
 extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u32, value: usize, len: u32) -> u32 {
     let instance = instance_of(vmctx);

@@ -59,6 +59,9 @@ struct MemoryInner {
     mapped: Cell<usize>,
     /// Told after every successful grow by a non-zero delta (see `set_grow_observer`).
     grow_observer: RefCell<Option<GrowObserver>>,
+    /// The most pages the memory may hold under its instance's `Controls::memory_limit`
+    /// (in bytes there), or `u64::MAX`.
+    limit_pages: u64,
 }
 
 /// Called after the memory grew, from wherever the grow happened (the host or `memory.grow`
@@ -68,6 +71,20 @@ pub type GrowObserver = Arc<dyn Fn() + Send + Sync>;
 impl Memory {
     /// A new zero-filled memory of `ty.limits.min` pages.
     pub fn new(engine: &Engine, ty: MemoryType) -> Result<Memory> {
+        Memory::with_limit(engine, ty, None)
+    }
+
+    /// A new zero-filled memory of `ty.limits.min` pages that never holds more than
+    /// `limit` bytes (rounded down to whole pages): growing past it fails as growing past
+    /// the maximum does, and an initial size above it is an error.
+    pub fn with_limit(engine: &Engine, ty: MemoryType, limit: Option<u64>) -> Result<Memory> {
+        let limit_pages = limit.map_or(u64::MAX, |bytes| bytes / WASM_PAGE_SIZE);
+        if ty.limits.min > limit_pages {
+            let (bytes, limit) = (ty.limits.min * WASM_PAGE_SIZE, limit.unwrap_or_default());
+            return Err(Error::Resource(format!(
+                "the initial memory size of {bytes} bytes exceeds the memory limit of {limit} bytes"
+            )));
+        }
         if ty.shared {
             return Err(Error::Resource("shared memories (threads) are not supported yet".into()));
         }
@@ -90,6 +107,7 @@ impl Memory {
                 bounds_checks,
                 mapped: Cell::new(mapped),
                 grow_observer: RefCell::new(None),
+                limit_pages,
             }),
         };
         memory.grow(ty.limits.min)?;
@@ -156,6 +174,12 @@ impl Memory {
                 "cannot grow memory from {old_pages} by {delta} pages (maximum {maximum})"
             )));
         };
+        if new_pages > self.inner.limit_pages {
+            let limit = self.inner.limit_pages * WASM_PAGE_SIZE;
+            return Err(Error::Resource(format!(
+                "cannot grow memory from {old_pages} by {delta} pages: the memory limit is {limit} bytes"
+            )));
+        }
         if delta == 0 {
             return Ok(old_pages);
         }

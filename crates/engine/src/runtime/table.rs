@@ -31,6 +31,9 @@ struct TableInner {
     definition: Box<UnsafeCell<VMTableDefinition>>,
     elements: UnsafeCell<Vec<usize>>,
     ty: TableType,
+    /// The most elements under the defining instance's `Controls::table_limit`, or
+    /// `u64::MAX`.
+    limit: u64,
 }
 
 impl Table {
@@ -44,6 +47,18 @@ impl Table {
 
     /// A new empty table of type `ty` in `store`; the caller grows it to its minimum.
     pub(crate) fn new_in(ty: TableType, store: Option<Store>) -> Result<Table> {
+        Table::new_limited(ty, store, None)
+    }
+
+    /// `new_in` for a table that never holds more than `limit` elements: growing past it
+    /// fails as growing past the maximum does, and an initial size above it is an error.
+    pub(crate) fn new_limited(ty: TableType, store: Option<Store>, limit: Option<u64>) -> Result<Table> {
+        if let Some(limit) = limit.filter(|limit| ty.limits.min > *limit) {
+            let min = ty.limits.min;
+            return Err(Error::Resource(format!(
+                "the initial table size of {min} elements exceeds the table limit of {limit} elements"
+            )));
+        }
         if ty.limits.min > MAX_ELEMENTS {
             return Err(Error::Resource(format!("table size exceeds {MAX_ELEMENTS} elements")));
         }
@@ -52,6 +67,7 @@ impl Table {
                 definition: Box::new(UnsafeCell::new(VMTableDefinition { base: std::ptr::null_mut(), length: 0 })),
                 elements: UnsafeCell::new(Vec::new()),
                 ty,
+                limit: limit.unwrap_or(u64::MAX),
             }),
             store,
         })
@@ -120,6 +136,12 @@ impl Table {
                 "cannot grow table from {old} by {delta} elements (maximum {maximum})"
             )));
         };
+        if new > self.inner.limit {
+            let limit = self.inner.limit;
+            return Err(Error::Resource(format!(
+                "cannot grow table from {old} by {delta} elements: the table limit is {limit} elements"
+            )));
+        }
         // SAFETY: tables are used from one thread at a time (no wasm threads), and compiled
         // code reads `definition` only while no host call into this method is running on it.
         unsafe {

@@ -8,6 +8,7 @@
 mod common;
 
 mod api;
+mod controls;
 mod fuzz;
 mod lazy;
 mod lifetimes;

@@ -5,7 +5,7 @@
 
 use super::wasm_signature;
 use crate::environ::builtins::{Builtin, BuiltinType};
-use crate::environ::config::BoundsChecks;
+use crate::environ::config::{BoundsChecks, CodeFlavour};
 use crate::environ::error::Result;
 use crate::environ::info::ModuleInfo;
 use crate::environ::trap::Trap;
@@ -42,7 +42,7 @@ pub(crate) struct FuncEnv<'a> {
     pub module: &'a ModuleInfo,
     offsets: &'a VmOffsets,
     vmctx: Value,
-    bounds_checks: BoundsChecks,
+    flavour: CodeFlavour,
 }
 
 /// Flags for loads of runtime fields that never change while compiled code runs.
@@ -62,8 +62,59 @@ impl<'a> FuncEnv<'a> {
         heap()
     }
 
-    pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value, bounds_checks: BoundsChecks) -> Self {
-        FuncEnv { module, offsets, vmctx, bounds_checks }
+    pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value, flavour: CodeFlavour) -> Self {
+        FuncEnv { module, offsets, vmctx, flavour }
+    }
+
+    /// Whether this code counts fuel.
+    pub fn counts_fuel(&self) -> bool {
+        self.flavour.fuel
+    }
+
+    /// The checks of a function entry or loop header: out of fuel, then the epoch against
+    /// the deadline (see `runtime/interrupts.rs`). Nothing in plain code.
+    pub fn make_checks(&self, b: &mut FunctionBuilder<'_>) {
+        if self.flavour.fuel {
+            let fuel = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_fuel() as i32);
+            let exhausted = b.ins().icmp_imm_s(IntCC::SignedLessThan, fuel, 0);
+            b.ins().trapnz(exhausted, Trap::OutOfFuel.to_clif());
+        }
+        if self.flavour.interruptible {
+            self.make_interrupt_check(b);
+        }
+    }
+
+    /// `*epoch >= *deadline` calls `interrupt_check`, which says whether to trap and why.
+    /// The loads are not read-only: other threads store to both words.
+    fn make_interrupt_check(&self, b: &mut FunctionBuilder<'_>) {
+        let epoch_pointer = b.ins().load(types::I64, readonly(), self.vmctx, VmOffsets::controls_epoch() as i32);
+        let epoch = b.ins().load(types::I64, MemFlagsData::trusted(), epoch_pointer, 0);
+        let deadline_pointer =
+            b.ins().load(types::I64, readonly(), self.vmctx, VmOffsets::controls_deadline() as i32);
+        let deadline = b.ins().load(types::I64, MemFlagsData::trusted(), deadline_pointer, 0);
+        let due = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
+        let check = b.create_block();
+        let next = b.create_block();
+        b.ins().brif(due, check, &[], next, &[]);
+        b.switch_to_block(check);
+        b.set_cold_block(check);
+        b.seal_block(check);
+        let trap = self.call_builtin(b, Builtin::interrupt_check, &[self.vmctx]);
+        let trap = trap.expect("the builtin returns a trap code");
+        let timed_out = b.ins().icmp_imm_u(IntCC::Equal, trap, i64::from(Trap::Timeout as u8));
+        b.ins().trapnz(timed_out, Trap::Timeout.to_clif());
+        b.ins().trapnz(trap, Trap::Interrupted.to_clif());
+        b.ins().jump(next, &[]);
+        b.switch_to_block(next);
+        b.seal_block(next);
+    }
+
+    /// Subtracts `units` from the instance's fuel (fuel-counting code only).
+    pub fn consume_fuel(&self, b: &mut FunctionBuilder<'_>, units: u64) {
+        let offset = VmOffsets::controls_fuel() as i32;
+        let fuel = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, offset);
+        let fuel = b.ins().iadd_imm_s(fuel, -(units as i64));
+        b.ins().store(MemFlagsData::trusted(), fuel, self.vmctx, offset);
     }
 
     /// Translates memory, global, table and call instructions. Returns false for anything else.
@@ -278,7 +329,7 @@ impl<'a> FuncEnv<'a> {
         };
         let definition = self.memory_definition(b, memory);
         let index = b.ins().uextend(types::I64, index);
-        let base = match self.bounds_checks {
+        let base = match self.flavour.bounds_checks {
             // The base never moves (see memory.rs), so this load is read-only too.
             BoundsChecks::GuardPages => {
                 b.ins().load(types::I64, readonly(), definition, VmOffsets::memory_base() as i32)

@@ -8,7 +8,7 @@ mod func_env;
 mod numeric;
 mod simd;
 
-use crate::environ::config::BoundsChecks;
+use crate::environ::config::CodeFlavour;
 use crate::environ::error::{Error, Result};
 use crate::environ::index::FuncIndex;
 use crate::environ::info::ModuleInfo;
@@ -69,6 +69,35 @@ fn unsupported(_op: &Operator<'_>) -> Option<&'static str> {
     None
 }
 
+/// Fuel units an instruction costs: one, except for those that compile to no work of their
+/// own (as in Wasmtime): `nop`, `drop`, `block`, `loop`, `unreachable`, `return`, `else`
+/// and `end`. The same on every tier and machine, since it depends on the instruction only.
+fn fuel_cost(op: &Operator<'_>) -> u64 {
+    use Operator as O;
+    match op {
+        O::Nop | O::Drop | O::Block { .. } | O::Loop { .. } | O::Unreachable | O::Return | O::Else | O::End => 0,
+        _ => 1,
+    }
+}
+
+/// Whether fuel must be charged before `op`: it branches, calls, or ends a block.
+fn ends_stretch(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::Loop { .. }
+            | O::If { .. }
+            | O::Else
+            | O::End
+            | O::Br { .. }
+            | O::BrIf { .. }
+            | O::BrTable { .. }
+            | O::Return
+            | O::Call { .. }
+            | O::CallIndirect { .. }
+    )
+}
+
 /// The kind of a control frame and what its end needs.
 enum FrameKind {
     Block,
@@ -117,6 +146,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     reachable: bool,
     /// Depth of blocks opened inside unreachable code, skipped until their `end`.
     unreachable_depth: usize,
+    /// Fuel of the instructions translated since the last flush (fuel-counting code).
+    fuel_pending: u64,
 }
 
 /// Translates defined function `index` (in the function index space) into `func`.
@@ -125,7 +156,7 @@ pub(crate) fn translate_function(
     offsets: &VmOffsets,
     frontend: TargetFrontendConfig,
     index: u32,
-    bounds_checks: BoundsChecks,
+    flavour: CodeFlavour,
     func: &mut ir::Function,
     builder_context: &mut FunctionBuilderContext,
 ) -> Result<()> {
@@ -147,7 +178,7 @@ pub(crate) fn translate_function(
     b.switch_to_block(entry);
     b.seal_block(entry);
     let vmctx_value = b.block_params(entry)[0];
-    let env = FuncEnv::new(module, offsets, vmctx_value, bounds_checks);
+    let env = FuncEnv::new(module, offsets, vmctx_value, flavour);
     let mut t = FuncTranslator {
         b,
         env,
@@ -156,6 +187,7 @@ pub(crate) fn translate_function(
         locals: Vec::new(),
         reachable: true,
         unreachable_depth: 0,
+        fuel_pending: 0,
     };
 
     let def_index = module.defined_func(FuncIndex::from_u32(index)).expect("a defined function").index();
@@ -185,6 +217,8 @@ pub(crate) fn translate_function(
         height: 0,
         next_reached: false,
     });
+
+    t.env.make_checks(&mut t.b);
 
     let mut reader: OperatorsReader<'_> = body.get_operators_reader()?;
     while !reader.eof() {
@@ -269,14 +303,31 @@ impl<'a> FuncTranslator<'a, '_> {
         frame.branch_target()
     }
 
+    /// Charges the fuel of the instructions since the last flush. Called before every
+    /// instruction that leaves or ends a straight-line stretch (branches, calls, block
+    /// boundaries), so a function entry or loop header sees all fuel spent before it.
+    fn flush_fuel(&mut self) {
+        if self.fuel_pending > 0 {
+            self.env.consume_fuel(&mut self.b, self.fuel_pending);
+            self.fuel_pending = 0;
+        }
+    }
+
     fn translate_operator(&mut self, op: &Operator<'_>, offset: u64) -> Result<()> {
         if !self.reachable {
             return self.translate_unreachable_operator(op);
         }
         use Operator as O;
+        if self.env.counts_fuel() {
+            self.fuel_pending += fuel_cost(op);
+            if ends_stretch(op) {
+                self.flush_fuel();
+            }
+        }
         match *op {
             O::Nop => {}
             O::Unreachable => {
+                self.fuel_pending = 0;
                 self.b.ins().trap(Trap::Unreachable.to_clif());
                 self.reachable = false;
             }
@@ -293,6 +344,7 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
                 self.stack.extend_from_slice(self.b.block_params(header));
+                self.env.make_checks(&mut self.b);
                 self.push_frame(FrameKind::Loop { header }, next, params.len(), results.len());
             }
             O::If { blockty } => {

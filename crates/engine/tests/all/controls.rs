@@ -1,0 +1,211 @@
+//! Execution controls (README "Controls"): timeouts, interrupt handles, fuel, memory and
+//! table limits, on the engine alone.
+
+use heron_engine::{
+    Compilation, Controls, Engine, Error, Extern, Func, FuncType, Instance, Module, Trap, Val,
+};
+use std::time::{Duration, Instant};
+
+use crate::common::{export, wat_to_wasm};
+
+const SPIN: &str = r#"(module
+    (func (export "spin") (loop $l (br $l)))
+    (func (export "count") (param i32) (result i32) (local i32)
+        (loop $l
+            (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+            (br_if $l (i32.ne (local.get 1) (local.get 0))))
+        (local.get 1))
+    (func $fib (export "fib") (param i32) (result i32)
+        (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+            (then (local.get 0))
+            (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                           (call $fib (i32.sub (local.get 0) (i32.const 2))))))))"#;
+
+fn module(compilation: Compilation) -> Module {
+    let engine = Engine::with_compilation(compilation).expect("an engine");
+    Module::new(&engine, &wat_to_wasm(SPIN)).expect("the module compiles")
+}
+
+fn trap_of(result: heron_engine::Result<Vec<Val>>) -> Trap {
+    match result {
+        Err(Error::Trap(trap)) => trap,
+        Err(other) => panic!("expected a trap, got {other}"),
+        Ok(values) => panic!("expected a trap, got {values:?}"),
+    }
+}
+
+fn i32_result(result: heron_engine::Result<Vec<Val>>, what: &str) -> i32 {
+    match result.expect(what).as_slice() {
+        [Val::I32(value)] => *value,
+        other => panic!("expected one i32, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_loop_without_calls_times_out_close_to_its_deadline() {
+    let controls = Controls { timeout: Some(Duration::from_millis(50)), ..Controls::default() };
+    let instance = Instance::with_controls(&module(Compilation::Lazy), &[], &controls).expect("instantiates");
+    let started = Instant::now();
+    assert_eq!(trap_of(export(&instance, "spin").call(&[])), Trap::Timeout);
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(50), "fired early: {elapsed:?}");
+    // Generous for a loaded machine; the JS tests check the 10 ms promise.
+    assert!(elapsed < Duration::from_millis(500), "fired late: {elapsed:?}");
+    assert_eq!(heron_engine::last_timeout(), Some(Duration::from_millis(50)));
+    // Still usable, with a fresh deadline per call.
+    assert_eq!(i32_result(export(&instance, "count").call(&[Val::I32(1000)]), "a short call finishes"), 1000);
+    assert_eq!(trap_of(export(&instance, "spin").call(&[])), Trap::Timeout);
+}
+
+#[test]
+fn an_interrupt_from_another_thread_stops_a_loop() {
+    let controls = Controls { interruptible: true, ..Controls::default() };
+    let instance = Instance::with_controls(&module(Compilation::Lazy), &[], &controls).expect("instantiates");
+    let handle = instance.interrupt_handle().expect("interruptible");
+    let id = handle.id();
+    let interrupter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(heron_engine::interrupt_by_id(id));
+    });
+    assert_eq!(trap_of(export(&instance, "spin").call(&[])), Trap::Interrupted);
+    interrupter.join().expect("the interrupter thread");
+    // An interrupt while idle does not reach the next call.
+    handle.interrupt();
+    assert_eq!(i32_result(export(&instance, "count").call(&[Val::I32(10)]), "runs"), 10);
+}
+
+#[test]
+fn an_instance_without_controls_has_no_interrupt_handle_or_fuel() {
+    let instance = Instance::new(&module(Compilation::Lazy), &[]).expect("instantiates");
+    assert!(instance.interrupt_handle().is_none());
+    assert_eq!(instance.remaining_fuel(), None);
+    assert!(instance.add_fuel(1).is_err());
+}
+
+/// The fuel a call consumes and where it runs out depend on the instructions only.
+#[test]
+fn fuel_is_exact_across_runs_and_tiers() {
+    let consumed = |compilation: Compilation, n: i32| {
+        let controls = Controls { fuel: Some(1_000_000), ..Controls::default() };
+        let instance = Instance::with_controls(&module(compilation), &[], &controls).expect("instantiates");
+        export(&instance, "count").call(&[Val::I32(n)]).expect("within budget");
+        1_000_000 - instance.remaining_fuel().expect("fueled")
+    };
+    let per_100 = consumed(Compilation::Eager, 100);
+    assert!(per_100 > 100, "every iteration costs fuel: {per_100}");
+    for compilation in [Compilation::Eager, Compilation::Lazy, Compilation::Baseline] {
+        assert_eq!(consumed(compilation, 100), per_100, "{compilation:?}");
+    }
+    // Linear in the iterations: 8 units per iteration here (local.get, i32.const, i32.add,
+    // local.set, local.get, local.get, i32.ne, br_if).
+    assert_eq!(consumed(Compilation::Eager, 200) - per_100, 800);
+
+    let run_out = |compilation: Compilation| {
+        let controls = Controls { fuel: Some(10_000), ..Controls::default() };
+        let instance = Instance::with_controls(&module(compilation), &[], &controls).expect("instantiates");
+        assert_eq!(trap_of(export(&instance, "fib").call(&[Val::I32(30)])), Trap::OutOfFuel);
+        // Out of fuel stays out of fuel; adding fuel makes it usable again.
+        assert_eq!(instance.remaining_fuel(), Some(0));
+        assert_eq!(trap_of(export(&instance, "count").call(&[Val::I32(10)])), Trap::OutOfFuel);
+        instance.add_fuel(1_000).expect("fueled");
+        assert_eq!(i32_result(export(&instance, "count").call(&[Val::I32(10)]), "refuelled"), 10);
+        instance.remaining_fuel().expect("fueled")
+    };
+    let eager = run_out(Compilation::Eager);
+    assert_eq!(run_out(Compilation::Eager), eager);
+    assert_eq!(run_out(Compilation::Baseline), eager);
+}
+
+#[test]
+fn memory_and_table_limits_bound_growth_and_instantiation() {
+    let engine = Engine::default();
+    let bytes = wat_to_wasm(
+        r#"(module
+            (memory (export "memory") 1)
+            (table (export "table") 1 funcref)
+            (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+            (func (export "grow_table") (param i32) (result i32) (table.grow (ref.null func) (local.get 0))))"#,
+    );
+    let module = Module::new(&engine, &bytes).expect("compiles");
+    let controls = Controls { memory_limit: Some(3 << 16), table_limit: Some(10), ..Controls::default() };
+    let instance = Instance::with_controls(&module, &[], &controls).expect("instantiates");
+    let grow = export(&instance, "grow");
+    assert_eq!(i32_result(grow.call(&[Val::I32(2)]), "runs"), 1);
+    assert_eq!(i32_result(grow.call(&[Val::I32(1)]), "runs"), -1, "past the limit");
+    let Some(Extern::Memory(memory)) = instance.get_export("memory") else { panic!("a memory export") };
+    assert!(matches!(memory.grow(1), Err(Error::Resource(_))));
+    assert_eq!(memory.size(), 3);
+    let grow_table = export(&instance, "grow_table");
+    assert_eq!(i32_result(grow_table.call(&[Val::I32(9)]), "runs"), 1);
+    assert_eq!(i32_result(grow_table.call(&[Val::I32(1)]), "runs"), -1);
+
+    let tight = Controls { memory_limit: Some(1000), ..Controls::default() };
+    assert!(matches!(Instance::with_controls(&module, &[], &tight), Err(Error::Resource(_))));
+    let tight = Controls { table_limit: Some(0), ..Controls::default() };
+    assert!(matches!(Instance::with_controls(&module, &[], &tight), Err(Error::Resource(_))));
+}
+
+/// wasm -> host -> wasm: the inner call keeps the outer deadline, and an interrupt raised
+/// while the host function runs fires as soon as it returns into wasm.
+#[test]
+fn nested_calls_keep_the_outermost_deadline() {
+    let engine = Engine::default();
+    let bytes = wat_to_wasm(
+        r#"(module
+            (import "host" "inner" (func $inner))
+            (func (export "outer") (call $inner) (loop $l (br $l)))
+            (func (export "spin") (loop $l (br $l))))"#,
+    );
+    let module = Module::new(&engine, &bytes).expect("compiles");
+    let slot: std::rc::Rc<std::cell::RefCell<Option<Instance>>> = Default::default();
+    let seen = slot.clone();
+    let inner = Func::new(&engine, FuncType::new([], []), move |_, _| {
+        let instance = seen.borrow().clone().expect("set before the call");
+        let started = Instant::now();
+        let trap = trap_of(export(&instance, "spin").call(&[]));
+        // The re-entry does not restart the deadline: the outer call's governs.
+        assert_eq!(trap, Trap::Timeout);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        Ok(())
+    });
+    let controls = Controls { timeout: Some(Duration::from_millis(100)), ..Controls::default() };
+    let instance = Instance::with_controls(&module, &[Extern::Func(inner)], &controls).expect("instantiates");
+    *slot.borrow_mut() = Some(instance.clone());
+    let started = Instant::now();
+    assert_eq!(trap_of(export(&instance, "outer").call(&[])), Trap::Timeout);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    slot.borrow_mut().take();
+}
+
+/// `deterministic`: NaNs come out canonical (0x7fc00000 / 0x7ff8000000000000), whatever the
+/// hardware or the operands' payloads would give.
+#[test]
+fn deterministic_modules_produce_canonical_nans() {
+    let bytes = wat_to_wasm(
+        r#"(module
+            (func (export "div32") (param f32 f32) (result i32) (i32.reinterpret_f32 (f32.div (local.get 0) (local.get 1))))
+            (func (export "add32") (param f32) (result i32) (i32.reinterpret_f32 (f32.add (local.get 0) (f32.const 1))))
+            (func (export "mul64") (param f64) (result i64) (i64.reinterpret_f64 (f64.mul (local.get 0) (f64.const 2)))))"#,
+    );
+    let engine = Engine::default();
+    let payload32 = 0x7fa0_0001;
+    let payload64 = 0x7ff4_0000_0000_0001;
+    for compilation in [Compilation::Eager, Compilation::Baseline] {
+        let module = Module::with_options(&engine, &bytes, compilation, true).expect("compiles");
+        let instance = Instance::new(&module, &[]).expect("instantiates");
+        let div = export(&instance, "div32").call(&[Val::F32(0), Val::F32(0)]);
+        assert_eq!(i32_result(div, "runs") as u32, 0x7fc0_0000, "{compilation:?}");
+        let add = export(&instance, "add32").call(&[Val::F32(payload32)]);
+        assert_eq!(i32_result(add, "runs") as u32, 0x7fc0_0000, "{compilation:?}");
+        match export(&instance, "mul64").call(&[Val::F64(payload64)]).expect("runs").as_slice() {
+            [Val::I64(bits)] => assert_eq!(*bits as u64, 0x7ff8_0000_0000_0000, "{compilation:?}"),
+            other => panic!("expected an i64, got {other:?}"),
+        }
+    }
+    // Without the option the hardware's NaN shows through (x86's default NaN is negative),
+    // which is what makes the option necessary.
+    let module = Module::new(&engine, &bytes).expect("compiles");
+    let instance = Instance::new(&module, &[]).expect("instantiates");
+    let div = export(&instance, "div32").call(&[Val::F32(0), Val::F32(0)]);
+    assert_ne!(i32_result(div, "runs") as u32, 0x7fc0_0000);
+}
