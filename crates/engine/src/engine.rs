@@ -1,11 +1,11 @@
 //! `Engine`: the target ISA and Cranelift flags, the engine-wide registry of signatures
 //! (so `call_indirect` compares one integer), and the per-signature trampolines.
 
-use crate::code_memory::CodeMemory;
-use crate::compile::{self, Tier};
-use crate::error::{Error, Result};
-use crate::lazy::Compilation;
-use crate::types::FuncType;
+use crate::compiler;
+use crate::environ::config::{Compilation, Tier};
+use crate::environ::error::{Error, Result};
+use crate::environ::types::FuncType;
+use crate::runtime::code_memory::CodeMemory;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use std::collections::HashMap;
@@ -100,7 +100,7 @@ impl Engine {
         }
         let isa = Engine::build_isa(&[("opt_level", "speed")])?;
         let baseline_isa = Engine::build_isa(&[("opt_level", "none"), ("regalloc_algorithm", "single_pass")])?;
-        crate::signals::install();
+        crate::runtime::signals::install();
         Ok(Engine { inner: Arc::new(EngineInner { isa, baseline_isa, config, signatures: Mutex::default() }) })
     }
 
@@ -140,10 +140,6 @@ impl Engine {
         self.inner.isa.clone()
     }
 
-    pub(crate) fn isa(&self) -> &dyn cranelift_codegen::isa::TargetIsa {
-        &*self.inner.isa
-    }
-
     /// The ISA that compiles code of `tier`.
     pub(crate) fn isa_for(&self, tier: Tier) -> &dyn cranelift_codegen::isa::TargetIsa {
         match tier {
@@ -158,7 +154,9 @@ impl Engine {
         if let Some(id) = registry.ids.get(ty) {
             return Ok(*id);
         }
-        let (code, trampolines) = compile::compile_trampolines(self, ty)?;
+        let compiled = compiler::compile_trampolines(self.isa_for(Tier::Optimized), ty)?;
+        let code = CodeMemory::load(self.isa_owned(), compiled.into())?;
+        let trampolines = Trampolines { array_call: code.function(0), host_call: code.function(1) };
         let id =
             u32::try_from(registry.trampolines.len()).map_err(|_| Error::Resource("too many signatures".into()))?;
         registry.trampolines.push(trampolines);

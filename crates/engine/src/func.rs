@@ -3,13 +3,13 @@
 //! other function.
 
 use crate::engine::Engine;
-use crate::entry::{self, Unwind};
-use crate::error::{Error, HostError, Result};
-use crate::instance::InstanceInner;
-use crate::store::Store;
-use crate::types::{FuncType, ValType};
+use crate::environ::error::{Error, HostError, Result};
+use crate::environ::types::{FuncType, ValType};
+use crate::environ::vmctx::{VMContextHeader, VMFuncRef, HOST_CONTEXT_MAGIC, VMCONTEXT_MAGIC};
+use crate::runtime::entry::{self, Unwind};
+use crate::runtime::instance::InstanceInner;
+use crate::runtime::store::Store;
 use crate::values::{Val, ValRaw};
-use crate::vmctx::{VMContextHeader, VMFuncRef, HOST_CONTEXT_MAGIC, VMCONTEXT_MAGIC};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -78,7 +78,8 @@ fn retain_returned_funcrefs(results: &[ValType], values: &[ValRaw]) {
     if !results.contains(&ValType::FuncRef) {
         return;
     }
-    let Some(store) = crate::entry::entered_func().and_then(Func::from_vm_func_ref).and_then(|f| f.store()) else {
+    let Some(store) = crate::runtime::entry::entered_func().and_then(Func::from_vm_func_ref).and_then(|f| f.store())
+    else {
         return;
     };
     for (ty, raw) in results.iter().zip(values) {

@@ -11,36 +11,23 @@
 //! 4. [`Func::call`] enters compiled code through a per-signature trampoline (`entry.rs`); a trap
 //!    is a signal at a recorded trap site (`signals.rs`) that unwinds to that entry.
 
-mod code_memory;
-mod compile;
+mod compiler;
 mod engine;
-mod entry;
-mod error;
+mod environ;
 mod func;
-mod global;
-mod instance;
-mod lazy;
-mod libcalls;
-mod memory;
 mod module;
-mod signals;
-mod store;
-mod table;
-mod translate;
-mod trap;
-mod types;
+mod runtime;
 mod values;
-mod vmctx;
 
 pub use engine::{Config, Engine};
-pub use error::{Error, HostError, Result};
+pub use environ::config::{BoundsChecks, Compilation};
+pub use environ::error::{Error, HostError, Result};
+pub use environ::trap::Trap;
+pub use environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 pub use func::Func;
-pub use global::Global;
-pub use instance::{Extern, Instance};
-pub use lazy::Compilation;
-pub use memory::{BoundsChecks, GrowObserver, Memory, RESERVATION_BUDGET, WASM_PAGE_SIZE};
 pub use module::{ExportDesc, ImportDesc, Module};
-pub use table::Table;
-pub use trap::Trap;
-pub use types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+pub use runtime::global::Global;
+pub use runtime::instance::{Extern, Instance};
+pub use runtime::memory::{GrowObserver, Memory, RESERVATION_BUDGET, WASM_PAGE_SIZE};
+pub use runtime::table::Table;
 pub use values::{ExternRef, Val, ValRaw};

@@ -1,9 +1,9 @@
 //! Values: `Val`, the typed value of the API, and `ValRaw`, the untyped 16-byte slot that
 //! trampolines read arguments from and write results to (the "array ABI").
 
+use crate::environ::types::ValType;
+use crate::environ::vmctx::VMFuncRef;
 use crate::func::Func;
-use crate::types::ValType;
-use crate::vmctx::VMFuncRef;
 use std::num::NonZeroUsize;
 
 /// An opaque host reference (`externref`). The engine only stores and compares it; what it

@@ -3,11 +3,11 @@
 //! The function a funcref global holds is kept alive by its store (`store.rs`).
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::store::Store;
-use crate::types::{GlobalType, ValType};
+use crate::environ::error::{Error, Result};
+use crate::environ::types::{GlobalType, ValType};
+use crate::environ::vmctx::VMGlobalDefinition;
+use crate::runtime::store::Store;
 use crate::values::{Val, ValRaw};
-use crate::vmctx::VMGlobalDefinition;
 use std::cell::UnsafeCell;
 use std::rc::Rc;
 

@@ -1,7 +1,7 @@
 //! The engine's one error type. Each variant corresponds to one JS error class, so the
 //! binding maps errors without inspecting messages.
 
-use crate::trap::Trap;
+use crate::environ::trap::Trap;
 use std::any::Any;
 use std::fmt;
 

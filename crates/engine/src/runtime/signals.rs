@@ -3,8 +3,8 @@
 //! Also gives each thread that enters compiled code an alternate signal stack, and finds
 //! the thread's stack bounds.
 
-use crate::code_memory;
-use crate::entry;
+use crate::runtime::code_memory;
+use crate::runtime::entry;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr;

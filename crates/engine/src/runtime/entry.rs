@@ -7,10 +7,10 @@
 //! registers and returns 1 from `heron_enter`. Activations nest (wasm -> host -> wasm) and
 //! form a per-thread list.
 
-use crate::error::HostError;
-use crate::trap::Trap;
+use crate::environ::error::HostError;
+use crate::environ::trap::Trap;
+use crate::environ::vmctx::VMFuncRef;
 use crate::values::ValRaw;
-use crate::vmctx::VMFuncRef;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 
@@ -91,8 +91,8 @@ struct EntryState {
 impl EntryState {
     fn stack_limit(&self) -> usize {
         if self.stack_limit.get() == 0 {
-            crate::signals::prepare_thread();
-            self.stack_limit.set(crate::signals::thread_stack_low() + STACK_RESERVE);
+            crate::runtime::signals::prepare_thread();
+            self.stack_limit.set(crate::runtime::signals::thread_stack_low() + STACK_RESERVE);
         }
         self.stack_limit.get()
     }
@@ -140,7 +140,7 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
     if wasm_call.is_null() {
         // SAFETY: a null `wasm_call` is that of a function an instance defines, and the
         // caller keeps it alive. `resolve` fills in `wasm_call` (or fails and leaves it null).
-        wasm_call = unsafe { crate::libcalls::resolve(func_ref.cast_mut()) };
+        wasm_call = unsafe { crate::runtime::libcalls::resolve(func_ref.cast_mut()) };
         if wasm_call.is_null() {
             return Err(Unwind::Trap(Trap::CompileFailed));
         }

@@ -4,12 +4,12 @@
 #![forbid(unsafe_code)]
 
 use super::wasm_signature;
-use crate::error::Result;
-use crate::libcalls;
-use crate::memory::BoundsChecks;
-use crate::module::ModuleInfo;
-use crate::trap::Trap;
-use crate::vmctx::VmOffsets;
+use crate::environ::config::BoundsChecks;
+use crate::environ::error::Result;
+use crate::environ::info::ModuleInfo;
+use crate::environ::trap::Trap;
+use crate::environ::vmctx::VmOffsets;
+use crate::runtime::libcalls;
 use cranelift_codegen::ir::{self, condcodes::IntCC, types, AbiParam, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;

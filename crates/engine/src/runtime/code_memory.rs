@@ -7,21 +7,15 @@
 //! one only once no reader is inside `trap_at`, which the signal handler calls; a reader
 //! never blocks, allocates, or frees.
 
-use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::trap::{Trap, TrapTable};
+use crate::environ::compiled::CompiledFunction;
+use crate::environ::error::{Error, Result};
+use crate::environ::trap::{Trap, TrapTable};
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::Module as _;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-
-/// One function's machine code as the compiler produced it.
-pub(crate) struct CompiledFunction {
-    pub bytes: Vec<u8>,
-    pub alignment: u64,
-    pub traps: Vec<(u32, Trap)>,
-}
 
 /// Loaded, executable code of a set of functions. Freed, and unregistered, on drop.
 pub(crate) struct CodeMemory {
@@ -78,9 +72,9 @@ fn update_registry(edit: impl FnOnce(&mut Snapshot)) {
 
 impl CodeMemory {
     /// Copies `functions` into executable memory and registers their trap sites.
-    pub fn load(engine: &Engine, functions: Vec<CompiledFunction>) -> Result<CodeMemory> {
+    pub fn load(isa: OwnedTargetIsa, functions: Vec<CompiledFunction>) -> Result<CodeMemory> {
         let load_error = |e: cranelift_module::ModuleError| Error::Resource(format!("loading code failed: {e}"));
-        let builder = JITBuilder::with_isa(engine.isa_owned(), cranelift_module::default_libcall_names());
+        let builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         let mut jit = JITModule::new(builder);
         let signature = jit.make_signature();
         let mut ids = Vec::with_capacity(functions.len());

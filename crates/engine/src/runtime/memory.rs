@@ -11,10 +11,11 @@
 //! grows; instances using such a memory run code compiled with explicit bounds checks.
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::trap::Trap;
-use crate::types::MemoryType;
-use crate::vmctx::VMMemoryDefinition;
+use crate::environ::config::BoundsChecks;
+use crate::environ::error::{Error, Result};
+use crate::environ::trap::Trap;
+use crate::environ::types::MemoryType;
+use crate::environ::vmctx::VMMemoryDefinition;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,17 +38,6 @@ pub const RESERVATION_BUDGET: usize = 64 << 40;
 
 /// Address space held by live reservations.
 static RESERVED: AtomicUsize = AtomicUsize::new(0);
-
-/// How compiled code keeps a memory's accesses in bounds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BoundsChecks {
-    /// None in the code: the memory's reservation covers every address an access can form,
-    /// and the pages past its length fault. The base never moves.
-    GuardPages,
-    /// Each access compares its end with the memory's length. The memory maps only what it
-    /// holds, and its base may move when it grows.
-    Explicit,
-}
 
 /// A linear memory. Cheap to clone; clones share the memory.
 #[derive(Clone)]

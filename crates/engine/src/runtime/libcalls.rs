@@ -1,12 +1,12 @@
 //! Rust functions that compiled code calls by absolute address, with the host's calling
 //! convention. None may unwind: a panic across `extern "C"` aborts the process.
 
-use crate::entry;
-use crate::error::HostError;
+use crate::environ::error::HostError;
+use crate::environ::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;
-use crate::instance::InstanceInner;
+use crate::runtime::entry;
+use crate::runtime::instance::InstanceInner;
 use crate::values::ValRaw;
-use crate::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
 fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {

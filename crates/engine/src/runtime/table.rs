@@ -4,12 +4,12 @@
 //! host-side mutators retain what they store there, in O(1); compiled code needs nothing.
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::store::Store;
-use crate::trap::Trap;
-use crate::types::{TableType, ValType};
+use crate::environ::error::{Error, Result};
+use crate::environ::trap::Trap;
+use crate::environ::types::{TableType, ValType};
+use crate::environ::vmctx::VMTableDefinition;
+use crate::runtime::store::Store;
 use crate::values::{Val, ValRaw};
-use crate::vmctx::VMTableDefinition;
 use std::cell::UnsafeCell;
 use std::rc::Rc;
 

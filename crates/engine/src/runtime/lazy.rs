@@ -27,12 +27,12 @@
 //! much sooner, and JS called from deep wasm can hit V8's own stack limit.
 #![forbid(unsafe_code)]
 
-use crate::code_memory::CodeMemory;
-use crate::compile::{self, Tier};
-use crate::error::{Error, Result};
-use crate::instance::InstanceRegistry;
-use crate::memory::BoundsChecks;
-use crate::module::ModuleInner;
+use crate::environ::config::{BoundsChecks, Compilation, Tier};
+use crate::environ::error::{Error, Result};
+use crate::environ::info::ModuleInfo;
+use crate::environ::vmctx::VmOffsets;
+use crate::runtime::code_memory::CodeMemory;
+use crate::runtime::instance_registry::InstanceRegistry;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -48,40 +48,21 @@ const BASELINE_COMPILING: u8 = 1;
 const BASELINE_READY: u8 = 2;
 const BASELINE_FAILED: u8 = 3;
 
-/// How `Module::new` turns function bodies into code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compilation {
-    /// Compile every function before `Module::new` returns.
-    Eager,
-    /// Return after validation; compile in the background, and on first call any function
-    /// the background has not reached yet. The default.
-    Lazy,
-    /// Return after validation; compile each function on its first call only, optimized.
-    OnDemand,
-    /// Return after validation; compile each function on its first call only, with the
-    /// baseline compiler, and optimize only in `Module::wait_for_compilation`, which
-    /// installs the optimized code in live instances: about twice as fast to the first
-    /// result, using no other thread, but with much bigger stack frames (see the module
-    /// comment).
-    Baseline,
-}
-
-impl Compilation {
-    /// Whether first calls get baseline code.
-    fn tiered(self) -> bool {
-        self == Compilation::Baseline
-    }
-
-    /// The mode named by `HERON_COMPILATION` (`eager`, `lazy`, `on-demand`, `baseline`), else
-    /// `Lazy`.
-    pub fn from_env() -> Compilation {
-        match std::env::var("HERON_COMPILATION").as_deref() {
-            Ok("eager") => Compilation::Eager,
-            Ok("on-demand") => Compilation::OnDemand,
-            Ok("baseline") => Compilation::Baseline,
-            _ => Compilation::Lazy,
-        }
-    }
+/// What the scheduler needs of a module: its metadata, its main table of code, and a way to
+/// compile. The runtime's one path to the compiler: the API layer's module implements it
+/// (`module.rs`), so this file names no compiler or API type (see ARCHITECTURE.md).
+pub(crate) trait CodeSource: Send + Sync + 'static {
+    /// The module's metadata.
+    fn info(&self) -> &ModuleInfo;
+    /// The module's vmctx layout.
+    fn offsets(&self) -> &VmOffsets;
+    /// The table `Module::new` fills, which background workers work on.
+    fn code(&self) -> &LazyCode;
+    /// Compiles defined functions `defined` with the compiler of `tier`, for memories checked
+    /// as `bounds_checks` says, and loads them, in that order, into one `CodeMemory`; on all
+    /// cores if `parallel`.
+    fn compile(&self, bounds_checks: BoundsChecks, tier: Tier, defined: &[usize], parallel: bool)
+        -> Result<CodeMemory>;
 }
 
 /// A batch of background work: at most this many functions...
@@ -164,31 +145,23 @@ impl LazyCode {
     }
 
     /// Compiles every function of `module` in parallel now (eager mode).
-    pub fn compile_all(module: &ModuleInner) -> Result<()> {
-        let code = &module.code;
+    pub fn compile_all<M: CodeSource>(module: &M) -> Result<()> {
+        let code = module.code();
         for state in code.states.iter() {
             state.store(CLAIMED, Ordering::Relaxed);
         }
         let all: Vec<usize> = (0..code.entries.len()).collect();
-        let memory = compile::compile_functions(
-            &module.engine,
-            &module.info,
-            &module.offsets,
-            code.bounds_checks,
-            Tier::Optimized,
-            &all,
-            true,
-        )?;
+        let memory = module.compile(code.bounds_checks, Tier::Optimized, &all, true)?;
         code.publish(module, &all, Ok(memory));
         Ok(())
     }
 
     /// Starts the background workers of `module`.
-    pub fn start_background(module: &Arc<ModuleInner>) {
+    pub fn start_background<M: CodeSource>(module: &Arc<M>) {
         let Some(pool) = background_pool() else {
             return; // no threads: functions compile on first call
         };
-        let workers = pool.current_num_threads().min(module.code.entries.len().div_ceil(BATCH_FUNCTIONS));
+        let workers = pool.current_num_threads().min(module.code().entries.len().div_ceil(BATCH_FUNCTIONS));
         for _ in 0..workers {
             let weak = Arc::downgrade(module);
             pool.spawn(move || background(weak));
@@ -198,7 +171,7 @@ impl LazyCode {
     /// The code of defined function `defined` of `module` in `code` (one of the module's
     /// tables), compiling it (or waiting for the thread compiling it) if needed. `None` if it
     /// failed to compile.
-    pub fn get_or_compile(module: &ModuleInner, code: &LazyCode, defined: usize) -> Option<usize> {
+    pub fn get_or_compile<M: CodeSource>(module: &M, code: &LazyCode, defined: usize) -> Option<usize> {
         let entry = code.entry(defined);
         if entry != 0 {
             return Some(entry);
@@ -218,7 +191,7 @@ impl LazyCode {
     /// Code for `defined` to run now: compiled by the baseline compiler on this thread (or
     /// by another thread doing so already), unless optimized code turns up first. `None` if
     /// the baseline compiler failed.
-    fn baseline_entry(&self, module: &ModuleInner, defined: usize) -> Option<usize> {
+    fn baseline_entry<M: CodeSource>(&self, module: &M, defined: usize) -> Option<usize> {
         let claimed = self.baseline[defined].compare_exchange(
             NO_BASELINE,
             BASELINE_COMPILING,
@@ -245,15 +218,15 @@ impl LazyCode {
 
     /// Compiles, on this thread, every function nobody has claimed yet, then waits for the
     /// others; the first compile error, if any.
-    pub fn finish(module: &ModuleInner) -> Result<()> {
+    pub fn finish<M: CodeSource>(module: &M) -> Result<()> {
         loop {
-            let batch = module.code.claim_batch(module);
+            let batch = module.code().claim_batch(module);
             if batch.is_empty() {
                 break;
             }
-            compile_batch(module, &module.code, Tier::Optimized, &batch);
+            compile_batch(module, module.code(), Tier::Optimized, &batch);
         }
-        let code = &module.code;
+        let code = module.code();
         let mut loaded = code.loaded.lock().unwrap_or_else(|e| e.into_inner());
         while code.finished.load(Ordering::Acquire) < code.entries.len() {
             loaded = code.changed.wait(loaded).unwrap_or_else(|e| e.into_inner());
@@ -272,7 +245,7 @@ impl LazyCode {
 
     /// Claims the next unclaimed functions, up to a batch: those running baseline code
     /// first, then in index order.
-    fn claim_batch(&self, module: &ModuleInner) -> Vec<usize> {
+    fn claim_batch<M: CodeSource>(&self, module: &M) -> Vec<usize> {
         let mut batch = Vec::new();
         let mut bytes = 0;
         {
@@ -280,7 +253,7 @@ impl LazyCode {
             while batch.len() < BATCH_FUNCTIONS && bytes < BATCH_BYTES {
                 let Some(next) = priority.pop_front() else { break };
                 if self.claim(next) {
-                    bytes += module.info.bodies[next].len();
+                    bytes += module.info().bodies[next].len();
                     batch.push(next);
                 }
             }
@@ -291,7 +264,7 @@ impl LazyCode {
                 break;
             }
             if self.claim(next) {
-                bytes += module.info.bodies[next].len();
+                bytes += module.info().bodies[next].len();
                 batch.push(next);
             }
         }
@@ -311,7 +284,7 @@ impl LazyCode {
 
     /// Installs the outcome of compiling the claimed functions `batch` with the optimizing
     /// compiler, wakes waiters, and hands the code to the registered instances.
-    fn publish(&self, module: &ModuleInner, batch: &[usize], memory: Result<CodeMemory>) {
+    fn publish<M: CodeSource>(&self, module: &M, batch: &[usize], memory: Result<CodeMemory>) {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         let mut installed = Vec::new();
         match memory {
@@ -320,7 +293,8 @@ impl LazyCode {
                     let entry = memory.function(i) as usize;
                     self.entries[defined].store(entry, Ordering::Release);
                     self.states[defined].store(DONE, Ordering::Release);
-                    installed.push((module.offsets.func_ref(module.info.num_imported_funcs + defined as u32), entry));
+                    installed
+                        .push((module.offsets().func_ref(module.info().num_imported_funcs + defined as u32), entry));
                 }
                 loaded.code.push(memory);
             }
@@ -372,7 +346,7 @@ fn background_pool() -> Option<&'static rayon::ThreadPool> {
         rayon::ThreadPoolBuilder::new()
             .num_threads(cores.saturating_sub(1).max(1))
             .thread_name(|i| format!("heron-compile-{i}"))
-            .start_handler(|_| crate::signals::lower_thread_priority())
+            .start_handler(|_| crate::runtime::signals::lower_thread_priority())
             .build()
             .ok()
     })
@@ -380,30 +354,23 @@ fn background_pool() -> Option<&'static rayon::ThreadPool> {
 }
 
 /// One background worker: compiles batches until none is left or the module is dropped.
-fn background(module: Weak<ModuleInner>) {
+fn background<M: CodeSource>(module: Weak<M>) {
     while let Some(module) = module.upgrade() {
-        let batch = module.code.claim_batch(&module);
+        let module = &*module;
+        let batch = module.code().claim_batch(module);
         if batch.is_empty() {
             return;
         }
-        compile_batch(&module, &module.code, Tier::Optimized, &batch);
+        compile_batch(module, module.code(), Tier::Optimized, &batch);
     }
 }
 
 /// Compiles the functions `batch`, claimed in `code` (for `tier`), and publishes them there.
 /// A batch that fails is retried function by function, so one bad function does not fail
 /// its neighbours.
-fn compile_batch(module: &ModuleInner, code: &LazyCode, tier: Tier, batch: &[usize]) {
+fn compile_batch<M: CodeSource>(module: &M, code: &LazyCode, tier: Tier, batch: &[usize]) {
     let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        compile::compile_functions(
-            &module.engine,
-            &module.info,
-            &module.offsets,
-            code.bounds_checks,
-            tier,
-            batch,
-            false,
-        )
+        module.compile(code.bounds_checks, tier, batch, false)
     }));
     let compiled = compiled.unwrap_or_else(|_| Err(Error::Resource("the compiler panicked".into())));
     match (tier, compiled) {
@@ -419,8 +386,8 @@ fn compile_batch(module: &ModuleInner, code: &LazyCode, tier: Tier, batch: &[usi
 
 /// `compile_batch`, on this thread if it has stack enough, else on a helper thread. Runs on
 /// threads deep in wasm recursion, whose remaining stack may be small.
-fn compile_with_stack(module: &ModuleInner, code: &LazyCode, tier: Tier, batch: &[usize]) {
-    if crate::entry::stack_left() >= COMPILE_STACK {
+fn compile_with_stack<M: CodeSource>(module: &M, code: &LazyCode, tier: Tier, batch: &[usize]) {
+    if crate::runtime::entry::stack_left() >= COMPILE_STACK {
         return compile_batch(module, code, tier, batch);
     }
     std::thread::scope(|scope| {

@@ -1,7 +1,7 @@
 //! Wasm types as the engine's API shows them. Converted from wasmparser here and nowhere else.
 #![forbid(unsafe_code)]
 
-use crate::error::{Error, Result};
+use crate::environ::error::{Error, Result};
 use cranelift_codegen::ir::types;
 use std::fmt;
 

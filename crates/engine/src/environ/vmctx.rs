@@ -29,7 +29,7 @@
 //! compiled (see `lazy.rs`): every caller checks, and resolves it through a libcall that
 //! compiles or waits, then stores the code in the `VMFuncRef` it called through.
 
-use crate::module::ModuleInfo;
+use crate::environ::info::ModuleInfo;
 use std::mem::{offset_of, size_of};
 use std::sync::atomic::{AtomicPtr, Ordering};
 

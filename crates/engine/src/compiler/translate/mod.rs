@@ -8,12 +8,12 @@ mod func_env;
 mod numeric;
 mod simd;
 
-use crate::error::{Error, Result};
-use crate::memory::BoundsChecks;
-use crate::module::ModuleInfo;
-use crate::trap::Trap;
-use crate::types::{FuncType, ValType};
-use crate::vmctx::VmOffsets;
+use crate::environ::config::BoundsChecks;
+use crate::environ::error::{Error, Result};
+use crate::environ::info::ModuleInfo;
+use crate::environ::trap::Trap;
+use crate::environ::types::{FuncType, ValType};
+use crate::environ::vmctx::VmOffsets;
 use cranelift_codegen::ir::{self, types, AbiParam, ArgumentPurpose, Block, InstBuilder, Value};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};

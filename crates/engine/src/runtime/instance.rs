@@ -7,22 +7,22 @@
 //! uses (memories, tables, globals, imported functions) through handles without a store,
 //! and every handle it gives out carries its store.
 
-use crate::error::{Error, Result};
+use crate::environ::config::BoundsChecks;
+use crate::environ::error::{Error, Result};
+use crate::environ::info::{ConstExpr, ElementSegment, EntityIndex, SegmentMode};
+use crate::environ::trap::Trap;
+use crate::environ::types::{ExternType, FuncType};
+use crate::environ::vmctx::{VMContextHeader, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
 use crate::func::Func;
-use crate::global::Global;
-use crate::memory::{BoundsChecks, Memory};
-use crate::module::{ConstExpr, ElementSegment, EntityIndex, Module, SegmentMode};
-use crate::store::{Store, StoreLink};
-use crate::table::Table;
-use crate::trap::Trap;
-use crate::types::{ExternType, FuncType};
+use crate::module::Module;
+use crate::runtime::global::Global;
+use crate::runtime::memory::Memory;
+use crate::runtime::store::{Store, StoreLink};
+use crate::runtime::table::Table;
 use crate::values::Val;
-use crate::vmctx::{VMContextHeader, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::rc::Rc;
-use std::sync::Mutex;
 
 /// Something an instance imports or exports.
 #[derive(Clone)]
@@ -121,7 +121,7 @@ impl InstanceInner {
     pub(crate) fn code_of(&self, index: u32) -> Option<usize> {
         let defined = index.checked_sub(self.module.inner.info.num_imported_funcs)?;
         let code = self.module.inner.code_for(self.bounds_checks);
-        crate::lazy::LazyCode::get_or_compile(&self.module.inner, code, defined as usize)
+        crate::runtime::lazy::LazyCode::get_or_compile(&*self.module.inner, code, defined as usize)
     }
 
     /// Whether `func_ref`, one of this instance's canonical `VMFuncRef`s, calls the
@@ -246,44 +246,6 @@ fn vmctx_layout(offsets: &VmOffsets) -> Layout {
     Layout::from_size_align(offsets.size() as usize, 16).expect("vmctx sizes are small")
 }
 
-// Instances are used from the thread that runs them; the raw vmctx is owned by the instance.
-/// The live instances running one table of a module's code (see `lazy.rs`), by vmctx
-/// address, so that optimized code can replace baseline code in their `VMFuncRef`s.
-#[derive(Default)]
-pub(crate) struct InstanceRegistry {
-    vmctxs: Mutex<HashSet<usize>>,
-}
-
-impl InstanceRegistry {
-    /// Runs `fill`, which writes the `VMFuncRef`s of `vmctx` from the table's entries, and
-    /// registers `vmctx`, both under the lock, so no installation falls between the two.
-    fn attach(&self, vmctx: *mut u8, fill: impl FnOnce()) {
-        let mut vmctxs = self.vmctxs.lock().unwrap_or_else(|e| e.into_inner());
-        fill();
-        vmctxs.insert(vmctx as usize);
-    }
-
-    /// Unregisters `vmctx`; after this, no installation writes to it.
-    fn detach(&self, vmctx: *mut u8) {
-        self.vmctxs.lock().unwrap_or_else(|e| e.into_inner()).remove(&(vmctx as usize));
-    }
-
-    /// Stores each `(offset, code)`'s code as the `wasm_call` of the `VMFuncRef` at `offset`
-    /// (from the module's `VmOffsets::func_ref`) in every registered vmctx.
-    pub(crate) fn install(&self, code: &[(u32, usize)]) {
-        let vmctxs = self.vmctxs.lock().unwrap_or_else(|e| e.into_inner());
-        for &vmctx in vmctxs.iter() {
-            for &(offset, entry) in code {
-                // SAFETY: a registered vmctx is live: `InstanceInner::drop` detaches it, under
-                // this lock, before freeing it. `offset` is that of a defined function's
-                // `VMFuncRef` in the layout of the module all registered instances share, and
-                // `entry` is published code of the same function.
-                unsafe { VMFuncRef::store_wasm_call((vmctx + offset as usize) as *mut VMFuncRef, entry as *const u8) };
-            }
-        }
-    }
-}
-
 impl Drop for InstanceInner {
     fn drop(&mut self) {
         self.module.inner.code_for(self.bounds_checks).instances().detach(self.vmctx);
@@ -294,7 +256,7 @@ impl Drop for InstanceInner {
     }
 }
 
-fn link_error(import: &crate::module::ImportDesc, message: impl std::fmt::Display) -> Error {
+fn link_error(import: &crate::environ::info::ImportDesc, message: impl std::fmt::Display) -> Error {
     Error::Link(format!("incompatible import type for {}.{}: {message}", import.module, import.name))
 }
 
@@ -318,14 +280,14 @@ impl Instance {
                 }
                 (ExternType::Memory(expected), Extern::Memory(m)) => {
                     let actual = m.ty();
-                    let limits = crate::types::Limits { min: m.size(), max: actual.limits.max };
+                    let limits = crate::environ::types::Limits { min: m.size(), max: actual.limits.max };
                     if !limits.matches(&expected.limits) || actual.shared != expected.shared {
                         return Err(link_error(import, "memory limits do not match"));
                     }
                     memories.push(m.clone());
                 }
                 (ExternType::Table(expected), Extern::Table(t)) => {
-                    let limits = crate::types::Limits { min: t.size(), max: t.ty().limits.max };
+                    let limits = crate::environ::types::Limits { min: t.size(), max: t.ty().limits.max };
                     if t.element() != expected.element || !limits.matches(&expected.limits) {
                         return Err(link_error(import, "table type or limits do not match"));
                     }
@@ -522,7 +484,7 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
         *at(0).cast::<VMContextHeader>() = VMContextHeader {
             magic: VMCONTEXT_MAGIC,
             _pad: 0,
-            stack_limit: crate::entry::thread_stack_limit(),
+            stack_limit: crate::runtime::entry::thread_stack_limit(),
             owner: Rc::as_ptr(inner).cast(),
         };
         for (i, memory) in inner.memories.iter().enumerate() {

@@ -45,7 +45,7 @@
 //! Stores are single-threaded (`Rc`), like the handles that hold them.
 
 use crate::func::{Func, HostFunc};
-use crate::instance::InstanceInner;
+use crate::runtime::instance::InstanceInner;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};

@@ -1,0 +1,64 @@
+//! Per function: translate a body to CLIF (`translate/`), compile it with Cranelift, and
+//! collect its machine code and trap sites. Compiled code has no relocations: it reaches
+//! everything through its `vmctx` (see `environ/vmctx.rs`), so the bytes do not depend on
+//! where anything lives in this process.
+
+use super::translate;
+use crate::environ::compiled::CompiledFunction;
+use crate::environ::config::BoundsChecks;
+use crate::environ::error::{Error, Result};
+use crate::environ::info::ModuleInfo;
+use crate::environ::trap::Trap;
+use crate::environ::vmctx::VmOffsets;
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_codegen::Context;
+use cranelift_frontend::FunctionBuilderContext;
+use rayon::prelude::*;
+
+/// Compiles defined functions `defined` (indices among defined functions) of `info` with
+/// `isa` (the tier's), for memories checked as `bounds_checks` says, and returns their code
+/// in that order; in parallel on rayon's pool if `parallel`, else on the calling thread.
+pub(crate) fn compile_functions(
+    isa: &dyn TargetIsa,
+    info: &ModuleInfo,
+    offsets: &VmOffsets,
+    bounds_checks: BoundsChecks,
+    defined: &[usize],
+    parallel: bool,
+) -> Result<Vec<CompiledFunction>> {
+    let compile_one = |(context, builder_context): &mut (Context, FunctionBuilderContext), defined: usize| {
+        context.clear();
+        let index = info.num_imported_funcs + defined as u32;
+        let frontend = isa.frontend_config();
+        translate::translate_function(
+            info,
+            offsets,
+            frontend,
+            index,
+            bounds_checks,
+            &mut context.func,
+            builder_context,
+        )?;
+        finish(isa, context, info.bodies[defined].start as u64)
+    };
+    let new_contexts = || (Context::new(), FunctionBuilderContext::new());
+    if parallel {
+        defined.par_iter().map_init(new_contexts, |contexts, &d| compile_one(contexts, d)).collect::<Result<Vec<_>>>()
+    } else {
+        let mut contexts = new_contexts();
+        defined.iter().map(|&d| compile_one(&mut contexts, d)).collect::<Result<Vec<_>>>()
+    }
+}
+
+/// Compiles the function in `context` and takes its code and trap sites.
+pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) -> Result<CompiledFunction> {
+    let code = context
+        .compile(isa, &mut Default::default())
+        .map_err(|e| Error::compile(format!("code generation failed: {:?}", e.inner), offset))?;
+    if !code.buffer.relocs().is_empty() {
+        return Err(Error::compile("code generation needs a relocation heron does not support", offset));
+    }
+    let traps =
+        code.buffer.traps().iter().filter_map(|t| Trap::from_clif(t.code).map(|trap| (t.offset, trap))).collect();
+    Ok(CompiledFunction { bytes: code.code_buffer().to_vec(), alignment: code.buffer.alignment as u64, traps })
+}

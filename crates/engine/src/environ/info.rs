@@ -1,0 +1,348 @@
+//! Decoding and validation: a wasm binary becomes a `ModuleInfo`, everything known about a
+//! module except its machine code (types, imports, exports, segments, the byte ranges of
+//! function bodies). Shared by the compiler, which translates the bodies, and the runtime,
+//! which instantiates. No runtime state lives here.
+#![forbid(unsafe_code)]
+
+use crate::environ::error::{Error, Result};
+use crate::environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+use std::ops::Range;
+use wasmparser::{Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
+
+/// The proposals heron implements completely. Anything else is rejected by validation, so
+/// `validate()` is honest about what `compile()` can do.
+pub(crate) fn features() -> WasmFeatures {
+    WasmFeatures::WASM1
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::SIMD
+}
+
+/// A constant expression as heron evaluates it at instantiation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ConstExpr {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+    V128(u128),
+    RefNull,
+    RefFunc(u32),
+    GlobalGet(u32),
+}
+
+/// Where an element or data segment goes, if anywhere.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SegmentMode {
+    Active { index: u32, offset: ConstExpr },
+    Passive,
+    Declared,
+}
+
+#[derive(Debug)]
+pub(crate) struct ElementSegment {
+    pub mode: SegmentMode,
+    pub items: Vec<ConstExpr>,
+}
+
+#[derive(Debug)]
+pub(crate) struct DataSegment {
+    pub mode: SegmentMode,
+    /// Byte range of the contents in the module's bytes.
+    pub range: Range<usize>,
+}
+
+/// What is exported: kind and index in that kind's index space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EntityIndex {
+    Func(u32),
+    Table(u32),
+    Memory(u32),
+    Global(u32),
+}
+
+/// One import of a module.
+#[derive(Clone, Debug)]
+pub struct ImportDesc {
+    /// The module name.
+    pub module: String,
+    /// The field name.
+    pub name: String,
+    /// What must be supplied.
+    pub ty: ExternType,
+}
+
+/// One export of a module.
+#[derive(Clone, Debug)]
+pub struct ExportDesc {
+    /// The export's name.
+    pub name: String,
+    /// What is exported.
+    pub ty: ExternType,
+    pub(crate) index: EntityIndex,
+}
+
+/// Everything known about a module except its machine code.
+#[derive(Default, Debug)]
+pub(crate) struct ModuleInfo {
+    pub bytes: Vec<u8>,
+    pub types: Vec<FuncType>,
+    /// Engine-wide signature id of each type index.
+    pub type_ids: Vec<u32>,
+    /// Type index of every function, imported ones first.
+    pub funcs: Vec<u32>,
+    pub tables: Vec<TableType>,
+    pub memories: Vec<MemoryType>,
+    /// Every global's type, imported ones first.
+    pub globals: Vec<GlobalType>,
+    /// Initialiser of each defined global.
+    pub global_inits: Vec<ConstExpr>,
+    pub num_imported_funcs: u32,
+    pub num_imported_tables: u32,
+    pub num_imported_memories: u32,
+    pub num_imported_globals: u32,
+    pub imports: Vec<ImportDesc>,
+    pub exports: Vec<ExportDesc>,
+    pub start: Option<u32>,
+    pub elements: Vec<ElementSegment>,
+    pub data: Vec<DataSegment>,
+    /// Byte range of each defined function's body (locals and code).
+    pub bodies: Vec<Range<usize>>,
+}
+
+impl ModuleInfo {
+    /// Signature of function `index`.
+    pub fn func_type(&self, index: u32) -> &FuncType {
+        &self.types[self.funcs[index as usize] as usize]
+    }
+
+    /// Whether function `index` is defined by this module (not imported).
+    pub fn is_defined_func(&self, index: u32) -> bool {
+        index >= self.num_imported_funcs
+    }
+
+    /// Type of global `index` (imported or defined).
+    pub fn global_type(&self, index: u32) -> GlobalType {
+        self.globals[index as usize]
+    }
+
+    /// Decodes and validates `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<ModuleInfo> {
+        let mut info = ModuleInfo { bytes: bytes.to_vec(), ..Default::default() };
+        let mut validator = Validator::new_with_features(features());
+        let mut parser = Parser::new(0);
+        parser.set_features(features());
+        // Function bodies are validated after the walk over the sections, in parallel: on
+        // large modules body validation is most of the time `new Module` takes.
+        let mut bodies = Vec::new();
+        let walked = (|| {
+            for payload in parser.parse_all(bytes) {
+                let payload = payload?;
+                if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
+                    let range = body.range();
+                    info.bodies.push(range.start as usize..range.end as usize);
+                    bodies.push((to_validate, body));
+                    continue;
+                }
+                info.read_payload(payload)?;
+            }
+            Ok(())
+        })();
+        // A bad body comes before anything the walk found wrong after the code section.
+        validate_bodies(bodies)?;
+        walked.map(|()| info)
+    }
+
+    fn read_payload(&mut self, payload: Payload<'_>) -> Result<()> {
+        match payload {
+            Payload::TypeSection(reader) => {
+                for group in reader.into_iter_with_offsets() {
+                    let (offset, group) = group?;
+                    for sub in group.into_types() {
+                        self.types.push(FuncType::from_wasm(sub.unwrap_func(), offset)?);
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports_with_offsets() {
+                    let (offset, import) = import?;
+                    let ty = match import.ty {
+                        TypeRef::Func(type_index) | TypeRef::FuncExact(type_index) => {
+                            self.funcs.push(type_index);
+                            self.num_imported_funcs += 1;
+                            ExternType::Func(self.types[type_index as usize].clone())
+                        }
+                        TypeRef::Table(t) => {
+                            let t = table_type(t, offset)?;
+                            self.tables.push(t);
+                            self.num_imported_tables += 1;
+                            ExternType::Table(t)
+                        }
+                        TypeRef::Memory(m) => {
+                            let m = memory_type(m);
+                            self.memories.push(m);
+                            self.num_imported_memories += 1;
+                            ExternType::Memory(m)
+                        }
+                        TypeRef::Global(g) => {
+                            let g = global_type(g, offset)?;
+                            self.globals.push(g);
+                            self.num_imported_globals += 1;
+                            ExternType::Global(g)
+                        }
+                        TypeRef::Tag(_) => return Err(Error::compile("unsupported feature: exception tags", offset)),
+                    };
+                    self.imports.push(ImportDesc { module: import.module.into(), name: import.name.into(), ty });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for type_index in reader {
+                    self.funcs.push(type_index?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader.into_iter_with_offsets() {
+                    let (offset, table) = table?;
+                    if let wasmparser::TableInit::Expr(_) = table.init {
+                        return Err(Error::compile("unsupported feature: table initializer expressions", offset));
+                    }
+                    self.tables.push(table_type(table.ty, offset)?);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    self.memories.push(memory_type(memory?));
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for global in reader.into_iter_with_offsets() {
+                    let (offset, global) = global?;
+                    self.globals.push(global_type(global.ty, offset)?);
+                    self.global_inits.push(const_expr(&global.init_expr)?);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export?;
+                    let (index, ty) = self.entity(export.kind, export.index);
+                    self.exports.push(ExportDesc { name: export.name.into(), ty, index });
+                }
+            }
+            Payload::StartSection { func, .. } => self.start = Some(func),
+            Payload::ElementSection(reader) => {
+                for element in reader {
+                    self.elements.push(element_segment(element?)?);
+                }
+            }
+            Payload::DataSection(reader) => {
+                for data in reader {
+                    let data = data?;
+                    let mode = match data.kind {
+                        wasmparser::DataKind::Passive => SegmentMode::Passive,
+                        wasmparser::DataKind::Active { memory_index, offset_expr } => {
+                            SegmentMode::Active { index: memory_index, offset: const_expr(&offset_expr)? }
+                        }
+                    };
+                    let end = data.range.end as usize;
+                    self.data.push(DataSegment { mode, range: end - data.data.len()..end });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn entity(&self, kind: wasmparser::ExternalKind, index: u32) -> (EntityIndex, ExternType) {
+        use wasmparser::ExternalKind as K;
+        match kind {
+            K::Func | K::FuncExact => (EntityIndex::Func(index), ExternType::Func(self.func_type(index).clone())),
+            K::Table => (EntityIndex::Table(index), ExternType::Table(self.tables[index as usize])),
+            K::Memory => (EntityIndex::Memory(index), ExternType::Memory(self.memories[index as usize])),
+            K::Global => (EntityIndex::Global(index), ExternType::Global(self.globals[index as usize])),
+            K::Tag => unreachable!("exception tags are rejected by validation"),
+        }
+    }
+}
+
+fn limits(min: u64, max: Option<u64>) -> Limits {
+    Limits { min, max }
+}
+
+fn table_type(t: wasmparser::TableType, offset: u64) -> Result<TableType> {
+    let element = ValType::from_wasm(wasmparser::ValType::Ref(t.element_type), offset)?;
+    Ok(TableType { element, limits: limits(t.initial, t.maximum) })
+}
+
+fn memory_type(m: wasmparser::MemoryType) -> MemoryType {
+    MemoryType { limits: limits(m.initial, m.maximum), shared: m.shared }
+}
+
+fn global_type(g: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
+    Ok(GlobalType { content: ValType::from_wasm(g.content_type, offset)?, mutable: g.mutable })
+}
+
+/// Reads a constant expression of the forms 2.0 allows: one constant, `ref.null`, `ref.func`
+/// or `global.get`.
+fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
+    use wasmparser::Operator as O;
+    let mut reader = expr.get_operators_reader();
+    let offset = reader.original_position();
+    let value = match reader.read()? {
+        O::I32Const { value } => ConstExpr::I32(value),
+        O::I64Const { value } => ConstExpr::I64(value),
+        O::F32Const { value } => ConstExpr::F32(value.bits()),
+        O::F64Const { value } => ConstExpr::F64(value.bits()),
+        O::V128Const { value } => ConstExpr::V128(u128::from_le_bytes(*value.bytes())),
+        O::RefNull { .. } => ConstExpr::RefNull,
+        O::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
+        O::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
+        other => return Err(Error::compile(format!("unsupported constant expression {other:?}"), offset)),
+    };
+    match reader.read()? {
+        O::End => Ok(value),
+        _ => Err(Error::compile("unsupported feature: extended constant expressions", offset)),
+    }
+}
+
+fn element_segment(element: wasmparser::Element<'_>) -> Result<ElementSegment> {
+    let mode = match element.kind {
+        wasmparser::ElementKind::Passive => SegmentMode::Passive,
+        wasmparser::ElementKind::Declared => SegmentMode::Declared,
+        wasmparser::ElementKind::Active { table_index, offset_expr } => {
+            SegmentMode::Active { index: table_index.unwrap_or(0), offset: const_expr(&offset_expr)? }
+        }
+    };
+    let items = match element.items {
+        wasmparser::ElementItems::Functions(reader) => {
+            reader.into_iter().map(|f| Ok(ConstExpr::RefFunc(f?))).collect::<Result<_>>()?
+        }
+        wasmparser::ElementItems::Expressions(_, reader) => {
+            reader.into_iter().map(|e| const_expr(&e?)).collect::<Result<_>>()?
+        }
+    };
+    Ok(ElementSegment { mode, items })
+}
+
+/// Validates function bodies on all cores, reporting the error of the first bad body in
+/// module order (as a sequential validation would).
+fn validate_bodies(
+    bodies: Vec<(wasmparser::FuncToValidate<wasmparser::ValidatorResources>, wasmparser::FunctionBody<'_>)>,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let outcomes: Vec<std::result::Result<(), wasmparser::BinaryReaderError>> = bodies
+        .into_par_iter()
+        .map_init(wasmparser::FuncValidatorAllocations::default, |allocations, (to_validate, body)| {
+            let mut func_validator = to_validate.into_validator(std::mem::take(allocations));
+            let outcome = func_validator.validate(&body);
+            *allocations = func_validator.into_allocations();
+            outcome
+        })
+        .collect();
+    for outcome in outcomes {
+        outcome?;
+    }
+    Ok(())
+}

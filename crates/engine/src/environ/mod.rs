@@ -1,0 +1,11 @@
+//! Facts shared by the compiler and the runtime: wasm types, module metadata, the vmctx
+//! layout, the list of builtins, configuration and trap codes. Depends on nothing else in
+//! the crate (an architecture test checks it).
+
+pub(crate) mod compiled;
+pub(crate) mod config;
+pub(crate) mod error;
+pub(crate) mod info;
+pub(crate) mod trap;
+pub(crate) mod types;
+pub(crate) mod vmctx;

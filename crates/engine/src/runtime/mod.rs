@@ -1,0 +1,16 @@
+//! Everything that maps memory, runs code or handles signals: code memory, signals, entry,
+//! builtins (libcalls), memories, tables, globals, instances, stores, and the scheduler
+//! that fills a module's code table. Depends on `environ`; reaches the compiler only
+//! through `lazy::CodeSource`, which the API layer implements.
+
+pub(crate) mod code_memory;
+pub(crate) mod entry;
+pub(crate) mod global;
+pub(crate) mod instance;
+pub(crate) mod instance_registry;
+pub(crate) mod lazy;
+pub(crate) mod libcalls;
+pub(crate) mod memory;
+pub(crate) mod signals;
+pub(crate) mod store;
+pub(crate) mod table;
