@@ -69,7 +69,7 @@ impl CodeSource for ModuleInner {
     ) -> Result<CodeMemory> {
         let isa = self.engine.isa_for(tier);
         let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, bounds_checks, defined, parallel)?;
-        CodeMemory::load(self.engine.isa_owned(), compiled)
+        CodeMemory::load(self.engine.isa_owned(), compiled, Some(&self.info.names))
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod compiled;
 pub(crate) mod config;
 pub(crate) mod error;
 pub(crate) mod info;
+pub(crate) mod names;
 pub(crate) mod trap;
 pub(crate) mod types;
 pub(crate) mod vmctx;

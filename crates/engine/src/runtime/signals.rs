@@ -3,6 +3,7 @@
 //! Also gives each thread that enters compiled code an alternate signal stack, and finds
 //! the thread's stack bounds.
 
+use crate::runtime::backtrace;
 use crate::runtime::code_memory;
 use crate::runtime::entry;
 use std::cell::Cell;
@@ -44,6 +45,12 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context
     if entry::in_wasm() {
         if let Some(trap) = code_memory::trap_at(pc) {
             if let Some((sp, resume)) = entry::unwind_target(trap) {
+                // SAFETY: as above.
+                let (fp, trap_sp) = unsafe {
+                    let gregs = &(*ucontext).uc_mcontext.gregs;
+                    (gregs[libc::REG_RBP as usize] as usize, gregs[libc::REG_RSP as usize] as usize)
+                };
+                backtrace::record(pc, fp, trap_sp, entry::entry_frame_pointer(sp));
                 // SAFETY: as above; resuming at the landing pad with the entry's saved stack
                 // pointer abandons only compiled-code frames, which own no resources.
                 unsafe {
@@ -113,6 +120,7 @@ thread_local! {
 /// thread-locals the signal handler reads, so the handler never initialises them.
 pub(crate) fn prepare_thread() {
     let _ = entry::in_wasm();
+    backtrace::prepare_thread();
     // SAFETY: querying this thread's alternate signal stack into a local struct.
     let has_alt_stack = unsafe {
         let mut current: libc::stack_t = std::mem::zeroed();
