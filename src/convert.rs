@@ -137,7 +137,8 @@ unsafe fn call_global_bigint(env: sys::napi_env, value: sys::napi_value) -> Resu
 /// Converts a wasm value of type `ty` to JS (ToJSValue).
 ///
 /// # Safety
-/// `env` must be the current JS environment.
+/// `env` must be the current JS environment, and `raw` a value of `ty` written by wasm or
+/// the engine (a funcref there is a live function's).
 pub(crate) unsafe fn to_js(env: sys::napi_env, raw: &ValRaw, ty: ValType) -> Result<sys::napi_value, Pending> {
     let mut value = ptr::null_mut();
     // SAFETY: the live env and a pointer to a local.
@@ -148,7 +149,9 @@ pub(crate) unsafe fn to_js(env: sys::napi_env, raw: &ValRaw, ty: ValType) -> Res
             ValType::F32 => sys::napi_create_double(env, f64::from(f32::from_bits(raw.get_u32())), &mut value),
             ValType::F64 => sys::napi_create_double(env, f64::from_bits(raw.get_u64()), &mut value),
             ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
-            ValType::FuncRef | ValType::ExternRef => match Val::from_raw(*raw, ty) {
+            // SAFETY: `raw` holds a value of `ty` written by wasm or the engine; a funcref there
+            // is a canonical `VMFuncRef` of a live function.
+            ValType::FuncRef | ValType::ExternRef => match unsafe { Val::from_raw(*raw, ty) } {
                 Val::FuncRef(Some(function)) => return func::function_object(env, function),
                 Val::ExternRef(Some(reference)) => return Ok(externref::value(env, reference)),
                 _ => sys::napi_get_null(env, &mut value),
@@ -220,7 +223,9 @@ pub(crate) unsafe fn to_val(env: sys::napi_env, value: sys::napi_value, ty: ValT
     let mut slot = ValRaw::default();
     // SAFETY: per this function's contract.
     unsafe { to_wasm(env, value, ty, &mut slot) }?;
-    Ok(Val::from_raw(slot, ty))
+    // SAFETY: `to_wasm` wrote a value of `ty`: a funcref only from a live wasm function
+    // object, which `value` keeps alive.
+    Ok(unsafe { Val::from_raw(slot, ty) })
 }
 
 /// ToJSValue of a typed value.

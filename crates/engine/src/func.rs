@@ -5,11 +5,13 @@
 use crate::engine::Engine;
 use crate::environ::error::{Error, HostError, Result};
 use crate::environ::types::{FuncType, ValType};
+use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::{VMContextHeader, VMFuncRef, HOST_CONTEXT_MAGIC, VMCONTEXT_MAGIC};
 use crate::runtime::entry::{self, Unwind};
 use crate::runtime::instance::InstanceInner;
+use crate::runtime::libcalls;
 use crate::runtime::store::Store;
-use crate::values::{Val, ValRaw};
+use crate::values::Val;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -78,13 +80,16 @@ fn retain_returned_funcrefs(results: &[ValType], values: &[ValRaw]) {
     if !results.contains(&ValType::FuncRef) {
         return;
     }
-    let Some(store) = crate::runtime::entry::entered_func().and_then(Func::from_vm_func_ref).and_then(|f| f.store())
-    else {
+    // SAFETY: the entered function is alive while the entry runs, and is canonical.
+    let entered = crate::runtime::entry::entered_func().and_then(|f| unsafe { Func::from_vm_func_ref(f) });
+    let Some(store) = entered.and_then(|f| f.store()) else {
         return;
     };
     for (ty, raw) in results.iter().zip(values) {
         if *ty == ValType::FuncRef {
-            if let Some(func) = Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) {
+            // SAFETY: the caller guarantees the functions are alive; funcref values written by
+            // compiled code or by `Val::to_raw` are canonical `VMFuncRef`s.
+            if let Some(func) = unsafe { Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) } {
                 store.retain(&func);
             }
         }
@@ -101,8 +106,16 @@ impl Func {
     ) -> Func {
         let signature = ty.clone();
         Func::new_raw(engine, ty, move |slots| {
-            let args: Vec<Val> =
-                signature.params().iter().zip(slots.iter()).map(|(t, raw)| Val::from_raw(*raw, *t)).collect();
+            let args: Vec<Val> = signature
+                .params()
+                .iter()
+                .zip(slots.iter())
+                .map(|(t, raw)| {
+                    // SAFETY: wasm passed arguments of the signature's types; its funcrefs are
+                    // canonical and alive (the caller's store holds them) during the call.
+                    unsafe { Val::from_raw(*raw, *t) }
+                })
+                .collect();
             let mut results: Vec<Val> = signature.results().iter().map(|t| Val::default_for(*t)).collect();
             callback(&args, &mut results)?;
             for ((slot, value), ty) in slots.iter_mut().zip(&results).zip(signature.results()) {
@@ -134,7 +147,13 @@ impl Func {
             // SAFETY: only the address is taken; new_cyclic places the value there.
             let header_address = unsafe { std::ptr::addr_of!((*this).header) };
             HostFunc {
-                header: VMContextHeader { magic: HOST_CONTEXT_MAGIC, _pad: 0, stack_limit: 0, owner: this.cast() },
+                header: VMContextHeader {
+                    magic: HOST_CONTEXT_MAGIC,
+                    _pad: 0,
+                    stack_limit: 0,
+                    owner: this.cast(),
+                    builtins: libcalls::builtins_table(),
+                },
                 func_ref: VMFuncRef {
                     wasm_call: trampolines.host_call,
                     array_call: trampolines.array_call,
@@ -186,11 +205,15 @@ impl Func {
     }
 
     /// Recovers a handle from a funcref value (null gives `None`).
-    pub(crate) fn from_vm_func_ref(func_ref: *const VMFuncRef) -> Option<Func> {
+    ///
+    /// # Safety
+    /// `func_ref` must be null or the canonical `VMFuncRef` of a live function of this engine
+    /// (an instance's or a host function's): the owner is found through its context.
+    pub(crate) unsafe fn from_vm_func_ref(func_ref: *const VMFuncRef) -> Option<Func> {
         if func_ref.is_null() {
             return None;
         }
-        // SAFETY: a non-null funcref value points to a VMFuncRef of a live instance or host
+        // SAFETY: per this function's contract, a VMFuncRef of a live instance or host
         // function (whoever holds the value keeps it alive); its context header says which,
         // and its owner field is the address inside that owner's Rc (an instance) or Arc (a
         // host function).
@@ -262,7 +285,9 @@ impl Func {
         slots.resize(ty.params().len().max(ty.results().len()).max(1), ValRaw::default());
         // SAFETY: the slots were checked against the signature and sized for the results.
         unsafe { self.call_raw(&mut slots)? };
-        Ok(ty.results().iter().zip(slots).map(|(t, raw)| Val::from_raw(raw, *t)).collect())
+        // SAFETY: the callee wrote results of its signature's types; its funcrefs are alive,
+        // held by the callee's store, which `self` keeps alive.
+        Ok(ty.results().iter().zip(slots).map(|(t, raw)| unsafe { Val::from_raw(raw, *t) }).collect())
     }
 
     /// Whether calls of this function run optimized code now: false while it runs code of
@@ -289,7 +314,9 @@ impl Func {
                 let store = instance.store_link().get();
                 for (ty, raw) in params.iter().zip(slots.iter()) {
                     if *ty == ValType::FuncRef {
-                        if let Some(func) = Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) {
+                        // SAFETY: this function's contract: funcref arguments point to live
+                        // functions.
+                        if let Some(func) = unsafe { Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) } {
                             store.retain(&func);
                         }
                     }

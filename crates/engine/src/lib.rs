@@ -1,15 +1,18 @@
 //! heron-engine: a WebAssembly engine on Cranelift, with no knowledge of JS.
 //!
-//! The pipeline:
-//! 1. [`Module::new`] decodes and validates the binary with wasmparser (`module.rs`) into a
-//!    `ModuleInfo`: types, imports, exports, segments and function bodies.
-//! 2. `compile.rs` translates function bodies to Cranelift IR (`translate/`), compiles them,
-//!    and loads the code with cranelift-jit (`code_memory.rs`), keeping each function's trap
-//!    sites. `lazy.rs` decides when: all at once, or in the background and on first call.
-//! 3. [`Instance::new`] resolves imports, lays out the instance's `VMContext` (`vmctx.rs`),
-//!    creates memories, tables and globals, runs the segment initialisers and the start function.
-//! 4. [`Func::call`] enters compiled code through a per-signature trampoline (`entry.rs`); a trap
-//!    is a signal at a recorded trap site (`signals.rs`) that unwinds to that entry.
+//! The pipeline, by layer (ARCHITECTURE.md at the repository root has the rules):
+//! 1. `environ/`: [`Module::new`] decodes and validates the binary with wasmparser
+//!    (`environ/info.rs`) into a `ModuleInfo`: types, imports, exports, segments and function
+//!    bodies; `environ/vmctx.rs` lays out the instances' `VMContext`.
+//! 2. `compiler/`: translates function bodies to Cranelift IR (`compiler/translate/`) and
+//!    compiles them into position-independent code with its trap sites.
+//! 3. `runtime/`: loads the code (`code_memory.rs`) when `lazy.rs` says so (all at once, or in
+//!    the background and on first call); [`Instance::new`] resolves imports, fills the
+//!    `VMContext`, creates memories, tables and globals, runs the segment initialisers and the
+//!    start function; [`Func::call`] enters compiled code through a per-signature trampoline
+//!    (`entry.rs`), and a trap is a signal at a recorded trap site (`signals.rs`) that unwinds
+//!    to that entry.
+//! 4. The API on top: `engine.rs`, `module.rs`, `func.rs`, `values.rs`.
 
 mod compiler;
 mod engine;

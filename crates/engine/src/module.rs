@@ -25,6 +25,9 @@ pub struct Module {
 pub(crate) struct ModuleInner {
     pub engine: Engine,
     pub info: ModuleInfo,
+    /// Engine-wide signature id of each type index, copied into every instance's vmctx
+    /// (compiled code reads them there; they are this process's, not the module's).
+    pub type_ids: Vec<u32>,
     pub offsets: VmOffsets,
     /// The code `Module::new` compiles (eagerly or lazily): for memories with guard pages,
     /// unless the engine turned them off.
@@ -85,12 +88,19 @@ impl Module {
     pub fn with_compilation(engine: &Engine, bytes: &[u8], compilation: Compilation) -> Result<Module> {
         // Validation rejects everything heron cannot compile (`translate::check_supported`
         // finds nothing more today), so a lazy module fails here or not at all.
-        let mut info = ModuleInfo::parse(bytes)?;
-        info.type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
+        let info = ModuleInfo::parse(bytes)?;
+        let type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
         let offsets = VmOffsets::new(&info);
         let bounds_checks = if engine.guard_pages() { BoundsChecks::GuardPages } else { BoundsChecks::Explicit };
         let code = LazyCode::new(info.bodies.len(), bounds_checks, compilation);
-        let inner = Arc::new(ModuleInner { engine: engine.clone(), info, offsets, code, other_code: OnceLock::new() });
+        let inner = Arc::new(ModuleInner {
+            engine: engine.clone(),
+            info,
+            type_ids,
+            offsets,
+            code,
+            other_code: OnceLock::new(),
+        });
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&*inner)?,
             Compilation::Lazy => LazyCode::start_background(&inner),
@@ -125,6 +135,20 @@ impl Module {
     /// The exports, in declaration order.
     pub fn exports(&self) -> &[ExportDesc] {
         &self.inner.info.exports
+    }
+
+    /// The machine code of every defined function, compiled now by the optimizing tier for
+    /// memories with guard pages, as the compiler produced it (before loading). Compiled
+    /// code is position-independent, so these bytes are the same in every process; tests
+    /// check that.
+    #[doc(hidden)]
+    pub fn compiled_code_for_testing(&self) -> Result<Vec<Vec<u8>>> {
+        let inner = &self.inner;
+        let all: Vec<usize> = (0..inner.info.bodies.len()).collect();
+        let isa = inner.engine.isa_for(Tier::Optimized);
+        let compiled =
+            compiler::compile_functions(isa, &inner.info, &inner.offsets, BoundsChecks::GuardPages, &all, false)?;
+        Ok(compiled.into_iter().map(|f| f.bytes).collect())
     }
 
     /// The engine this module was compiled with.

@@ -7,6 +7,7 @@
 use heron_engine::{BoundsChecks, Engine, Extern, Instance, Memory, MemoryType, Module, Trap, Val, RESERVATION_BUDGET};
 use heron_engine::{Error, Limits};
 
+#[allow(dead_code)] // uses part of the helpers
 mod common;
 use common::{export, wat_to_wasm};
 

@@ -3,12 +3,12 @@
 //! function wasm calls a host function through.
 
 use super::compile::finish;
-use super::translate::wasm_signature;
+use super::translate::{call_builtin, wasm_signature};
+use crate::environ::builtins::Builtin;
 use crate::environ::compiled::CompiledFunction;
 use crate::environ::error::Result;
 use crate::environ::trap::Trap;
 use crate::environ::types::FuncType;
-use crate::runtime::libcalls;
 use cranelift_codegen::ir::{self, types, AbiParam, InstBuilder, MemFlagsData};
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_codegen::Context;
@@ -64,7 +64,7 @@ fn build_array_call(
 }
 
 /// A function with the wasm convention for signature `ty` that spills its arguments to a
-/// stack array, calls `libcalls::host_call` with the host function's context, traps with
+/// stack array, calls the `host_call` builtin with the host function's context, traps with
 /// `Trap::HostError` if the host failed, and returns the results from the array.
 fn build_host_call(
     ty: &FuncType,
@@ -86,13 +86,9 @@ fn build_host_call(
     for (i, param) in params[1..].iter().enumerate() {
         b.ins().store(MemFlagsData::trusted(), *param, values, i as i32 * SLOT);
     }
-    let mut sig = ir::Signature::new(CallConv::SystemV);
-    sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
-    sig.returns.push(AbiParam::new(types::I32));
-    let sig = b.import_signature(sig);
-    let callee = b.ins().iconst(types::I64, libcalls::host_call_address() as i64);
-    let call = b.ins().call_indirect(sig, callee, &[params[0], values]);
-    let failed = b.inst_results(call)[0];
+    // The host function's context holds the builtins table like an instance's.
+    let failed =
+        call_builtin(&mut b, params[0], Builtin::host_call, &[params[0], values]).expect("host_call returns a status");
     b.ins().trapnz(failed, Trap::HostError.to_clif());
     let results: Vec<_> = ty
         .results()

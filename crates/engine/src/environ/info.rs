@@ -92,8 +92,6 @@ pub struct ExportDesc {
 pub(crate) struct ModuleInfo {
     pub bytes: Vec<u8>,
     pub types: Vec<FuncType>,
-    /// Engine-wide signature id of each type index.
-    pub type_ids: Vec<u32>,
     /// Type index of every function, imported ones first.
     pub funcs: Vec<u32>,
     pub tables: Vec<TableType>,

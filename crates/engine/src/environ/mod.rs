@@ -2,6 +2,7 @@
 //! layout, the list of builtins, configuration and trap codes. Depends on nothing else in
 //! the crate (an architecture test checks it).
 
+pub(crate) mod builtins;
 pub(crate) mod compiled;
 pub(crate) mod config;
 pub(crate) mod error;
@@ -9,4 +10,5 @@ pub(crate) mod info;
 pub(crate) mod names;
 pub(crate) mod trap;
 pub(crate) mod types;
+pub(crate) mod val_raw;
 pub(crate) mod vmctx;

@@ -7,13 +7,18 @@
 //!     magic: u32, _pad: u32,                  // VMCONTEXT_MAGIC or HOST_CONTEXT_MAGIC
 //!     stack_limit: usize,                     // lowest SP wasm may use on this thread
 //!     owner: *const (),                       // Rc pointer of the instance, Arc of the host function
+//!     builtins: *const usize,                 // the process's builtins table (see builtins.rs)
 //!     memories: [*mut VMMemoryDefinition; n_memories],
 //!     globals:  [*mut VMGlobalDefinition; n_globals],
 //!     tables:   [*mut VMTableDefinition; n_tables],
 //!     imported_func_refs: [*const VMFuncRef; n_imported_funcs],
 //!     func_refs: [VMFuncRef; n_funcs],        // imported functions first, then defined ones
+//!     type_ids: [u32; n_types],               // engine-wide signature id of each type index
 //! }
 //! ```
+//! Compiled code embeds no address and no engine-wide id: builtins are called through the
+//! `builtins` table and `call_indirect` compares a callee's `type_id` with the caller's
+//! `type_ids` entry, so the same module compiles to the same bytes in every process.
 //! Memories, globals and tables are reached through pointers whatever their origin
 //! (defined, imported, created by the host), so one code shape serves all of them; the
 //! pointer loads are read-only and Cranelift hoists them out of loops.
@@ -29,6 +34,7 @@
 //! compiled (see `lazy.rs`): every caller checks, and resolves it through a libcall that
 //! compiles or waits, then stores the code in the `VMFuncRef` it called through.
 
+use crate::environ::builtins::Builtin;
 use crate::environ::info::ModuleInfo;
 use std::mem::{offset_of, size_of};
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -45,6 +51,10 @@ pub(crate) struct VMContextHeader {
     pub _pad: u32,
     pub stack_limit: usize,
     pub owner: *const (),
+    /// The builtins table (`runtime/libcalls.rs`): one function pointer per entry of
+    /// `environ/builtins.rs`'s list, in its order. Set in host contexts too: the host-call
+    /// trampoline calls through it.
+    pub builtins: *const usize,
 }
 
 /// A linear memory as compiled code sees it. `base` never moves (the memory reserves its
@@ -121,11 +131,13 @@ pub(crate) struct VmOffsets {
     n_tables: u32,
     n_funcs: u32,
     n_imported_funcs: u32,
+    n_types: u32,
     memories: u32,
     globals: u32,
     tables: u32,
     imported_func_refs: u32,
     func_refs: u32,
+    type_ids: u32,
     size: u32,
 }
 
@@ -143,18 +155,22 @@ impl VmOffsets {
         let imported_func_refs = tables + n_tables * PTR;
         // VMFuncRef is 32 bytes of pointers: 8-aligned like everything before it.
         let func_refs = imported_func_refs + n_imported_funcs * PTR;
-        let size = func_refs + n_funcs * size_of::<VMFuncRef>() as u32;
+        let type_ids = func_refs + n_funcs * size_of::<VMFuncRef>() as u32;
+        let n_types = count(module.types.len());
+        let size = type_ids + n_types * size_of::<u32>() as u32;
         VmOffsets {
             n_memories,
             n_globals,
             n_tables,
             n_funcs,
             n_imported_funcs,
+            n_types,
             memories,
             globals,
             tables,
             imported_func_refs,
             func_refs,
+            type_ids,
             size,
         }
     }
@@ -166,6 +182,23 @@ impl VmOffsets {
 
     pub const fn stack_limit() -> u32 {
         offset_of!(VMContextHeader, stack_limit) as u32
+    }
+
+    /// Offset of the pointer to the builtins table, in every context (instance or host).
+    pub const fn builtins() -> u32 {
+        offset_of!(VMContextHeader, builtins) as u32
+    }
+
+    /// Offset of a builtin's function pointer in the builtins table.
+    pub fn builtin(builtin: Builtin) -> u32 {
+        builtin.index() * PTR
+    }
+
+    /// Offset of the engine-wide signature id of type `index` (in the module's type index
+    /// space), which `call_indirect` compares with the callee's `VMFuncRef::type_id`.
+    pub fn type_id(&self, index: u32) -> u32 {
+        assert!(index < self.n_types);
+        self.type_ids + index * size_of::<u32>() as u32
     }
 
     /// Offset of the pointer to memory `index`'s definition.
@@ -234,7 +267,8 @@ mod tests {
 
     #[test]
     fn structs_have_the_sizes_compiled_code_assumes() {
-        assert_eq!(size_of::<VMContextHeader>(), 24);
+        assert_eq!(size_of::<VMContextHeader>(), 32);
+        assert_eq!(VmOffsets::builtins(), 24);
         assert_eq!(size_of::<VMFuncRef>(), 32);
         assert_eq!(size_of::<VMGlobalDefinition>(), 16);
         assert_eq!(VmOffsets::func_ref_type_id(), 24);

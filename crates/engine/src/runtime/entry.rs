@@ -9,8 +9,8 @@
 
 use crate::environ::error::HostError;
 use crate::environ::trap::Trap;
+use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMFuncRef;
-use crate::values::ValRaw;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 

@@ -5,9 +5,10 @@
 use crate::engine::Engine;
 use crate::environ::error::{Error, Result};
 use crate::environ::types::{GlobalType, ValType};
+use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMGlobalDefinition;
 use crate::runtime::store::Store;
-use crate::values::{Val, ValRaw};
+use crate::values::Val;
 use std::cell::UnsafeCell;
 use std::rc::Rc;
 
@@ -61,7 +62,9 @@ impl Global {
         // SAFETY: the storage is 16 bytes with ValRaw's layout; reads race with nothing on
         // this thread (wasm threads are not supported).
         let raw = unsafe { *self.inner.storage.get().cast::<ValRaw>() };
-        Val::from_raw(raw, self.inner.ty.content)
+        // SAFETY: a funcref global holds null or a canonical `VMFuncRef` of a function its
+        // store keeps alive (see `store.rs`).
+        unsafe { Val::from_raw(raw, self.inner.ty.content) }
     }
 
     /// Sets the value; fails for an immutable global or a value of another type.

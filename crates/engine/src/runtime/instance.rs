@@ -486,7 +486,11 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
             _pad: 0,
             stack_limit: crate::runtime::entry::thread_stack_limit(),
             owner: Rc::as_ptr(inner).cast(),
+            builtins: crate::runtime::libcalls::builtins_table(),
         };
+        for (index, id) in inner.module.inner.type_ids.iter().enumerate() {
+            *at(offsets.type_id(index as u32)).cast::<u32>() = *id;
+        }
         for (i, memory) in inner.memories.iter().enumerate() {
             *at(offsets.memory_pointer(i as u32)).cast::<usize>() = memory.definition() as usize;
         }
@@ -508,7 +512,7 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
             };
         }
         for index in info.num_imported_funcs..info.funcs.len() as u32 {
-            let type_id = info.type_ids[info.funcs[index as usize] as usize];
+            let type_id = inner.module.inner.type_ids[info.funcs[index as usize] as usize];
             let defined = (index - info.num_imported_funcs) as usize;
             *at(offsets.func_ref(index)).cast::<VMFuncRef>() = VMFuncRef {
                 wasm_call: code.entry(defined) as *const u8,

@@ -1,12 +1,15 @@
-//! Rust functions that compiled code calls by absolute address, with the host's calling
-//! convention. None may unwind: a panic across `extern "C"` aborts the process.
+//! The builtins: Rust functions compiled code calls, with the host's calling convention,
+//! through the table `builtins_table()` (declared by `environ/builtins.rs`'s list, reached
+//! through every context's `builtins` field). None may unwind: a panic across `extern "C"`
+//! aborts the process.
 
+use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS};
 use crate::environ::error::HostError;
+use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;
 use crate::runtime::entry;
 use crate::runtime::instance::InstanceInner;
-use crate::values::ValRaw;
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
 fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {
@@ -187,50 +190,24 @@ extern "C" fn table_copy(
     u32::from(instance.table_copy(dst_table, src_table, dst, src, len).is_err())
 }
 
-pub(crate) fn memory_copy_address() -> usize {
-    memory_copy as *const () as usize
+/// The builtins table: one `extern "C"` function per entry of `environ/builtins.rs`'s list,
+/// in its order, each with the signature the list gives (the compiler generates calls from
+/// the list). One per process; every context points to it (`VMContextHeader::builtins`).
+#[repr(C)]
+struct BuiltinsTable([*const (); NUM_BUILTINS]);
+
+// SAFETY: the table is immutable and holds addresses of functions, which any thread may call.
+unsafe impl Sync for BuiltinsTable {}
+
+macro_rules! builtins_table {
+    ($( $(#[$attr:meta])* $name:ident( $($param:ident),* ) $(-> $result:ident)?; )*) => {
+        static BUILTINS: BuiltinsTable = BuiltinsTable([$( $name as *const (), )*]);
+    };
 }
 
-pub(crate) fn memory_fill_address() -> usize {
-    memory_fill as *const () as usize
-}
+foreach_builtin!(builtins_table);
 
-pub(crate) fn memory_init_address() -> usize {
-    memory_init as *const () as usize
-}
-
-pub(crate) fn data_drop_address() -> usize {
-    data_drop as *const () as usize
-}
-
-pub(crate) fn table_init_address() -> usize {
-    table_init as *const () as usize
-}
-
-pub(crate) fn elem_drop_address() -> usize {
-    elem_drop as *const () as usize
-}
-
-pub(crate) fn table_copy_address() -> usize {
-    table_copy as *const () as usize
-}
-
-pub(crate) fn table_grow_address() -> usize {
-    table_grow as *const () as usize
-}
-
-pub(crate) fn table_fill_address() -> usize {
-    table_fill as *const () as usize
-}
-
-pub(crate) fn memory_grow_address() -> usize {
-    memory_grow as *const () as usize
-}
-
-pub(crate) fn host_call_address() -> usize {
-    host_call as *const () as usize
-}
-
-pub(crate) fn resolve_func_ref_address() -> usize {
-    resolve_func_ref as *const () as usize
+/// The address of the builtins table, for `VMContextHeader::builtins`.
+pub(crate) fn builtins_table() -> *const usize {
+    BUILTINS.0.as_ptr().cast()
 }

@@ -16,9 +16,11 @@ use crate::environ::error::{Error, Result};
 use crate::environ::trap::Trap;
 use crate::environ::types::MemoryType;
 use crate::environ::vmctx::VMMemoryDefinition;
-use std::cell::UnsafeCell;
+use crate::runtime::sys;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Bytes in a wasm page.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -39,10 +41,13 @@ pub const RESERVATION_BUDGET: usize = 64 << 40;
 /// Address space held by live reservations.
 static RESERVED: AtomicUsize = AtomicUsize::new(0);
 
-/// A linear memory. Cheap to clone; clones share the memory.
+/// A linear memory. Cheap to clone; clones share the memory. Single-threaded (`Rc`), like
+/// the instances using it: heron has no wasm threads (shared memories), so the definition
+/// compiled code reads and `grow` writes is only ever touched by one thread, and the type
+/// system keeps it so.
 #[derive(Clone)]
 pub struct Memory {
-    inner: Arc<MemoryInner>,
+    inner: Rc<MemoryInner>,
 }
 
 struct MemoryInner {
@@ -50,23 +55,15 @@ struct MemoryInner {
     definition: Box<UnsafeCell<VMMemoryDefinition>>,
     ty: MemoryType,
     bounds_checks: BoundsChecks,
-    /// Bytes mapped at the base (the reservation, or the explicit style's mapping); serialises
-    /// `grow`.
-    mapped: Mutex<usize>,
+    /// Bytes mapped at the base (the reservation, or the explicit style's mapping).
+    mapped: Cell<usize>,
     /// Told after every successful grow by a non-zero delta (see `set_grow_observer`).
-    grow_observer: Mutex<Option<GrowObserver>>,
+    grow_observer: RefCell<Option<GrowObserver>>,
 }
 
 /// Called after the memory grew, from wherever the grow happened (the host or `memory.grow`
 /// in compiled code).
 pub type GrowObserver = Arc<dyn Fn() + Send + Sync>;
-
-// SAFETY: the mapping is owned by this memory; `definition` is only written by `grow` under
-// the `mapped` lock. Wasm threads (shared memories) are not supported, so no compiled code on
-// another thread reads it concurrently.
-unsafe impl Send for MemoryInner {}
-// SAFETY: as above.
-unsafe impl Sync for MemoryInner {}
 
 impl Memory {
     /// A new zero-filled memory of `ty.limits.min` pages.
@@ -87,12 +84,12 @@ impl Memory {
         };
         let definition = VMMemoryDefinition { base, current_length: 0 };
         let memory = Memory {
-            inner: Arc::new(MemoryInner {
+            inner: Rc::new(MemoryInner {
                 definition: Box::new(UnsafeCell::new(definition)),
                 ty,
                 bounds_checks,
-                mapped: Mutex::new(mapped),
-                grow_observer: Mutex::new(None),
+                mapped: Cell::new(mapped),
+                grow_observer: RefCell::new(None),
             }),
         };
         memory.grow(ty.limits.min)?;
@@ -116,7 +113,9 @@ impl Memory {
 
     /// Current size in bytes.
     pub fn data_size(&self) -> usize {
-        // SAFETY: a plain read of the definition this memory owns.
+        // SAFETY: a plain read of the definition this memory owns; nothing writes it
+        // meanwhile: `grow` runs on this thread (the memory is not `Send`) and holds no
+        // reference across calls.
         unsafe { (*self.inner.definition.get()).current_length }
     }
 
@@ -131,7 +130,7 @@ impl Memory {
     /// earlier one). Embedders use it to invalidate views of the old size, e.g. to detach a
     /// JS ArrayBuffer at once, even when compiled code grows the memory.
     pub fn set_grow_observer(&self, observer: Option<GrowObserver>) {
-        *self.inner.grow_observer.lock().unwrap_or_else(|e| e.into_inner()) = observer;
+        *self.inner.grow_observer.borrow_mut() = observer;
     }
 
     /// Grows by `delta` pages; returns the old size in pages.
@@ -139,7 +138,7 @@ impl Memory {
         let old_pages = self.grow_locked(delta)?;
         if delta > 0 {
             // Outside the grow lock, so the observer may use the memory freely.
-            let observer = self.inner.grow_observer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let observer = self.inner.grow_observer.borrow().clone();
             if let Some(observer) = observer {
                 observer();
             }
@@ -148,7 +147,7 @@ impl Memory {
     }
 
     fn grow_locked(&self, delta: u64) -> Result<u64> {
-        let mut mapped = self.inner.mapped.lock().unwrap_or_else(|e| e.into_inner());
+        let mapped = self.inner.mapped.get();
         let old_pages = self.size();
         let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
         let new_pages = old_pages.checked_add(delta).filter(|p| *p <= maximum);
@@ -176,7 +175,7 @@ impl Memory {
                     return Err(Error::Resource("out of memory growing a memory".into()));
                 }
             }
-            BoundsChecks::Explicit if new_bytes > *mapped => {
+            BoundsChecks::Explicit if new_bytes > mapped => {
                 // Room to double (within the maximum), so growing page by page does not move
                 // the memory every time; pages past the length are never touched, so cost
                 // nothing.
@@ -184,19 +183,20 @@ impl Memory {
                 // SAFETY: `[base, base + mapped)` is this memory's own mapping. Nothing holds
                 // its address across a grow: compiled code loads the base at every access,
                 // and host views are invalidated by the grow observer.
-                let moved = unsafe { libc::mremap(self.data_ptr().cast(), *mapped, new_mapped, libc::MREMAP_MAYMOVE) };
-                if moved == libc::MAP_FAILED {
+                let moved = unsafe { sys::remap(self.data_ptr(), mapped, new_mapped) };
+                let Some(moved) = moved else {
                     return Err(Error::Resource("out of memory growing a memory".into()));
-                }
-                *mapped = new_mapped;
-                // SAFETY: under the `mapped` lock, like every write of the definition.
-                unsafe { (*self.inner.definition.get()).base = moved.cast() };
+                };
+                self.inner.mapped.set(new_mapped);
+                // SAFETY: the only writer of the definition, on the memory's one thread;
+                // compiled code reading it is not running in the middle of this call.
+                unsafe { (*self.inner.definition.get()).base = moved };
             }
             // The mapping is already big enough, and zero past the length: nothing ever
             // writes beyond it.
             BoundsChecks::Explicit => {}
         }
-        // SAFETY: under the `mapped` lock; compiled code only reads the length.
+        // SAFETY: as above; compiled code only reads the length.
         unsafe { (*self.inner.definition.get()).current_length = new_bytes };
         Ok(old_pages)
     }
@@ -222,18 +222,18 @@ impl Memory {
 
     /// A number identifying this memory among the live ones (stable while any handle lives).
     pub fn id(&self) -> usize {
-        Arc::as_ptr(&self.inner) as usize
+        Rc::as_ptr(&self.inner) as usize
     }
 
     /// Whether two handles name the same memory.
     pub fn same(&self, other: &Memory) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        Rc::ptr_eq(&self.inner, &other.inner)
     }
 }
 
 impl Drop for MemoryInner {
     fn drop(&mut self) {
-        let mapped = *self.mapped.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mapped = self.mapped.get();
         // SAFETY: the mapping made in `new` (or moved by `grow`); no instance refers to it any
         // more, since instances hold a `Memory` handle.
         unsafe { libc::munmap(self.definition.get_mut().base.cast(), mapped) };

@@ -15,4 +15,5 @@ pub(crate) mod memory;
 pub(crate) mod perf_map;
 pub(crate) mod signals;
 pub(crate) mod store;
+pub(crate) mod sys;
 pub(crate) mod table;

@@ -1,11 +1,14 @@
 //! Signal handling: turns a fault at a trap site of heron's code into a trap, and passes
 //! every other signal to the handler installed before heron's (Node's and V8's among them).
 //! Also gives each thread that enters compiled code an alternate signal stack, and finds
-//! the thread's stack bounds.
+//! the thread's stack bounds. Platform specifics (the interrupted context's registers,
+//! thread stacks, priorities) are in `sys/`.
 
+use crate::environ::trap::Trap;
 use crate::runtime::backtrace;
 use crate::runtime::code_memory;
 use crate::runtime::entry;
+use crate::runtime::sys;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -38,27 +41,30 @@ pub(crate) fn install() {
     });
 }
 
+/// Whether a fault at `pc` is heron's: only on a thread inside compiled code (`in_wasm`),
+/// and only at a recorded trap site (`trap_at`, the code registry's lookup). Everything
+/// else, V8's own guard-page faults included, belongs to the previous handler. Takes the
+/// thread state and the lookup as arguments so it can be tested without raising a signal.
+pub(crate) fn classify(pc: usize, in_wasm: bool, trap_at: impl FnOnce(usize) -> Option<Trap>) -> Option<Trap> {
+    if in_wasm {
+        trap_at(pc)
+    } else {
+        None
+    }
+}
+
 extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    let ucontext = context.cast::<libc::ucontext_t>();
     // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler.
-    let pc = unsafe { (*ucontext).uc_mcontext.gregs[libc::REG_RIP as usize] as usize };
-    if entry::in_wasm() {
-        if let Some(trap) = code_memory::trap_at(pc) {
-            if let Some((sp, resume)) = entry::unwind_target(trap) {
-                // SAFETY: as above.
-                let (fp, trap_sp) = unsafe {
-                    let gregs = &(*ucontext).uc_mcontext.gregs;
-                    (gregs[libc::REG_RBP as usize] as usize, gregs[libc::REG_RSP as usize] as usize)
-                };
-                backtrace::record(pc, fp, trap_sp, entry::entry_frame_pointer(sp));
-                // SAFETY: as above; resuming at the landing pad with the entry's saved stack
-                // pointer abandons only compiled-code frames, which own no resources.
-                unsafe {
-                    (*ucontext).uc_mcontext.gregs[libc::REG_RSP as usize] = sp as i64;
-                    (*ucontext).uc_mcontext.gregs[libc::REG_RIP as usize] = resume as i64;
-                }
-                return;
-            }
+    let pc = unsafe { sys::context_pc(context) };
+    if let Some(trap) = classify(pc, entry::in_wasm(), code_memory::trap_at) {
+        if let Some((sp, resume)) = entry::unwind_target(trap) {
+            // SAFETY: as above.
+            let (fp, trap_sp) = unsafe { sys::context_frame(context) };
+            backtrace::record(pc, fp, trap_sp, entry::entry_frame_pointer(sp));
+            // SAFETY: as above; resuming at the landing pad with the entry's saved stack
+            // pointer abandons only compiled-code frames, which own no resources.
+            unsafe { sys::context_resume(context, sp, resume) };
+            return;
         }
     }
     // SAFETY: not ours: hand it to the previous handler exactly as we received it.
@@ -157,34 +163,45 @@ pub(crate) fn prepare_thread() {
 
 /// The lowest usable address of the current thread's stack.
 pub(crate) fn thread_stack_low() -> usize {
-    let here = &0u8 as *const u8 as usize;
-    // SAFETY: pthread_getattr_np fills `attr` for the calling thread; it is destroyed after use.
-    let (low, size) = unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return here.saturating_sub(1 << 20);
-        }
-        let mut address: *mut libc::c_void = ptr::null_mut();
-        let mut size: libc::size_t = 0;
-        libc::pthread_attr_getstack(&attr, &mut address, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        (address as usize, size)
-    };
-    // An unlimited main-thread stack reports an enormous size: budget 8 MiB below here.
-    if size > 64 << 20 {
-        return here.saturating_sub(8 << 20);
-    }
-    low
+    sys::thread_stack_low()
 }
 
-/// Makes the calling thread yield the CPU to normal-priority threads (nice +10): background
-/// compiler threads call it, so the thread running wasm and JS goes first. Thread setup,
-/// like `prepare_thread`; best effort.
+/// Makes the calling thread yield the CPU to normal-priority threads: background compiler
+/// threads call it, so the thread running wasm and JS goes first. Best effort.
 pub(crate) fn lower_thread_priority() {
-    // SAFETY: gettid has no preconditions; setpriority on this thread's own id changes only
-    // its scheduling priority.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    sys::lower_thread_priority()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environ::compiled::CompiledFunction;
+    use crate::runtime::code_memory::CodeMemory;
+    use cranelift_codegen::settings;
+
+    #[test]
+    fn only_recorded_sites_on_a_thread_in_wasm_are_traps() {
+        let site = |pc: usize| (pc == 0x1000).then_some(Trap::IntegerDivideByZero);
+        assert_eq!(classify(0x1000, true, site), Some(Trap::IntegerDivideByZero));
+        assert_eq!(classify(0x1001, true, site), None, "a fault next to a site is not ours");
+        assert_eq!(classify(0x1000, false, site), None, "a thread outside wasm is never ours");
+    }
+
+    #[test]
+    fn faults_in_loaded_code_are_classified_by_its_trap_table() {
+        let isa = cranelift_native::builder().unwrap().finish(settings::Flags::new(settings::builder())).unwrap();
+        // ud2; ud2; ret: a trap site at offset 2 only.
+        let code = CompiledFunction {
+            bytes: vec![0x0f, 0x0b, 0x0f, 0x0b, 0xc3],
+            alignment: 16,
+            traps: vec![(2, Trap::Unreachable)],
+        };
+        let memory = CodeMemory::load(isa, vec![code]).unwrap();
+        let start = memory.function(0) as usize;
+        assert_eq!(classify(start + 2, true, code_memory::trap_at), Some(Trap::Unreachable));
+        assert_eq!(classify(start, true, code_memory::trap_at), None, "not a recorded site");
+        assert_eq!(classify(start + 2, false, code_memory::trap_at), None);
+        drop(memory);
+        assert_eq!(classify(start + 2, true, code_memory::trap_at), None, "unloaded code is forgotten");
     }
 }

@@ -7,9 +7,10 @@ use crate::engine::Engine;
 use crate::environ::error::{Error, Result};
 use crate::environ::trap::Trap;
 use crate::environ::types::{TableType, ValType};
+use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMTableDefinition;
 use crate::runtime::store::Store;
-use crate::values::{Val, ValRaw};
+use crate::values::Val;
 use std::cell::UnsafeCell;
 use std::rc::Rc;
 
@@ -82,7 +83,9 @@ impl Table {
     pub fn get(&self, index: u64) -> Option<Val> {
         // SAFETY: as in `size`.
         let raw = unsafe { *(&*self.inner.elements.get()).get(usize::try_from(index).ok()?)? };
-        Some(Val::from_raw(ValRaw::ptr(raw), self.inner.ty.element))
+        // SAFETY: elements are null, extern references, or canonical `VMFuncRef`s of
+        // functions the table's store keeps alive (see `store.rs`).
+        Some(unsafe { Val::from_raw(ValRaw::ptr(raw), self.inner.ty.element) })
     }
 
     /// Sets element `index`.

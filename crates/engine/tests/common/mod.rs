@@ -1,6 +1,6 @@
 //! Helpers shared by the engine's integration tests.
 
-use heron_engine::{Extern, Func, Instance};
+use heron_engine::{Engine, Extern, Func, Instance, Module};
 
 /// The binary of a module written in the text format.
 pub fn wat_to_wasm(source: &str) -> Vec<u8> {
@@ -15,4 +15,14 @@ pub fn export(instance: &Instance, name: &str) -> Func {
         Some(Extern::Func(func)) => func,
         _ => panic!("no function export {name}"),
     }
+}
+
+/// A module written in the text format, compiled by `engine`.
+pub fn compile_wat(engine: &Engine, source: &str) -> Module {
+    Module::new(engine, &wat_to_wasm(source)).expect("the test's module compiles")
+}
+
+/// `module` instantiated with `imports`.
+pub fn instantiate(module: &Module, imports: &[Extern]) -> Instance {
+    Instance::new(module, imports).expect("the test's module instantiates")
 }

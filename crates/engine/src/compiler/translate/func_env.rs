@@ -1,19 +1,42 @@
 //! What translation knows about the runtime: how compiled code reaches memories, globals,
 //! tables and functions through `vmctx`. The only file under `translate/` that reads
-//! `VmOffsets` or calls into `libcalls`.
+//! `VmOffsets` or generates calls of builtins.
 #![forbid(unsafe_code)]
 
 use super::wasm_signature;
+use crate::environ::builtins::{Builtin, BuiltinType};
 use crate::environ::config::BoundsChecks;
 use crate::environ::error::Result;
 use crate::environ::info::ModuleInfo;
 use crate::environ::trap::Trap;
 use crate::environ::vmctx::VmOffsets;
-use crate::runtime::libcalls;
 use cranelift_codegen::ir::{self, condcodes::IntCC, types, AbiParam, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 use wasmparser::{MemArg, Operator};
+
+/// Calls `builtin` with `args`, loading its address from the builtins table of `vmctx` (any
+/// context: an instance's or a host function's). No address is embedded in the code.
+pub(crate) fn call_builtin(
+    b: &mut FunctionBuilder<'_>,
+    vmctx: Value,
+    builtin: Builtin,
+    args: &[Value],
+) -> Option<Value> {
+    let clif = |ty: BuiltinType| match ty {
+        BuiltinType::Vmctx | BuiltinType::Pointer => types::I64,
+        BuiltinType::I32 => types::I32,
+    };
+    let (params, result) = builtin.signature();
+    let mut sig = ir::Signature::new(CallConv::SystemV);
+    sig.params.extend(params.iter().map(|t| AbiParam::new(clif(*t))));
+    sig.returns.extend(result.map(|t| AbiParam::new(clif(t))));
+    let sig = b.import_signature(sig);
+    let table = b.ins().load(types::I64, readonly(), vmctx, VmOffsets::builtins() as i32);
+    let callee = b.ins().load(types::I64, readonly(), table, VmOffsets::builtin(builtin) as i32);
+    let call = b.ins().call_indirect(sig, callee, args);
+    b.inst_results(call).first().copied()
+}
 
 pub(crate) struct FuncEnv<'a> {
     pub module: &'a ModuleInfo,
@@ -99,8 +122,7 @@ impl<'a> FuncEnv<'a> {
                 let delta = stack.pop().expect("validated");
                 let index = b.ins().iconst(types::I32, i64::from(mem));
                 let args = [self.vmctx, index, delta];
-                let params = [types::I64, types::I32, types::I32];
-                let old = self.call_libcall(b, libcalls::memory_grow_address(), &params, Some(types::I32), &args);
+                let old = self.call_builtin(b, Builtin::memory_grow, &args);
                 stack.push(old.expect("memory_grow returns the old size"));
             }
             O::MemoryCopy { dst_mem, src_mem } => {
@@ -110,9 +132,7 @@ impl<'a> FuncEnv<'a> {
                 let dst_memory = self.memory_definition(b, dst_mem);
                 let src_memory = self.memory_definition(b, src_mem);
                 let args = [dst_memory, dst, src_memory, src, length];
-                let params = [types::I64, types::I32, types::I64, types::I32, types::I32];
-                let address = libcalls::memory_copy_address();
-                self.call_trapping_libcall(b, address, &params, &args, Trap::MemoryOutOfBounds);
+                self.call_trapping_builtin(b, Builtin::memory_copy, &args, Trap::MemoryOutOfBounds);
             }
             O::MemoryFill { mem } => {
                 let length = stack.pop().expect("validated");
@@ -120,9 +140,7 @@ impl<'a> FuncEnv<'a> {
                 let dst = stack.pop().expect("validated");
                 let memory = self.memory_definition(b, mem);
                 let args = [memory, dst, value, length];
-                let params = [types::I64, types::I32, types::I32, types::I32];
-                let address = libcalls::memory_fill_address();
-                self.call_trapping_libcall(b, address, &params, &args, Trap::MemoryOutOfBounds);
+                self.call_trapping_builtin(b, Builtin::memory_fill, &args, Trap::MemoryOutOfBounds);
             }
             O::MemoryInit { data_index, mem } => {
                 let length = stack.pop().expect("validated");
@@ -131,14 +149,11 @@ impl<'a> FuncEnv<'a> {
                 let memory = b.ins().iconst(types::I32, i64::from(mem));
                 let segment = b.ins().iconst(types::I32, i64::from(data_index));
                 let args = [self.vmctx, memory, segment, dst, src, length];
-                let params = [types::I64, types::I32, types::I32, types::I32, types::I32, types::I32];
-                let address = libcalls::memory_init_address();
-                self.call_trapping_libcall(b, address, &params, &args, Trap::MemoryOutOfBounds);
+                self.call_trapping_builtin(b, Builtin::memory_init, &args, Trap::MemoryOutOfBounds);
             }
             O::DataDrop { data_index } => {
                 let segment = b.ins().iconst(types::I32, i64::from(data_index));
-                let params = [types::I64, types::I32];
-                self.call_libcall(b, libcalls::data_drop_address(), &params, None, &[self.vmctx, segment]);
+                self.call_builtin(b, Builtin::data_drop, &[self.vmctx, segment]);
             }
             O::RefNull { .. } => stack.push(b.ins().iconst(types::I64, 0)),
             O::RefIsNull => {
@@ -183,8 +198,7 @@ impl<'a> FuncEnv<'a> {
                 let init = stack.pop().expect("validated");
                 let index = b.ins().iconst(types::I32, i64::from(table));
                 let args = [self.vmctx, index, init, delta];
-                let params = [types::I64, types::I32, types::I64, types::I32];
-                let old = self.call_libcall(b, libcalls::table_grow_address(), &params, Some(types::I32), &args);
+                let old = self.call_builtin(b, Builtin::table_grow, &args);
                 stack.push(old.expect("table_grow returns the old size"));
             }
             O::TableFill { table } => {
@@ -193,9 +207,7 @@ impl<'a> FuncEnv<'a> {
                 let start = stack.pop().expect("validated");
                 let index = b.ins().iconst(types::I32, i64::from(table));
                 let args = [self.vmctx, index, start, value, length];
-                let params = [types::I64, types::I32, types::I32, types::I64, types::I32];
-                let address = libcalls::table_fill_address();
-                self.call_trapping_libcall(b, address, &params, &args, Trap::TableOutOfBounds);
+                self.call_trapping_builtin(b, Builtin::table_fill, &args, Trap::TableOutOfBounds);
             }
             O::TableCopy { dst_table, src_table } => {
                 let length = stack.pop().expect("validated");
@@ -204,9 +216,7 @@ impl<'a> FuncEnv<'a> {
                 let dst_index = b.ins().iconst(types::I32, i64::from(dst_table));
                 let src_index = b.ins().iconst(types::I32, i64::from(src_table));
                 let args = [self.vmctx, dst_index, src_index, dst, src, length];
-                let params = [types::I64, types::I32, types::I32, types::I32, types::I32, types::I32];
-                let address = libcalls::table_copy_address();
-                self.call_trapping_libcall(b, address, &params, &args, Trap::TableOutOfBounds);
+                self.call_trapping_builtin(b, Builtin::table_copy, &args, Trap::TableOutOfBounds);
             }
             O::TableInit { elem_index, table } => {
                 let length = stack.pop().expect("validated");
@@ -215,14 +225,11 @@ impl<'a> FuncEnv<'a> {
                 let table = b.ins().iconst(types::I32, i64::from(table));
                 let segment = b.ins().iconst(types::I32, i64::from(elem_index));
                 let args = [self.vmctx, table, segment, dst, src, length];
-                let params = [types::I64, types::I32, types::I32, types::I32, types::I32, types::I32];
-                let address = libcalls::table_init_address();
-                self.call_trapping_libcall(b, address, &params, &args, Trap::TableOutOfBounds);
+                self.call_trapping_builtin(b, Builtin::table_init, &args, Trap::TableOutOfBounds);
             }
             O::ElemDrop { elem_index } => {
                 let segment = b.ins().iconst(types::I32, i64::from(elem_index));
-                let params = [types::I64, types::I32];
-                self.call_libcall(b, libcalls::elem_drop_address(), &params, None, &[self.vmctx, segment]);
+                self.call_builtin(b, Builtin::elem_drop, &[self.vmctx, segment]);
             }
             O::Call { function_index } => self.translate_call(b, stack, function_index),
             O::CallIndirect { type_index, table_index } => {
@@ -328,36 +335,16 @@ impl<'a> FuncEnv<'a> {
         };
     }
 
-    /// Calls a Rust function of `libcalls` by absolute address with the host convention.
-    fn call_libcall(
-        &self,
-        b: &mut FunctionBuilder<'_>,
-        address: usize,
-        params: &[Type],
-        result: Option<Type>,
-        args: &[Value],
-    ) -> Option<Value> {
-        let mut sig = ir::Signature::new(CallConv::SystemV);
-        sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
-        sig.returns.extend(result.map(AbiParam::new));
-        let sig = b.import_signature(sig);
-        let callee = b.ins().iconst(types::I64, address as i64);
-        let call = b.ins().call_indirect(sig, callee, args);
-        b.inst_results(call).first().copied()
+    /// Calls `builtin` through this function's builtins table.
+    fn call_builtin(&self, b: &mut FunctionBuilder<'_>, builtin: Builtin, args: &[Value]) -> Option<Value> {
+        call_builtin(b, self.vmctx, builtin, args)
     }
 
-    /// Calls a libcall that returns a nonzero `u32` when it failed (having changed nothing),
+    /// Calls a builtin that returns a nonzero `u32` when it failed (having changed nothing),
     /// and traps with `trap` then.
-    fn call_trapping_libcall(
-        &self,
-        b: &mut FunctionBuilder<'_>,
-        address: usize,
-        params: &[Type],
-        args: &[Value],
-        trap: Trap,
-    ) {
-        let failed = self.call_libcall(b, address, params, Some(types::I32), args);
-        b.ins().trapnz(failed.expect("a result was declared"), trap.to_clif());
+    fn call_trapping_builtin(&self, b: &mut FunctionBuilder<'_>, builtin: Builtin, args: &[Value], trap: Trap) {
+        let failed = self.call_builtin(b, builtin, args);
+        b.ins().trapnz(failed.expect("a trapping builtin returns a status"), trap.to_clif());
     }
 
     /// The `wasm_call` of `func_ref`; if it is null (the function is not compiled yet, see
@@ -373,8 +360,7 @@ impl<'a> FuncEnv<'a> {
         b.switch_to_block(resolve);
         b.set_cold_block(resolve);
         b.seal_block(resolve);
-        let address = libcalls::resolve_func_ref_address();
-        let resolved = self.call_libcall(b, address, &[types::I64], Some(types::I64), &[func_ref]);
+        let resolved = self.call_builtin(b, Builtin::resolve_func_ref, &[func_ref]);
         let resolved = resolved.expect("a result was declared");
         b.ins().trapz(resolved, Trap::CompileFailed.to_clif());
         b.ins().jump(done, &[resolved.into()]);
@@ -412,7 +398,6 @@ impl<'a> FuncEnv<'a> {
         table_index: u32,
     ) {
         let ty = &self.module.types[type_index as usize];
-        let expected_id = self.module.type_ids[type_index as usize];
         let element_index = stack.pop().expect("validated");
         let table = self.table_definition(b, table_index);
         let length = b.ins().load(types::I32, MemFlagsData::trusted(), table, VmOffsets::table_length() as i32);
@@ -425,7 +410,10 @@ impl<'a> FuncEnv<'a> {
         let func_ref = b.ins().load(types::I64, MemFlagsData::trusted(), slot, 0);
         b.ins().trapz(func_ref, Trap::IndirectCallToNull.to_clif());
         let type_id = b.ins().load(types::I32, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_type_id() as i32);
-        let matches = b.ins().icmp_imm_u(IntCC::Equal, type_id, i64::from(expected_id));
+        // The engine-wide id of the expected type comes from this instance's vmctx, not from
+        // the code: ids depend on the order signatures were registered in this process.
+        let expected_id = b.ins().load(types::I32, readonly(), self.vmctx, self.offsets.type_id(type_index) as i32);
+        let matches = b.ins().icmp(IntCC::Equal, type_id, expected_id);
         b.ins().trapz(matches, Trap::BadSignature.to_clif());
         let code = self.func_ref_code(b, func_ref);
         let callee_vmctx =

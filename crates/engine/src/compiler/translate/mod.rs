@@ -19,7 +19,7 @@ use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use wasmparser::{BlockType, FunctionBody, Operator, OperatorsReader};
 
-pub(crate) use func_env::FuncEnv;
+pub(crate) use func_env::{call_builtin, FuncEnv};
 
 /// The calling convention of every function with the wasm ABI.
 pub(crate) const WASM_CALL_CONV: CallConv = CallConv::Tail;

@@ -3,8 +3,7 @@
 
 use heron_engine::{Engine, Extern, Func, FuncType, Instance, Module, Val, ValType};
 
-mod common;
-use common::{export, wat_to_wasm};
+use crate::common::{export, wat_to_wasm};
 
 fn v128(value: &Val) -> u128 {
     match value {

@@ -4,8 +4,7 @@
 
 use heron_engine::{Compilation, Engine, Error, Func, Instance, Module, Trap, Val};
 
-mod common;
-use common::{export, wat_to_wasm};
+use crate::common::{export, wat_to_wasm};
 
 fn call_i32(func: &Func, args: &[i32]) -> Result<i32, Error> {
     let args: Vec<Val> = args.iter().map(|a| Val::I32(*a)).collect();

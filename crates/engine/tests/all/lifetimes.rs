@@ -2,28 +2,9 @@
 //! (see `store.rs`): handles that outlive the objects they came from still work, and dropped
 //! instances are freed.
 
-use heron_engine::{Engine, Extern, Func, FuncType, Global, Instance, Module, Table, TableType, Val, ValType};
+use crate::common::{compile_wat, export, instantiate};
+use heron_engine::{Engine, Extern, Func, FuncType, Global, Instance, Table, TableType, Val, ValType};
 use heron_engine::{Limits, ValRaw};
-use wast::parser::{self, ParseBuffer};
-use wast::Wat;
-
-fn wat(engine: &Engine, text: &str) -> Module {
-    let buffer = ParseBuffer::new(text).expect("lexes");
-    let mut module = parser::parse::<Wat>(&buffer).expect("parses");
-    let bytes = module.encode().expect("encodes");
-    Module::new(engine, &bytes).expect("compiles")
-}
-
-fn instantiate(module: &Module, imports: &[Extern]) -> Instance {
-    Instance::new(module, imports).expect("instantiates")
-}
-
-fn func(instance: &Instance, name: &str) -> Func {
-    match instance.get_export(name) {
-        Some(Extern::Func(f)) => f,
-        _ => panic!("no function export {name}"),
-    }
-}
 
 fn table(instance: &Instance, name: &str) -> Table {
     match instance.get_export(name) {
@@ -70,14 +51,14 @@ const REEXPORTER: &str = r#"(module
 #[test]
 fn an_imported_function_has_one_identity_everywhere() {
     let engine = Engine::default();
-    let a = instantiate(&wat(&engine, EXPORTER), &[]);
-    let original = func(&a, "inc");
-    let b = instantiate(&wat(&engine, REEXPORTER), &[Extern::Func(original.clone())]);
+    let a = instantiate(&compile_wat(&engine, EXPORTER), &[]);
+    let original = export(&a, "inc");
+    let b = instantiate(&compile_wat(&engine, REEXPORTER), &[Extern::Func(original.clone())]);
 
-    let reexported = func(&b, "inc");
+    let reexported = export(&b, "inc");
     let from_table = funcref(table(&b, "table").get(0));
     let from_global = funcref(Some(global(&b, "global").get()));
-    let from_ref_func = funcref(func(&b, "get").call(&[]).expect("runs").pop());
+    let from_ref_func = funcref(export(&b, "get").call(&[]).expect("runs").pop());
     let expected_ty = FuncType::new([ValType::I32], [ValType::I32]);
     for (what, f) in
         [("re-export", &reexported), ("elem", &from_table), ("global", &from_global), ("ref.func", &from_ref_func)]
@@ -89,7 +70,7 @@ fn an_imported_function_has_one_identity_everywhere() {
     }
     assert_eq!(b.func_index(&original), Some(0), "index in the importer's index space");
     assert_eq!(a.func_index(&original), Some(1), "index in the definer's index space");
-    let through_table = func(&b, "call_slot").call(&[Val::I32(41), Val::I32(0)]).expect("runs");
+    let through_table = export(&b, "call_slot").call(&[Val::I32(41), Val::I32(0)]).expect("runs");
     assert!(matches!(through_table[..], [Val::I32(42)]), "call_indirect through the elem segment");
 
     // Everything but one handle goes; the function must still run.
@@ -100,7 +81,7 @@ fn an_imported_function_has_one_identity_everywhere() {
 #[test]
 fn a_table_outlives_the_instance_that_defined_and_filled_it() {
     let engine = Engine::default();
-    let definer = wat(
+    let definer = compile_wat(
         &engine,
         r#"(module
             (memory 1)
@@ -115,7 +96,7 @@ fn a_table_outlives_the_instance_that_defined_and_filled_it() {
 
     // A second instance writes one of its own functions into the table with table.set,
     // then goes away too.
-    let writer = wat(
+    let writer = compile_wat(
         &engine,
         r#"(module
             (import "m" "table" (table 3 funcref))
@@ -123,16 +104,16 @@ fn a_table_outlives_the_instance_that_defined_and_filled_it() {
             (elem declare func $nine)
             (func (export "store") (table.set 0 (i32.const 2) (ref.func $nine))))"#,
     );
-    func(&instantiate(&writer, &[Extern::Table(table.clone())]), "store").call(&[]).expect("runs");
+    export(&instantiate(&writer, &[Extern::Table(table.clone())]), "store").call(&[]).expect("runs");
     drop(writer);
 
-    let caller = wat(
+    let caller = compile_wat(
         &engine,
         r#"(module
             (import "m" "table" (table 3 funcref))
             (func (export "call") (param i32) (result i32) (call_indirect (result i32) (local.get 0))))"#,
     );
-    let call = func(&instantiate(&caller, &[Extern::Table(table.clone())]), "call");
+    let call = export(&instantiate(&caller, &[Extern::Table(table.clone())]), "call");
     drop(caller);
     assert_eq!(call_i32(&call, 0), 7);
     assert_eq!(call_i32(&call, 1), 42, "the defining instance's memory is alive");
@@ -150,7 +131,7 @@ fn a_host_table_keeps_the_functions_wasm_put_in_it() {
     let limits = Limits { min: 2, max: None };
     let host_table =
         Table::new(&engine, TableType { element: ValType::FuncRef, limits }, Val::FuncRef(None)).expect("creates");
-    let module = wat(
+    let module = compile_wat(
         &engine,
         r#"(module
             (import "m" "table" (table 2 funcref))
@@ -159,7 +140,7 @@ fn a_host_table_keeps_the_functions_wasm_put_in_it() {
             (func (export "fill") (table.fill 0 (i32.const 1) (ref.func $five) (i32.const 1))))"#,
     );
     let instance = instantiate(&module, &[Extern::Table(host_table.clone())]);
-    func(&instance, "fill").call(&[]).expect("runs");
+    export(&instance, "fill").call(&[]).expect("runs");
     drop((instance, module));
     for slot in 0..2 {
         let result = funcref(host_table.get(slot)).call(&[]).expect("runs");
@@ -170,7 +151,7 @@ fn a_host_table_keeps_the_functions_wasm_put_in_it() {
 #[test]
 fn funcrefs_passed_to_wasm_or_returned_by_the_host_stay_alive() {
     let engine = Engine::default();
-    let sink = wat(
+    let sink = compile_wat(
         &engine,
         r#"(module
             (import "host" "make" (func $make (result funcref)))
@@ -179,23 +160,23 @@ fn funcrefs_passed_to_wasm_or_returned_by_the_host_stay_alive() {
             (func (export "keep_made") (table.set 0 (i32.const 1) (call $make)))
             (func (export "call") (param i32) (result i32) (call_indirect (result i32) (local.get 0))))"#,
     );
-    let source = wat(&engine, r#"(module (func (export "f") (result i32) (i32.const 11)))"#);
+    let source = compile_wat(&engine, r#"(module (func (export "f") (result i32) (i32.const 11)))"#);
     let make_source = source.clone();
     let make = Func::new(&engine, FuncType::new([], [ValType::FuncRef]), move |_, results| {
         // A fresh instance whose only handle the host drops on return.
         let instance = Instance::new(&make_source, &[]).expect("instantiates");
-        results[0] = Val::FuncRef(Some(func(&instance, "f")));
+        results[0] = Val::FuncRef(Some(export(&instance, "f")));
         Ok(())
     });
     let sink = instantiate(&sink, &[Extern::Func(make)]);
-    let passed = func(&instantiate(&source, &[]), "f");
+    let passed = export(&instantiate(&source, &[]), "f");
     // Through the raw path, as the Node binding calls.
     let mut slots = [ValRaw::ptr(passed.id())];
     // SAFETY: one funcref argument, no results, and `passed` is alive during the call.
-    unsafe { func(&sink, "keep").call_raw(&mut slots).expect("runs") };
+    unsafe { export(&sink, "keep").call_raw(&mut slots).expect("runs") };
     drop(passed);
-    func(&sink, "keep_made").call(&[]).expect("runs");
-    let call = func(&sink, "call");
+    export(&sink, "keep_made").call(&[]).expect("runs");
+    let call = export(&sink, "call");
     assert_eq!(call_i32(&call, 0), 11);
     assert_eq!(call_i32(&call, 1), 11);
 }
@@ -203,7 +184,7 @@ fn funcrefs_passed_to_wasm_or_returned_by_the_host_stay_alive() {
 #[test]
 fn a_funcref_global_outlives_its_instance() {
     let engine = Engine::default();
-    let module = wat(
+    let module = compile_wat(
         &engine,
         r#"(module
             (global (export "g") (mut funcref) (ref.null func))
@@ -212,7 +193,7 @@ fn a_funcref_global_outlives_its_instance() {
             (func (export "set") (global.set 0 (ref.func $three))))"#,
     );
     let instance = instantiate(&module, &[]);
-    func(&instance, "set").call(&[]).expect("runs");
+    export(&instance, "set").call(&[]).expect("runs");
     let g = global(&instance, "g");
     drop((instance, module));
     let result = funcref(Some(g.get())).call(&[]).expect("runs");
@@ -232,7 +213,7 @@ fn a_hundred_thousand_instances_hold_steady_memory() {
     // A memory (an 8 GiB reservation each), a table holding its own functions, a funcref
     // global of its own function, and wasm writes of its own functions into its table
     // (table.fill and table.set): every way an instance used to keep itself alive.
-    let module = wat(
+    let module = compile_wat(
         &engine,
         r#"(module
             (memory (export "memory") 1)

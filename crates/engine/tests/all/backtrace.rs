@@ -4,8 +4,7 @@
 use heron_engine::{Backtrace, Compilation, Engine, Extern, Func, FuncType, HostError, Instance, Module, Val};
 use wasmparser::{Operator, Parser, Payload};
 
-mod common;
-use common::{export, wat_to_wasm};
+use crate::common::{export, wat_to_wasm};
 
 const NAMED: &str = r#"(module $mymod
     (import "host" "fail" (func $fail))

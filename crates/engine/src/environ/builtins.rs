@@ -1,0 +1,118 @@
+//! The one list of builtins: Rust functions compiled code calls (`memory.grow`, bulk memory
+//! and table operations, lazy compilation, host calls). Each is declared once here, with its
+//! signature; the compiler generates calls from this list (`compiler/translate/func_env.rs`,
+//! `compiler/trampoline.rs`) and the runtime fills the table from it (`runtime/libcalls.rs`).
+//!
+//! Compiled code never embeds a builtin's address: it loads the table's address from its
+//! context (`VMContextHeader::builtins`, see `vmctx.rs`) and the function pointer from the
+//! table, so the same machine code works in any process (a code cache needs that).
+#![forbid(unsafe_code)]
+
+/// Calls `$mac!` with every builtin as `name(param, ...) -> result;`. Parameter and result
+/// kinds: `vmctx` (the caller's context), `pointer` (any other address), `i32`.
+macro_rules! foreach_builtin {
+    ($mac:ident) => {
+        $mac! {
+            /// `memory.grow`: `(vmctx, memory, delta)`, the old size in pages or -1.
+            memory_grow(vmctx, i32, i32) -> i32;
+            /// `memory.copy`: `(dst definition, dst, src definition, src, len)`, nonzero if out of bounds.
+            memory_copy(pointer, i32, pointer, i32, i32) -> i32;
+            /// `memory.fill`: `(definition, dst, value, len)`, nonzero if out of bounds.
+            memory_fill(pointer, i32, i32, i32) -> i32;
+            /// `memory.init`: `(vmctx, memory, segment, dst, src, len)`, nonzero if out of bounds.
+            memory_init(vmctx, i32, i32, i32, i32, i32) -> i32;
+            /// `data.drop`: `(vmctx, segment)`.
+            data_drop(vmctx, i32);
+            /// `table.grow`: `(vmctx, table, init, delta)`, the old size or -1.
+            table_grow(vmctx, i32, pointer, i32) -> i32;
+            /// `table.fill`: `(vmctx, table, start, value, len)`, nonzero if out of bounds.
+            table_fill(vmctx, i32, i32, pointer, i32) -> i32;
+            /// `table.copy`: `(vmctx, dst table, src table, dst, src, len)`, nonzero if out of bounds.
+            table_copy(vmctx, i32, i32, i32, i32, i32) -> i32;
+            /// `table.init`: `(vmctx, table, segment, dst, src, len)`, nonzero if out of bounds.
+            table_init(vmctx, i32, i32, i32, i32, i32) -> i32;
+            /// `elem.drop`: `(vmctx, segment)`.
+            elem_drop(vmctx, i32);
+            /// Compiles (or waits for) the function of a `VMFuncRef` whose code is null: its code, or null.
+            resolve_func_ref(pointer) -> pointer;
+            /// Calls a host function: `(host context, values)`, nonzero if it failed.
+            host_call(vmctx, pointer) -> i32;
+        }
+    };
+}
+pub(crate) use foreach_builtin;
+
+/// The kind of a builtin's parameter or result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BuiltinType {
+    /// The caller's context pointer.
+    Vmctx,
+    /// Any other address.
+    Pointer,
+    /// A 32-bit integer.
+    I32,
+}
+
+macro_rules! builtin_type {
+    (vmctx) => {
+        BuiltinType::Vmctx
+    };
+    (pointer) => {
+        BuiltinType::Pointer
+    };
+    (i32) => {
+        BuiltinType::I32
+    };
+}
+
+macro_rules! declare_builtins {
+    ($( $(#[$attr:meta])* $name:ident( $($param:ident),* ) $(-> $result:ident)?; )*) => {
+        /// A builtin: its position in the builtins table.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Builtin {
+            $( $(#[$attr])* $name, )*
+        }
+
+        impl Builtin {
+            /// Every builtin, in table order.
+            pub(crate) const ALL: &'static [Builtin] = &[$( Builtin::$name, )*];
+
+            /// The builtin's parameters and result.
+            pub(crate) fn signature(self) -> (&'static [BuiltinType], Option<BuiltinType>) {
+                match self {
+                    $( Builtin::$name => (&[$( builtin_type!($param), )*], None $( .or(Some(builtin_type!($result))) )?), )*
+                }
+            }
+        }
+    };
+}
+
+foreach_builtin!(declare_builtins);
+
+/// Number of builtins: entries in the table.
+pub(crate) const NUM_BUILTINS: usize = Builtin::ALL.len();
+
+impl Builtin {
+    /// Index of this builtin in the table.
+    pub(crate) fn index(self) -> u32 {
+        self as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_order_is_declaration_order() {
+        for (i, builtin) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(builtin.index() as usize, i, "{builtin:?}");
+        }
+        assert_eq!(
+            Builtin::memory_grow.signature(),
+            (&[BuiltinType::Vmctx, BuiltinType::I32, BuiltinType::I32][..], Some(BuiltinType::I32))
+        );
+        assert_eq!(Builtin::data_drop.signature().1, None);
+    }
+}
