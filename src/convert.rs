@@ -149,9 +149,10 @@ pub(crate) unsafe fn to_js(env: sys::napi_env, raw: &ValRaw, ty: ValType) -> Res
             ValType::F32 => sys::napi_create_double(env, f64::from(f32::from_bits(raw.get_u32())), &mut value),
             ValType::F64 => sys::napi_create_double(env, f64::from_bits(raw.get_u64()), &mut value),
             ValType::V128 => return Err(throw_type_error(env, "v128 values cannot cross the JS boundary")),
-            // SAFETY: `raw` holds a value of `ty` written by wasm or the engine; a funcref there
-            // is a canonical `VMFuncRef` of a live function.
-            ValType::FuncRef | ValType::ExternRef => match unsafe { Val::from_raw(*raw, ty) } {
+            // `Val::from_raw` (inside this unsafe block): `raw` holds a value of `ty` written by
+            // wasm or the engine, so a funcref there is a live function's (this function's
+            // contract).
+            ValType::FuncRef | ValType::ExternRef => match Val::from_raw(*raw, ty) {
                 Val::FuncRef(Some(function)) => return func::function_object(env, function),
                 Val::ExternRef(Some(reference)) => return Ok(externref::value(env, reference)),
                 _ => sys::napi_get_null(env, &mut value),
