@@ -104,6 +104,7 @@ impl Engine {
         let isa = Engine::build_isa(&[("opt_level", "speed")])?;
         let baseline_isa = Engine::build_isa(&[("opt_level", "none"), ("regalloc_algorithm", "single_pass")])?;
         crate::runtime::signals::install();
+        crate::runtime::perf_map::enable_from_env();
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 isa,
@@ -185,7 +186,7 @@ impl Engine {
             return Ok(*id);
         }
         let compiled = compiler::compile_trampolines(self.isa_for(Tier::Optimized), ty)?;
-        let code = CodeMemory::load(self.isa_owned(), compiled.into())?;
+        let code = CodeMemory::load(self.isa_owned(), compiled.into(), None)?;
         let trampolines = Trampolines { array_call: code.function(0), host_call: code.function(1) };
         let id =
             u32::try_from(registry.trampolines.len()).map_err(|_| Error::Resource("too many signatures".into()))?;

@@ -76,7 +76,7 @@ impl CodeSource for ModuleInner {
     ) -> Result<CodeMemory> {
         let isa = if self.deterministic { self.engine.deterministic_isa_for(tier)? } else { self.engine.isa_for(tier) };
         let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, flavour, defined, parallel)?;
-        CodeMemory::load(self.engine.isa_owned(), compiled)
+        CodeMemory::load(self.engine.isa_owned(), compiled, Some(&self.info.names))
     }
 }
 

@@ -41,7 +41,9 @@ pub(crate) fn compile_functions(
             &mut context.func,
             builder_context,
         )?;
-        finish(isa, context, info.bodies[defined].start as u64)
+        let mut compiled = finish(isa, context, info.bodies[defined].start as u64)?;
+        compiled.func_index = Some(index);
+        Ok(compiled)
     };
     let new_contexts = || (Context::new(), FunctionBuilderContext::new());
     if parallel {
@@ -52,7 +54,8 @@ pub(crate) fn compile_functions(
     }
 }
 
-/// Compiles the function in `context` and takes its code and trap sites.
+/// Compiles the function in `context` and takes its code, trap sites and source locations
+/// (the caller sets `func_index`).
 pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) -> Result<CompiledFunction> {
     let code = context
         .compile(isa, &mut Default::default())
@@ -62,5 +65,18 @@ pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) ->
     }
     let traps =
         code.buffer.traps().iter().filter_map(|t| Trap::from_clif(t.code).map(|trap| (t.offset, trap))).collect();
-    Ok(CompiledFunction { bytes: code.code_buffer().to_vec(), alignment: code.buffer.alignment as u64, traps })
+    let srclocs = code
+        .buffer
+        .get_srclocs_sorted()
+        .iter()
+        .filter(|s| !s.loc.is_default())
+        .map(|s| (s.start, s.loc.bits()))
+        .collect();
+    Ok(CompiledFunction {
+        bytes: code.code_buffer().to_vec(),
+        alignment: code.buffer.alignment as u64,
+        traps,
+        func_index: None,
+        srclocs,
+    })
 }

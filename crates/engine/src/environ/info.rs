@@ -6,9 +6,11 @@
 
 use crate::environ::error::{Error, Result};
 use crate::environ::index::{DefinedFuncIndex, FuncIndex};
+use crate::environ::names::ModuleNames;
 use crate::environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 use cranelift_entity::EntityRef;
 use std::ops::Range;
+use std::sync::Arc;
 use wasmparser::{Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
 
 /// The proposals heron implements completely. Anything else is rejected by validation, so
@@ -111,6 +113,9 @@ pub(crate) struct ModuleInfo {
     pub data: Vec<DataSegment>,
     /// Byte range of each defined function's body (locals and code).
     pub bodies: Vec<Range<usize>>,
+    /// Module and function names for stack traces and the perf map; shared with the code
+    /// registry (`runtime/code_memory.rs`), which reads them without the module.
+    pub names: Arc<ModuleNames>,
 }
 
 impl ModuleInfo {
@@ -144,7 +149,7 @@ impl ModuleInfo {
         // Function bodies are validated after the walk over the sections, in parallel: on
         // large modules body validation is most of the time `new Module` takes.
         let mut bodies = Vec::new();
-        let walked = (|| {
+        let walked: Result<()> = (|| {
             for payload in parser.parse_all(bytes) {
                 let payload = payload?;
                 super::limits::check_payload(&payload)?;
@@ -160,7 +165,9 @@ impl ModuleInfo {
         })();
         // A bad body comes before anything the walk found wrong after the code section.
         validate_bodies(bodies)?;
-        walked.map(|()| info)
+        walked?;
+        info.names = Arc::new(ModuleNames::parse(bytes));
+        Ok(info)
     }
 
     fn read_payload(&mut self, payload: Payload<'_>) -> Result<()> {

@@ -9,6 +9,7 @@ pub(crate) mod error;
 pub(crate) mod index;
 pub(crate) mod info;
 pub(crate) mod limits;
+pub(crate) mod names;
 pub(crate) mod trap;
 pub(crate) mod types;
 pub(crate) mod val_raw;

@@ -1,5 +1,7 @@
-//! Executable memory: loads compiled functions with cranelift-jit, publishes them, and keeps
-//! the process-wide registry of code ranges and trap sites that the signal handler consults.
+//! Executable memory: loads compiled functions with cranelift-jit, publishes them (and lists
+//! them in the perf map when it is on, `perf_map.rs`), and keeps the process-wide registry
+//! of code ranges, trap sites and source locations that the signal handler and stack traces
+//! consult.
 //!
 //! Code is loaded at any time (lazy and background compilation load it while other threads
 //! run wasm), so the registry is read without locks: it is an immutable snapshot behind an
@@ -9,7 +11,9 @@
 
 use crate::environ::compiled::CompiledFunction;
 use crate::environ::error::{Error, Result};
+use crate::environ::names::ModuleNames;
 use crate::environ::trap::{Trap, TrapTable};
+use crate::runtime::perf_map;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::Module as _;
@@ -25,11 +29,32 @@ pub(crate) struct CodeMemory {
     starts: Vec<usize>,
 }
 
-/// What the signal handler needs to know about one `CodeMemory`.
+/// What the signal handler and stack traces need to know about one `CodeMemory`.
 struct CodeInfo {
-    /// Start address, length and trap sites of each function. cranelift-jit may place a
-    /// module's functions in several separate allocations, so each is registered alone.
-    functions: Vec<(usize, usize, TrapTable)>,
+    /// Each function. cranelift-jit may place a module's functions in several separate
+    /// allocations, so each is registered alone.
+    functions: Vec<FunctionCode>,
+    /// The names of the module the functions belong to; `None` for trampolines.
+    names: Option<Arc<ModuleNames>>,
+}
+
+/// One loaded function.
+struct FunctionCode {
+    start: usize,
+    len: usize,
+    traps: TrapTable,
+    /// Index in the function index space of a wasm function; `None` for a trampoline.
+    func_index: Option<u32>,
+    /// (code offset, module offset of the wasm instruction), sorted by code offset.
+    srclocs: Vec<(u32, u32)>,
+}
+
+/// A wasm function's frame as a stack trace shows it.
+pub(crate) struct WasmFrame {
+    pub names: Arc<ModuleNames>,
+    pub func_index: u32,
+    /// Byte offset in the module of the instruction the frame is at.
+    pub module_offset: u32,
 }
 
 // SAFETY: once `load` returns, the JIT module is never touched again except by `drop`, which
@@ -71,8 +96,14 @@ fn update_registry(edit: impl FnOnce(&mut Snapshot)) {
 }
 
 impl CodeMemory {
-    /// Copies `functions` into executable memory and registers their trap sites.
-    pub fn load(isa: OwnedTargetIsa, functions: Vec<CompiledFunction>) -> Result<CodeMemory> {
+    /// Copies `functions` into executable memory and registers their trap sites and source
+    /// locations; `names` are those of the module the functions belong to (`None` for
+    /// trampolines).
+    pub fn load(
+        isa: OwnedTargetIsa,
+        functions: Vec<CompiledFunction>,
+        names: Option<&Arc<ModuleNames>>,
+    ) -> Result<CodeMemory> {
         let load_error = |e: cranelift_module::ModuleError| Error::Resource(format!("loading code failed: {e}"));
         let builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         let mut jit = JITModule::new(builder);
@@ -84,16 +115,25 @@ impl CodeMemory {
             ids.push(id);
         }
         jit.finalize_definitions().map_err(load_error)?;
-        let entries: Vec<(usize, usize, TrapTable)> = functions
+        let entries: Vec<FunctionCode> = functions
             .into_iter()
             .zip(&ids)
-            .map(|(f, id)| (jit.get_finalized_function(*id) as usize, f.bytes.len(), TrapTable::new(f.traps)))
+            .map(|(f, id)| FunctionCode {
+                start: jit.get_finalized_function(*id) as usize,
+                len: f.bytes.len(),
+                traps: TrapTable::new(f.traps),
+                func_index: f.func_index,
+                srclocs: f.srclocs,
+            })
             .collect();
-        let starts: Vec<usize> = entries.iter().map(|e| e.0).collect();
-        let info = Arc::new(CodeInfo { functions: entries });
+        let starts: Vec<usize> = entries.iter().map(|e| e.start).collect();
+        let info = Arc::new(CodeInfo { functions: entries, names: names.cloned() });
+        if perf_map::enabled() {
+            perf_map::append(&perf_map_lines(&info));
+        }
         update_registry(|registry| {
-            for (index, (start, len, _)) in info.functions.iter().enumerate() {
-                registry.push((start + len.max(&1), info.clone(), index));
+            for (index, function) in info.functions.iter().enumerate() {
+                registry.push((function.start + function.len.max(1), info.clone(), index));
             }
             registry.sort_unstable_by_key(|entry| entry.0);
         });
@@ -106,27 +146,62 @@ impl CodeMemory {
     }
 }
 
-/// The trap recorded at `pc`, if `pc` is a trap site of heron-compiled code. Called by the
-/// signal handler: it takes no lock, allocates nothing and frees nothing.
-pub(crate) fn trap_at(pc: usize) -> Option<Trap> {
+/// The perf map's lines for the functions of `info`: `START SIZE NAME`, hex, one a line.
+fn perf_map_lines(info: &CodeInfo) -> String {
+    use std::fmt::Write as _;
+    let mut lines = String::new();
+    for function in &info.functions {
+        let name = match (function.func_index, &info.names) {
+            (Some(index), Some(names)) => perf_map::wasm_function_name(names, index),
+            _ => "heron:trampoline".to_owned(),
+        };
+        let _ = writeln!(lines, "{:x} {:x} {name}", function.start, function.len);
+    }
+    lines
+}
+
+/// Runs `read` on the function containing `pc` and `pc`'s offset in it, if heron loaded
+/// code there. Takes no lock, allocates nothing and frees nothing (unless `read` does).
+fn with_function_at<T>(pc: usize, read: impl FnOnce(&CodeInfo, &FunctionCode, u32) -> Option<T>) -> Option<T> {
     READERS.fetch_add(1, SeqCst);
     let registry = REGISTRY.load(SeqCst);
-    let trap = if registry.is_null() {
+    let found = if registry.is_null() {
         None
     } else {
         // SAFETY: a writer frees a snapshot only after unpublishing it and seeing READERS at
         // zero; this reader was counted before it loaded the pointer, so it stays valid.
-        lookup(unsafe { &*registry }, pc)
+        let registry = unsafe { &*registry };
+        let at = registry.partition_point(|entry| entry.0 <= pc);
+        registry.get(at).and_then(|(_, info, index)| {
+            let function = &info.functions[*index];
+            let offset = u32::try_from(pc.checked_sub(function.start)?).ok()?;
+            read(info, function, offset)
+        })
     };
     READERS.fetch_sub(1, SeqCst);
-    trap
+    found
 }
 
-fn lookup(registry: &Snapshot, pc: usize) -> Option<Trap> {
-    let at = registry.partition_point(|entry| entry.0 <= pc);
-    let (_, info, index) = registry.get(at)?;
-    let (start, _, traps) = &info.functions[*index];
-    traps.lookup(u32::try_from(pc.checked_sub(*start)?).ok()?)
+/// The trap recorded at `pc`, if `pc` is a trap site of heron-compiled code. Called by the
+/// signal handler: it takes no lock, allocates nothing and frees nothing.
+pub(crate) fn trap_at(pc: usize) -> Option<Trap> {
+    with_function_at(pc, |_, function, offset| function.traps.lookup(offset))
+}
+
+/// The wasm frame at `pc`, if `pc` is in a wasm function's code: at a trap site, or (with
+/// `return_address`) just after a call. Not for the signal handler: it clones an `Arc`.
+pub(crate) fn wasm_frame_at(pc: usize, return_address: bool) -> Option<WasmFrame> {
+    // A return address belongs to the call before it, which may end the function's code.
+    let pc = if return_address { pc.checked_sub(1)? } else { pc };
+    with_function_at(pc, |info, function, offset| {
+        let func_index = function.func_index?;
+        let names = info.names.clone()?;
+        let at = function.srclocs.partition_point(|(code, _)| *code <= offset);
+        // Code before the first located instruction (the prologue, whose stack check can
+        // trap) is attributed to the function's first instruction.
+        let module_offset = function.srclocs.get(at.saturating_sub(1)).map_or(0, |(_, wasm)| *wasm);
+        Some(WasmFrame { names, func_index, module_offset })
+    })
 }
 
 impl Drop for CodeMemory {

@@ -42,6 +42,7 @@ std::arch::global_asm!(
     "push r13",
     "push r14",
     "push r15",
+    // Keep SAVED_SP_BELOW_FP in step with the pushes above.
     "sub rsp, 8",
     "mov [r8], rsp",
     "mov rax, rdi",
@@ -66,6 +67,16 @@ std::arch::global_asm!(
     "jmp 2b",
     ".size heron_enter, . - heron_enter",
 );
+
+/// How far below `heron_enter`'s frame pointer the stack pointer it saves is: five pushes
+/// and eight bytes of alignment.
+const SAVED_SP_BELOW_FP: usize = 48;
+
+/// The frame pointer of the `heron_enter` frame that saved `saved_sp`: the end of the frame
+/// chain a backtrace walks (`backtrace.rs`).
+pub(crate) fn entry_frame_pointer(saved_sp: usize) -> usize {
+    saved_sp + SAVED_SP_BELOW_FP
+}
 
 extern "C" {
     fn heron_enter(
@@ -142,6 +153,7 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
         // caller keeps it alive. `resolve` fills in `wasm_call` (or fails and leaves it null).
         wasm_call = unsafe { crate::runtime::libcalls::resolve(func_ref.cast_mut()) };
         if wasm_call.is_null() {
+            crate::runtime::backtrace::set_last(Default::default());
             return Err(Unwind::Trap(Trap::CompileFailed));
         }
     }
@@ -166,6 +178,7 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
     if trapped == 0 {
         return Ok(());
     }
+    crate::runtime::backtrace::symbolize_recorded();
     let trap = Trap::from_u8(trap_code).unwrap_or(Trap::Unreachable);
     if trap == Trap::HostError {
         if let Some(error) = HOST_ERROR.with(|e| e.borrow_mut().take()) {

@@ -3,6 +3,7 @@
 //! that fills a module's code table. Depends on `environ`; reaches the compiler only
 //! through `lazy::CodeSource`, which the API layer implements.
 
+pub(crate) mod backtrace;
 pub(crate) mod code_memory;
 pub(crate) mod entry;
 pub(crate) mod global;
@@ -12,6 +13,7 @@ pub(crate) mod interrupts;
 pub(crate) mod lazy;
 pub(crate) mod libcalls;
 pub(crate) mod memory;
+pub(crate) mod perf_map;
 pub(crate) mod signals;
 pub(crate) mod sigint;
 pub(crate) mod store;

@@ -5,6 +5,7 @@
 //! thread stacks, priorities) are in `sys/`.
 
 use crate::environ::trap::Trap;
+use crate::runtime::backtrace;
 use crate::runtime::code_memory;
 use crate::runtime::entry;
 use crate::runtime::sys;
@@ -57,6 +58,9 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context
     let pc = unsafe { sys::context_pc(context) };
     if let Some(trap) = classify(pc, entry::in_wasm(), code_memory::trap_at) {
         if let Some((sp, resume)) = entry::unwind_target(trap) {
+            // SAFETY: as above.
+            let (fp, trap_sp) = unsafe { sys::context_frame(context) };
+            backtrace::record(pc, fp, trap_sp, entry::entry_frame_pointer(sp));
             // SAFETY: as above; resuming at the landing pad with the entry's saved stack
             // pointer abandons only compiled-code frames, which own no resources.
             unsafe { sys::context_resume(context, sp, resume) };
@@ -122,6 +126,7 @@ thread_local! {
 /// thread-locals the signal handler reads, so the handler never initialises them.
 pub(crate) fn prepare_thread() {
     let _ = entry::in_wasm();
+    backtrace::prepare_thread();
     // SAFETY: querying this thread's alternate signal stack into a local struct.
     let has_alt_stack = unsafe {
         let mut current: libc::stack_t = std::mem::zeroed();

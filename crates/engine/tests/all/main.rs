@@ -8,6 +8,7 @@
 mod common;
 
 mod api;
+mod backtrace;
 mod controls;
 mod fuzz;
 mod lazy;

@@ -224,6 +224,8 @@ pub(crate) fn translate_function(
     while !reader.eof() {
         let offset = reader.original_position();
         let op = reader.read()?;
+        // Stack traces map code back to this instruction (its byte offset in the module).
+        t.b.set_srcloc(ir::SourceLoc::new(offset as u32));
         t.translate_operator(&op, offset)?;
     }
     // The final `end` switched to `exit` and left the results on the stack.

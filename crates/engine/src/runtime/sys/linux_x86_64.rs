@@ -14,6 +14,19 @@ pub(crate) unsafe fn context_pc(context: *mut libc::c_void) -> usize {
     unsafe { (*ucontext).uc_mcontext.gregs[libc::REG_RIP as usize] as usize }
 }
 
+/// The frame pointer and stack pointer of the context a signal interrupted.
+///
+/// # Safety
+/// As for `context_pc`.
+pub(crate) unsafe fn context_frame(context: *mut libc::c_void) -> (usize, usize) {
+    let ucontext = context.cast::<libc::ucontext_t>();
+    // SAFETY: per this function's contract.
+    unsafe {
+        let gregs = &(*ucontext).uc_mcontext.gregs;
+        (gregs[libc::REG_RBP as usize] as usize, gregs[libc::REG_RSP as usize] as usize)
+    }
+}
+
 /// Makes the interrupted context continue at `pc` with stack pointer `sp` when the handler
 /// returns.
 ///
