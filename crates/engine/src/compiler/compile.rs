@@ -7,11 +7,13 @@ use super::translate;
 use crate::environ::compiled::CompiledFunction;
 use crate::environ::config::BoundsChecks;
 use crate::environ::error::{Error, Result};
+use crate::environ::index::DefinedFuncIndex;
 use crate::environ::info::ModuleInfo;
 use crate::environ::trap::Trap;
 use crate::environ::vmctx::VmOffsets;
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::Context;
+use cranelift_entity::EntityRef;
 use cranelift_frontend::FunctionBuilderContext;
 use rayon::prelude::*;
 
@@ -28,7 +30,7 @@ pub(crate) fn compile_functions(
 ) -> Result<Vec<CompiledFunction>> {
     let compile_one = |(context, builder_context): &mut (Context, FunctionBuilderContext), defined: usize| {
         context.clear();
-        let index = info.num_imported_funcs + defined as u32;
+        let index = info.func_index(DefinedFuncIndex::new(defined)).as_u32();
         let frontend = isa.frontend_config();
         translate::translate_function(
             info,

@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 use crate::environ::error::{Error, Result};
+use crate::environ::index::{DefinedFuncIndex, FuncIndex};
 use crate::environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+use cranelift_entity::EntityRef;
 use std::ops::Range;
 use wasmparser::{Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
 
@@ -139,7 +141,12 @@ impl ModuleInfo {
 
     /// Whether function `index` is defined by this module (not imported).
     pub fn is_defined_func(&self, index: u32) -> bool {
-        index >= self.num_imported_funcs
+        self.defined_func(FuncIndex::from_u32(index)).is_some()
+    }
+
+    /// The module's defined functions, in order.
+    pub fn defined_funcs(&self) -> impl Iterator<Item = DefinedFuncIndex> {
+        (0..self.bodies.len()).map(DefinedFuncIndex::new)
     }
 
     /// Type of global `index` (imported or defined).

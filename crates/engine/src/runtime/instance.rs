@@ -9,6 +9,7 @@
 
 use crate::environ::config::BoundsChecks;
 use crate::environ::error::{Error, Result};
+use crate::environ::index::{DefinedGlobalIndex, FuncIndex};
 use crate::environ::info::{ConstExpr, ConstOp, ElementSegment, EntityIndex, SegmentMode};
 use crate::environ::trap::Trap;
 use crate::environ::types::{ExternType, FuncType};
@@ -20,6 +21,7 @@ use crate::runtime::memory::Memory;
 use crate::runtime::store::{Store, StoreLink};
 use crate::runtime::table::Table;
 use crate::values::Val;
+use cranelift_entity::EntityRef;
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -119,16 +121,17 @@ impl InstanceInner {
     /// The code of function `index`, which this instance defines, compiling it if needed;
     /// `None` if it failed to compile.
     pub(crate) fn code_of(&self, index: u32) -> Option<usize> {
-        let defined = index.checked_sub(self.module.inner.info.num_imported_funcs)?;
+        let defined = self.module.inner.info.defined_func(FuncIndex::from_u32(index))?;
         let code = self.module.inner.code_for(self.bounds_checks);
-        crate::runtime::lazy::LazyCode::get_or_compile(&*self.module.inner, code, defined as usize)
+        crate::runtime::lazy::LazyCode::get_or_compile(&*self.module.inner, code, defined.index())
     }
 
     /// Whether `func_ref`, one of this instance's canonical `VMFuncRef`s, calls the
     /// function's optimized code.
     pub(crate) fn runs_optimized_code(&self, func_ref: *const VMFuncRef) -> bool {
         let Some(index) = self.func_index_of(func_ref) else { return false };
-        let defined = (index - self.module.inner.info.num_imported_funcs) as usize;
+        let Some(defined) = self.module.inner.info.defined_func(FuncIndex::from_u32(index)) else { return false };
+        let defined = defined.index();
         let code = self.module.inner.code_for(self.bounds_checks);
         // SAFETY: `func_ref` is one of this live instance's.
         let wasm_call = unsafe { VMFuncRef::load_wasm_call(func_ref) };
@@ -390,12 +393,12 @@ impl Instance {
 
     fn initialize_globals(&self) {
         let info = &self.inner.module.inner.info;
-        let first = info.num_imported_globals as usize;
         for (i, init) in info.global_inits.iter().enumerate() {
+            let global = info.global_index(DefinedGlobalIndex::new(i)).index();
             if let ConstExpr::RefFunc(f) = init {
                 let func = self.inner.func(&self.inner, *f, None);
                 // The type was validated; storing a funcref into a funcref global cannot fail.
-                let _ = self.inner.globals[first + i].set_initial(Val::FuncRef(Some(func)));
+                let _ = self.inner.globals[global].set_initial(Val::FuncRef(Some(func)));
             }
         }
     }
@@ -511,9 +514,10 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>) -> Result<()> {
                 func_index: source.func_index,
             };
         }
-        for index in info.num_imported_funcs..info.funcs.len() as u32 {
+        for defined in info.defined_funcs() {
+            let index = info.func_index(defined).as_u32();
             let type_id = inner.module.inner.type_ids[info.funcs[index as usize] as usize];
-            let defined = (index - info.num_imported_funcs) as usize;
+            let defined = defined.index();
             *at(offsets.func_ref(index)).cast::<VMFuncRef>() = VMFuncRef {
                 wasm_call: code.entry(defined) as *const u8,
                 array_call: engine.trampolines(type_id).array_call,

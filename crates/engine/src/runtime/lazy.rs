@@ -29,10 +29,12 @@
 
 use crate::environ::config::{BoundsChecks, Compilation, Tier};
 use crate::environ::error::{Error, Result};
+use crate::environ::index::DefinedFuncIndex;
 use crate::environ::info::ModuleInfo;
 use crate::environ::vmctx::VmOffsets;
 use crate::runtime::code_memory::CodeMemory;
 use crate::runtime::instance_registry::InstanceRegistry;
+use cranelift_entity::EntityRef;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -293,8 +295,10 @@ impl LazyCode {
                     let entry = memory.function(i) as usize;
                     self.entries[defined].store(entry, Ordering::Release);
                     self.states[defined].store(DONE, Ordering::Release);
-                    installed
-                        .push((module.offsets().func_ref(module.info().num_imported_funcs + defined as u32), entry));
+                    installed.push((
+                        module.offsets().func_ref(module.info().func_index(DefinedFuncIndex::new(defined)).as_u32()),
+                        entry,
+                    ));
                 }
                 loaded.code.push(memory);
             }

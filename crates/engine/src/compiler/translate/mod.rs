@@ -10,12 +10,14 @@ mod simd;
 
 use crate::environ::config::BoundsChecks;
 use crate::environ::error::{Error, Result};
+use crate::environ::index::FuncIndex;
 use crate::environ::info::ModuleInfo;
 use crate::environ::trap::Trap;
 use crate::environ::types::{FuncType, ValType};
 use crate::environ::vmctx::VmOffsets;
 use cranelift_codegen::ir::{self, types, AbiParam, ArgumentPurpose, Block, InstBuilder, Value};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_entity::EntityRef;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use wasmparser::{BlockType, FunctionBody, Operator, OperatorsReader};
 
@@ -156,7 +158,7 @@ pub(crate) fn translate_function(
         unreachable_depth: 0,
     };
 
-    let def_index = (index - module.num_imported_funcs) as usize;
+    let def_index = module.defined_func(FuncIndex::from_u32(index)).expect("a defined function").index();
     let body = body_reader(module, module.bodies[def_index].clone());
     for (i, param) in ty.params().iter().enumerate() {
         let value = t.b.block_params(entry)[i + 1];
