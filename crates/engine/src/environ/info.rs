@@ -22,7 +22,6 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::BULK_MEMORY
         | WasmFeatures::SIMD
         | WasmFeatures::EXTENDED_CONST
-        | WasmFeatures::MULTI_MEMORY
 }
 
 /// A constant expression as heron evaluates it at instantiation. The single-instruction forms
