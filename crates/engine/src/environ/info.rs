@@ -23,10 +23,13 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::REFERENCE_TYPES
         | WasmFeatures::BULK_MEMORY
         | WasmFeatures::SIMD
+        | WasmFeatures::EXTENDED_CONST
 }
 
-/// A constant expression as heron evaluates it at instantiation.
-#[derive(Clone, Copy, Debug)]
+/// A constant expression as heron evaluates it at instantiation. The single-instruction forms
+/// of 2.0 have their own variants; anything longer (extended constant expressions) is kept as
+/// its instructions, for a stack evaluation.
+#[derive(Clone, Debug)]
 pub(crate) enum ConstExpr {
     I32(i32),
     I64(i64),
@@ -36,10 +39,26 @@ pub(crate) enum ConstExpr {
     RefNull,
     RefFunc(u32),
     GlobalGet(u32),
+    Extended(Box<[ConstOp]>),
+}
+
+/// One instruction of an extended constant expression (integer arithmetic on constants and
+/// globals), in the order the expression lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConstOp {
+    I32(i32),
+    I64(i64),
+    GlobalGet(u32),
+    I32Add,
+    I32Sub,
+    I32Mul,
+    I64Add,
+    I64Sub,
+    I64Mul,
 }
 
 /// Where an element or data segment goes, if anywhere.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum SegmentMode {
     Active { index: u32, offset: ConstExpr },
     Passive,
@@ -298,13 +317,13 @@ fn global_type(g: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {
     Ok(GlobalType { content: ValType::from_wasm(g.content_type, offset)?, mutable: g.mutable })
 }
 
-/// Reads a constant expression of the forms 2.0 allows: one constant, `ref.null`, `ref.func`
-/// or `global.get`.
+/// Reads a constant expression: one constant, `ref.null`, `ref.func` or `global.get`, or an
+/// extended constant expression (integer `add`/`sub`/`mul` of constants and globals).
 fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
     use wasmparser::Operator as O;
     let mut reader = expr.get_operators_reader();
     let offset = reader.original_position();
-    let value = match reader.read()? {
+    let first = match reader.read()? {
         O::I32Const { value } => ConstExpr::I32(value),
         O::I64Const { value } => ConstExpr::I64(value),
         O::F32Const { value } => ConstExpr::F32(value.bits()),
@@ -315,9 +334,28 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
         O::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
         other => return Err(Error::compile(format!("unsupported constant expression {other:?}"), offset)),
     };
-    match reader.read()? {
-        O::End => Ok(value),
-        _ => Err(Error::compile("unsupported feature: extended constant expressions", offset)),
+    let mut ops = match first {
+        ConstExpr::I32(v) => vec![ConstOp::I32(v)],
+        ConstExpr::I64(v) => vec![ConstOp::I64(v)],
+        ConstExpr::GlobalGet(g) => vec![ConstOp::GlobalGet(g)],
+        _ => Vec::new(),
+    };
+    loop {
+        let op = match reader.read()? {
+            O::End if ops.len() <= 1 => return Ok(first),
+            O::End => return Ok(ConstExpr::Extended(ops.into())),
+            O::I32Const { value } => ConstOp::I32(value),
+            O::I64Const { value } => ConstOp::I64(value),
+            O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            O::I32Add => ConstOp::I32Add,
+            O::I32Sub => ConstOp::I32Sub,
+            O::I32Mul => ConstOp::I32Mul,
+            O::I64Add => ConstOp::I64Add,
+            O::I64Sub => ConstOp::I64Sub,
+            O::I64Mul => ConstOp::I64Mul,
+            other => return Err(Error::compile(format!("unsupported constant expression {other:?}"), offset)),
+        };
+        ops.push(op);
     }
 }
 

@@ -10,7 +10,7 @@
 use crate::environ::config::{BoundsChecks, CodeFlavour, Controls};
 use crate::environ::error::{Error, Result};
 use crate::environ::index::{DefinedGlobalIndex, FuncIndex};
-use crate::environ::info::{ConstExpr, ElementSegment, EntityIndex, SegmentMode};
+use crate::environ::info::{ConstExpr, ConstOp, ElementSegment, EntityIndex, SegmentMode};
 use crate::environ::trap::Trap;
 use crate::environ::types::{ExternType, FuncType};
 use crate::environ::vmctx::{VMContextHeader, VMControls, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
@@ -258,7 +258,7 @@ impl InstanceInner {
         let value = |item: &ConstExpr| match *item {
             ConstExpr::RefFunc(f) => self.canonical_func_ref(f) as usize,
             ConstExpr::RefNull => 0,
-            other => eval_const(other, &self.globals).to_raw().get_ptr(),
+            ref other => eval_const(other, &self.globals).to_raw().get_ptr(),
         };
         segment.items.iter().map(value).collect()
     }
@@ -351,7 +351,7 @@ impl Instance {
 
         // Defined globals first: their initialisers may read imported globals.
         for (ty, init) in info.globals[globals.len()..].iter().zip(&info.global_inits) {
-            let value = match *init {
+            let value = match init {
                 // Function references are set once the vmctx exists.
                 ConstExpr::RefFunc(_) | ConstExpr::RefNull => Val::default_for(ty.content),
                 other => eval_const(other, &globals),
@@ -442,21 +442,21 @@ impl Instance {
         let info = &inner.module.inner.info;
         for (segment, state) in info.elements.iter().zip(&inner.segments.elements) {
             let values = inner.element_values(segment);
-            match segment.mode {
+            match &segment.mode {
                 SegmentMode::Passive => *state.borrow_mut() = values,
                 SegmentMode::Declared => {}
                 SegmentMode::Active { index, offset } => {
-                    let start = u64::from(const_u32(offset, &inner.globals));
-                    inner.table(index).write_raw(start, &values)?;
+                    let start = const_address(offset, &inner.globals);
+                    inner.table(*index).write_raw(start, &values)?;
                 }
             }
         }
         for segment in &info.data {
-            let SegmentMode::Active { index, offset } = segment.mode else {
+            let SegmentMode::Active { index, offset } = &segment.mode else {
                 continue;
             };
-            let start = u64::from(const_u32(offset, &inner.globals));
-            inner.memory(index).write_bytes(start, &info.bytes[segment.range.clone()])?;
+            let start = const_address(offset, &inner.globals);
+            inner.memory(*index).write_bytes(start, &info.bytes[segment.range.clone()])?;
         }
         Ok(())
     }
@@ -602,8 +602,8 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
     Ok(())
 }
 
-fn eval_const(expr: ConstExpr, globals: &[Global]) -> Val {
-    match expr {
+fn eval_const(expr: &ConstExpr, globals: &[Global]) -> Val {
+    match *expr {
         ConstExpr::I32(v) => Val::I32(v),
         ConstExpr::I64(v) => Val::I64(v),
         ConstExpr::F32(v) => Val::F32(v),
@@ -612,12 +612,44 @@ fn eval_const(expr: ConstExpr, globals: &[Global]) -> Val {
         ConstExpr::RefNull => Val::FuncRef(None),
         ConstExpr::GlobalGet(g) => globals[g as usize].get(),
         ConstExpr::RefFunc(_) => Val::FuncRef(None),
+        ConstExpr::Extended(ref ops) => eval_extended(ops, globals),
     }
 }
 
-fn const_u32(expr: ConstExpr, globals: &[Global]) -> u32 {
+/// Evaluates an extended constant expression on a stack. Validation guarantees the operand
+/// types and that one value is left; the arithmetic wraps, as the instructions do.
+fn eval_extended(ops: &[ConstOp], globals: &[Global]) -> Val {
+    let mut stack: Vec<Val> = Vec::with_capacity(ops.len());
+    for op in ops {
+        let value = match *op {
+            ConstOp::I32(v) => Val::I32(v),
+            ConstOp::I64(v) => Val::I64(v),
+            ConstOp::GlobalGet(g) => globals[g as usize].get(),
+            arithmetic => {
+                let rhs = stack.pop().expect("validated");
+                let lhs = stack.pop().expect("validated");
+                match (arithmetic, lhs, rhs) {
+                    (ConstOp::I32Add, Val::I32(a), Val::I32(b)) => Val::I32(a.wrapping_add(b)),
+                    (ConstOp::I32Sub, Val::I32(a), Val::I32(b)) => Val::I32(a.wrapping_sub(b)),
+                    (ConstOp::I32Mul, Val::I32(a), Val::I32(b)) => Val::I32(a.wrapping_mul(b)),
+                    (ConstOp::I64Add, Val::I64(a), Val::I64(b)) => Val::I64(a.wrapping_add(b)),
+                    (ConstOp::I64Sub, Val::I64(a), Val::I64(b)) => Val::I64(a.wrapping_sub(b)),
+                    (ConstOp::I64Mul, Val::I64(a), Val::I64(b)) => Val::I64(a.wrapping_mul(b)),
+                    _ => unreachable!("validated constant expression"),
+                }
+            }
+        };
+        stack.push(value);
+    }
+    stack.pop().expect("validated")
+}
+
+/// A segment's offset: an `i32` (zero-extended) for 32-bit memories and tables, an `i64` for
+/// 64-bit ones.
+fn const_address(expr: &ConstExpr, globals: &[Global]) -> u64 {
     match eval_const(expr, globals) {
-        Val::I32(v) => v as u32,
-        _ => 0,
+        Val::I32(v) => u64::from(v as u32),
+        Val::I64(v) => v as u64,
+        _ => unreachable!("validated offset expression"),
     }
 }
