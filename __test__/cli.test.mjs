@@ -36,6 +36,12 @@ const modules = {
     (func (export "divide") (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s)
     (func $recurse (export "recurse") call $recurse)
     (func (export "crash") unreachable))`,
+  // A runaway loop and a memory grow, for the controls.
+  'controls.wasm': `(module
+    (memory 1 2)
+    (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+    (func (export "spin") (loop br 0))
+    (func (export "grow") (result i32) (memory.grow (i32.const 1))))`,
   'imports.wasm': `(module
     (import "env" "log" (func $log (param i32)))
     (import "env" "table" (table 1 funcref))
@@ -288,13 +294,18 @@ describe('run --invoke', () => {
 })
 
 describe('run', () => {
-  test('the resource controls are refused, not ignored', () => {
-    for (const [option, value] of [['--timeout', '1s'], ['--fuel', '1000'], ['--max-memory', '65536']]) {
-      assertOneLineFailure(
-        heron('run', option, value, '--invoke', 'add', 'calc.wasm', '1', '2'),
-        1,
-        new RegExp(`^heron: error: ${option} is not supported by this heron build yet$`),
-      )
+  test('--timeout and --fuel stop a runaway export as a trap; --max-memory caps memory.grow', () => {
+    assertOneLineFailure(heron('run', '--timeout', '50ms', '--invoke', 'spin', 'controls.wasm'), 134, /^heron: wasm trap: wasm execution timed out after 50 ms$/)
+    assertOneLineFailure(heron('run', '--fuel', '1000', '--invoke', 'spin', 'controls.wasm'), 134, /^heron: wasm trap: .*fuel/)
+    // controls.wasm's memory is 1 page of at most 2: a 64K cap refuses the second page (-1).
+    assert.deepEqual(heron('run', '--max-memory', '64K', '--invoke', 'grow', 'controls.wasm'), { code: 0, stdout: '-1\n', stderr: '' })
+    assert.deepEqual(heron('run', '--max-memory', '128K', '--invoke', 'grow', 'controls.wasm'), { code: 0, stdout: '1\n', stderr: '' })
+    assert.deepEqual(heron('run', '--fuel', '1000000', '--invoke', 'add', 'controls.wasm', '1', '2'), { code: 0, stdout: '3\n', stderr: '' })
+  })
+
+  test('malformed control values are one-line errors', () => {
+    for (const [option, value] of [['--timeout', 'soon'], ['--fuel', '-5'], ['--max-memory', '1T']]) {
+      assertOneLineFailure(heron('run', option, value, '--invoke', 'add', 'controls.wasm', '1', '2'), 1, new RegExp(`^heron: error: ${option} ${value}: expected `))
     }
   })
 

@@ -55,13 +55,32 @@ function parseRunArguments(argv) {
   return { ...values, file, args: rest, env: parseEnv(values.env), preopens: parsePreopens(values.dir) }
 }
 
-// heron's Instance takes no options yet (resource controls are a separate piece of work):
-// refuse the controls rather than run without the limit the user asked for. Once Instance
-// accepts { timeout, fuel, memoryLimit }, pass them as its third argument instead.
-function refuseControls(options) {
-  for (const name of ['timeout', 'fuel', 'max-memory']) {
-    if (options[name] !== undefined) throw new CliError(`--${name} is not supported by this heron build yet`)
+// The controls (README "Controls") as heron.Instance's option bag: --timeout in
+// milliseconds (or with an ms/s suffix), --fuel in instructions, --max-memory in bytes (K, M
+// or G suffix) for every memory the module defines.
+function parseControls(options) {
+  const controls = {}
+  if (options.timeout !== undefined) {
+    const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(options.timeout)
+    const ms = match === null ? NaN : Number(match[1]) * (match[2] === 's' ? 1000 : 1)
+    if (!(ms >= 1) || !Number.isSafeInteger(Math.round(ms))) {
+      throw new CliError(`--timeout ${options.timeout}: expected a duration such as 500, 500ms or 2s`)
+    }
+    controls.timeout = Math.round(ms)
   }
+  if (options.fuel !== undefined) {
+    if (!/^\d+$/.test(options.fuel)) throw new CliError(`--fuel ${options.fuel}: expected a whole number of instructions`)
+    controls.fuel = BigInt(options.fuel)
+  }
+  if (options['max-memory'] !== undefined) {
+    const match = /^(\d+)([kKmMgG]?)$/.exec(options['max-memory'])
+    const bytes = match === null ? NaN : Number(match[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2].toLowerCase()]
+    if (!Number.isSafeInteger(bytes)) {
+      throw new CliError(`--max-memory ${options['max-memory']}: expected a byte count such as 65536, 64K or 16M`)
+    }
+    controls.memoryLimit = bytes
+  }
+  return controls
 }
 
 function parsePreopens(dirs) {
@@ -139,7 +158,7 @@ function runCommand(heron, path, module, structure, options) {
     throw new CliError(`${path} has no _start export, so it is not a WASI command; use --invoke NAME to call an export`)
   }
   const wasi = makeWasi(heron, path, wasiVersionOf(structure, path) ?? 'preview1', options)
-  const instance = guardWasm(heron, path, () => new heron.Instance(module, wasi.getImportObject()))
+  const instance = guardWasm(heron, path, () => new heron.Instance(module, wasi.getImportObject(), options.controls))
   return guardWasm(heron, path, () => wasi.start(instance)) ?? 0
 }
 
@@ -170,7 +189,7 @@ function invokeExport(heron, path, module, structure, options, write) {
     wasi = makeWasi(heron, path, version, options)
     imports = wasi.getImportObject()
   }
-  const instance = guardWasm(heron, path, () => new heron.Instance(module, imports))
+  const instance = guardWasm(heron, path, () => new heron.Instance(module, imports, options.controls))
   if (wasi !== undefined && typeof instance.exports._start !== 'function' && typeof wasi.initialize === 'function') {
     guardWasm(heron, path, () => wasi.initialize(instance))
   }
@@ -187,7 +206,7 @@ function run(heron, argv, write) {
     write(RUN)
     return 0
   }
-  refuseControls(options)
+  options.controls = parseControls(options)
   const path = options.file
   const bytes = readModuleFile(path)
   const module = compileModule(heron, bytes, path)

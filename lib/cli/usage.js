@@ -36,11 +36,13 @@ Options:
   --invoke NAME         call the export NAME instead of _start, with args converted to its
                         parameter types (i32, i64, f32, f64: decimal, 0x hex for integers,
                         nan and inf for floats) and print its results, one per line
-  --timeout DURATION    stop the program after DURATION            } not supported by this
-  --fuel N              stop the program after N units of fuel     } heron build yet: heron
-  --max-memory BYTES    limit the size of each memory             } fails rather than ignore them
+  --timeout DURATION    stop each call into wasm that runs longer than DURATION (500,
+                        500ms, 2s)
+  --fuel N              stop the program after N wasm instructions
+  --max-memory BYTES    the most each memory of the program may hold (65536, 64K, 16M)
 
-A trap prints "heron: wasm trap: <message>" and exits with 134. A module that imports
+A trap, a timeout or running out of fuel prints "heron: wasm trap: <message>" and exits
+with 134. A module that imports
 anything besides WASI functions cannot be run (there is nothing to provide it).
 `
 

@@ -195,8 +195,10 @@ mod tests {
             bytes: vec![0x0f, 0x0b, 0x0f, 0x0b, 0xc3],
             alignment: 16,
             traps: vec![(2, Trap::Unreachable)],
+            func_index: None,
+            srclocs: Vec::new(),
         };
-        let memory = CodeMemory::load(isa, vec![code]).unwrap();
+        let memory = CodeMemory::load(isa, vec![code], None).unwrap();
         let start = memory.function(0) as usize;
         assert_eq!(classify(start + 2, true, code_memory::trap_at), Some(Trap::Unreachable));
         assert_eq!(classify(start, true, code_memory::trap_at), None, "not a recorded site");
