@@ -304,7 +304,7 @@ describe('run', () => {
   })
 
   test('malformed control values are one-line errors', () => {
-    for (const [option, value] of [['--timeout', 'soon'], ['--fuel', '-5'], ['--max-memory', '1T']]) {
+    for (const [option, value] of [['--timeout', 'soon'], ['--fuel', '1.5'], ['--max-memory', '1T']]) {
       assertOneLineFailure(heron('run', option, value, '--invoke', 'add', 'controls.wasm', '1', '2'), 1, new RegExp(`^heron: error: ${option} ${value}: expected `))
     }
   })
