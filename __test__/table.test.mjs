@@ -126,7 +126,14 @@ for (const [name, WebAssembly] of implementations) {
       assert.equal(table.get(0), one)
       assert.equal(table.set(0), undefined)
       assert.equal(table.get(0), null)
-      assert.equal(table.grow(1, undefined), 1)
+      // V8 from Node 26 converts an explicit undefined in grow too (a TypeError); Node 20-24's
+      // V8 and heron read it as the missing optional argument, as WebIDL does.
+      if (name === 'v8' && Number(process.versions.node.split('.')[0]) >= 26) {
+        assert.throws(() => table.grow(1, undefined), TypeError)
+        assert.equal(table.grow(1), 1)
+      } else {
+        assert.equal(table.grow(1, undefined), 1)
+      }
       assert.equal(table.get(1), null)
       assert.equal(new WebAssembly.Table({ element: 'anyfunc', initial: 1 }, undefined).get(0), null)
 
