@@ -79,7 +79,10 @@ fn to_bigint64(env: Env, value: Value) -> Result<i64, Pending> {
             let as_int_n = env.get_named(constructor, c"asIntN")?;
             if env.type_of(as_int_n) != sys::ValueType::napi_function {
                 // The global BigInt was replaced by something without a callable asIntN.
-                return Err(throw_type_error(env.raw(), "Cannot convert value to a BigInt: BigInt.asIntN is not a function"));
+                return Err(throw_type_error(
+                    env.raw(),
+                    "Cannot convert value to a BigInt: BigInt.asIntN is not a function",
+                ));
             }
             let bigint = env.call(constructor, as_int_n, &[env.int32(64), value])?;
             env.bigint_as_i64(bigint)

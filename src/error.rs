@@ -94,7 +94,8 @@ pub(crate) fn throw_range_error(env: sys::napi_env, message: &str) -> Pending {
 /// errors: a `catch` for RuntimeError still sees them, and `code` tells them apart).
 fn throw_coded(env: sys::napi_env, message: &str, code: &str) -> Pending {
     let env = raw_env(env);
-    let Some(constructor) = CLASSES.with(|c| c.get()).and_then(|classes| env.reference_value(classes[Class::Runtime as usize]))
+    let Some(constructor) =
+        CLASSES.with(|c| c.get()).and_then(|classes| env.reference_value(classes[Class::Runtime as usize]))
     else {
         return env.throw_new(ErrorKind::Error, &c_string(message));
     };

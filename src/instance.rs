@@ -5,13 +5,13 @@
 //! `interruptHandle`.
 
 use crate::error::{self, Pending};
-use crate::{export, import, scope};
 use crate::global::NativeGlobal;
 use crate::link;
 use crate::memory::NativeMemory;
 use crate::module::NativeModule;
 use crate::napi_raw::{Env as RawEnv, Value};
 use crate::table::NativeTable;
+use crate::{export, import, scope};
 use heron_engine::{Controls, Engine, Extern, ExternType, Instance};
 use napi::bindgen_prelude::*;
 use napi::sys;

@@ -21,8 +21,8 @@
 
 mod convert;
 mod error;
-mod external;
 mod export;
+mod external;
 mod externref;
 mod global;
 mod import;

@@ -74,11 +74,7 @@ impl Env {
     /// Runs an N-API call that writes one value; `None` if it fails (an exception may be
     /// pending).
     #[inline(always)]
-    fn out<T: Copy>(
-        self,
-        initial: T,
-        call: impl FnOnce(sys::napi_env, *mut T) -> sys::napi_status,
-    ) -> Option<T> {
+    fn out<T: Copy>(self, initial: T, call: impl FnOnce(sys::napi_env, *mut T) -> sys::napi_status) -> Option<T> {
         let mut result = initial;
         (call(self.0, &mut result) == sys::Status::napi_ok).then_some(result)
     }
@@ -86,7 +82,10 @@ impl Env {
     #[inline(always)]
     pub(crate) fn undefined(self) -> Value {
         // SAFETY: the live env and a pointer to a local.
-        Value(self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_get_undefined(env, out) }).unwrap_or(ptr::null_mut()))
+        Value(
+            self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_get_undefined(env, out) })
+                .unwrap_or(ptr::null_mut()),
+        )
     }
 
     #[inline(always)]
@@ -98,13 +97,18 @@ impl Env {
     #[inline(always)]
     pub(crate) fn global(self) -> Value {
         // SAFETY: the live env and a pointer to a local.
-        Value(self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_get_global(env, out) }).unwrap_or(ptr::null_mut()))
+        Value(
+            self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_get_global(env, out) }).unwrap_or(ptr::null_mut()),
+        )
     }
 
     #[inline(always)]
     pub(crate) fn uint32(self, number: u32) -> Value {
         // SAFETY: the live env and a pointer to a local.
-        Value(self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_uint32(env, number, out) }).unwrap_or(ptr::null_mut()))
+        Value(
+            self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_uint32(env, number, out) })
+                .unwrap_or(ptr::null_mut()),
+        )
     }
 
     #[inline(always)]
@@ -126,7 +130,8 @@ impl Env {
     #[inline(always)]
     pub(crate) fn array(self, length: usize) -> Value {
         // SAFETY: the live env and a pointer to a local.
-        let made = self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_array_with_length(env, length, out) });
+        let made =
+            self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_array_with_length(env, length, out) });
         Value(made.unwrap_or(ptr::null_mut()))
     }
 
@@ -198,7 +203,8 @@ impl Env {
     #[inline(always)]
     pub(crate) fn reference(self, value: Value, count: u32) -> Option<Reference> {
         // SAFETY: a live value of this env and a pointer to a local.
-        let made = self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_reference(env, value.0, count, out) });
+        let made =
+            self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_reference(env, value.0, count, out) });
         made.map(Reference)
     }
 
@@ -207,7 +213,8 @@ impl Env {
     pub(crate) fn reference_value(self, reference: Reference) -> Option<Value> {
         // SAFETY: a reference made on this env and not deleted (module invariants), and a
         // pointer to a local.
-        let value = self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_get_reference_value(env, reference.0, out) });
+        let value =
+            self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_get_reference_value(env, reference.0, out) });
         value.filter(|value| !value.is_null()).map(Value)
     }
 
@@ -237,7 +244,8 @@ impl Env {
     #[inline(always)]
     pub(crate) fn open_handle_scope(self) -> sys::napi_handle_scope {
         // SAFETY: the live env and a pointer to a local.
-        self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_open_handle_scope(env, out) }).unwrap_or(ptr::null_mut())
+        self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_open_handle_scope(env, out) })
+            .unwrap_or(ptr::null_mut())
     }
 
     /// # Safety
@@ -278,13 +286,19 @@ impl Env {
     #[inline(always)]
     pub(crate) fn double(self, number: f64) -> Value {
         // SAFETY: the live env and a pointer to a local.
-        Value(self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_double(env, number, out) }).unwrap_or(ptr::null_mut()))
+        Value(
+            self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_double(env, number, out) })
+                .unwrap_or(ptr::null_mut()),
+        )
     }
 
     #[inline(always)]
     pub(crate) fn int32(self, number: i32) -> Value {
         // SAFETY: the live env and a pointer to a local.
-        Value(self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_int32(env, number, out) }).unwrap_or(ptr::null_mut()))
+        Value(
+            self.out(ptr::null_mut(), |env, out| unsafe { sys::napi_create_int32(env, number, out) })
+                .unwrap_or(ptr::null_mut()),
+        )
     }
 
     #[inline(always)]

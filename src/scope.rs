@@ -5,7 +5,6 @@ use crate::napi_raw::Env;
 use napi::sys;
 use std::cell::{Cell, RefCell};
 
-
 /// Import calls made under one entry into wasm share a handle scope, closed and reopened
 /// every `IMPORT_SCOPE_BATCH` calls and when the entry returns: opening an N-API handle
 /// scope allocates, which was the largest avoidable cost of a call from wasm to JS.

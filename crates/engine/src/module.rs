@@ -67,13 +67,7 @@ impl CodeSource for ModuleInner {
 
     /// The scheduler's one way to the compiler: compiles with the engine's compiler of
     /// `tier` and loads the code.
-    fn compile(
-        &self,
-        flavour: CodeFlavour,
-        tier: Tier,
-        defined: &[usize],
-        parallel: bool,
-    ) -> Result<CodeMemory> {
+    fn compile(&self, flavour: CodeFlavour, tier: Tier, defined: &[usize], parallel: bool) -> Result<CodeMemory> {
         let isa = if self.deterministic { self.engine.deterministic_isa_for(tier)? } else { self.engine.isa_for(tier) };
         let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, flavour, defined, parallel)?;
         CodeMemory::load(self.engine.isa_owned(), compiled, Some(&self.info.names))
@@ -96,7 +90,12 @@ impl Module {
     /// `with_compilation`, and if `deterministic`, code in which every NaN a float
     /// instruction produces is the canonical NaN, so results are bit-identical on every
     /// machine (at some cost in float-heavy code).
-    pub fn with_options(engine: &Engine, bytes: &[u8], compilation: Compilation, deterministic: bool) -> Result<Module> {
+    pub fn with_options(
+        engine: &Engine,
+        bytes: &[u8],
+        compilation: Compilation,
+        deterministic: bool,
+    ) -> Result<Module> {
         // Validation rejects everything heron cannot compile (`translate::check_supported`
         // finds nothing more today), so a lazy module fails here or not at all.
         let info = ModuleInfo::parse(bytes)?;
@@ -158,8 +157,14 @@ impl Module {
         let inner = &self.inner;
         let all: Vec<usize> = (0..inner.info.bodies.len()).collect();
         let isa = inner.engine.isa_for(Tier::Optimized);
-        let compiled =
-            compiler::compile_functions(isa, &inner.info, &inner.offsets, CodeFlavour::plain(BoundsChecks::GuardPages), &all, false)?;
+        let compiled = compiler::compile_functions(
+            isa,
+            &inner.info,
+            &inner.offsets,
+            CodeFlavour::plain(BoundsChecks::GuardPages),
+            &all,
+            false,
+        )?;
         Ok(compiled.into_iter().map(|f| f.bytes).collect())
     }
 

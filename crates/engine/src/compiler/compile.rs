@@ -32,15 +32,7 @@ pub(crate) fn compile_functions(
         context.clear();
         let index = info.func_index(DefinedFuncIndex::new(defined)).as_u32();
         let frontend = isa.frontend_config();
-        translate::translate_function(
-            info,
-            offsets,
-            frontend,
-            index,
-            flavour,
-            &mut context.func,
-            builder_context,
-        )?;
+        translate::translate_function(info, offsets, frontend, index, flavour, &mut context.func, builder_context)?;
         let mut compiled = finish(isa, context, info.bodies[defined].start as u64)?;
         compiled.func_index = Some(index);
         Ok(compiled)

@@ -372,9 +372,8 @@ fn background<M: CodeSource>(module: Weak<M>) {
 /// A batch that fails is retried function by function, so one bad function does not fail
 /// its neighbours.
 fn compile_batch<M: CodeSource>(module: &M, code: &LazyCode, tier: Tier, batch: &[usize]) {
-    let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        module.compile(code.flavour, tier, batch, false)
-    }));
+    let compiled =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| module.compile(code.flavour, tier, batch, false)));
     let compiled = compiled.unwrap_or_else(|_| Err(Error::Resource("the compiler panicked".into())));
     match (tier, compiled) {
         (Tier::Optimized, Err(_)) if batch.len() > 1 => {

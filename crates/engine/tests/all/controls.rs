@@ -1,9 +1,7 @@
 //! Execution controls (README "Controls"): timeouts, interrupt handles, fuel, memory and
 //! table limits, on the engine alone.
 
-use heron_engine::{
-    Compilation, Controls, Engine, Error, Extern, Func, FuncType, Instance, Module, Trap, Val,
-};
+use heron_engine::{Compilation, Controls, Engine, Error, Extern, Func, FuncType, Instance, Module, Trap, Val};
 use std::time::{Duration, Instant};
 
 use crate::common::{export, wat_to_wasm};

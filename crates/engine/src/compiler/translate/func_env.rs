@@ -89,8 +89,7 @@ impl<'a> FuncEnv<'a> {
     fn make_interrupt_check(&self, b: &mut FunctionBuilder<'_>) {
         let epoch_pointer = b.ins().load(types::I64, readonly(), self.vmctx, VmOffsets::controls_epoch() as i32);
         let epoch = b.ins().load(types::I64, MemFlagsData::trusted(), epoch_pointer, 0);
-        let deadline_pointer =
-            b.ins().load(types::I64, readonly(), self.vmctx, VmOffsets::controls_deadline() as i32);
+        let deadline_pointer = b.ins().load(types::I64, readonly(), self.vmctx, VmOffsets::controls_deadline() as i32);
         let deadline = b.ins().load(types::I64, MemFlagsData::trusted(), deadline_pointer, 0);
         let due = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
         let check = b.create_block();
