@@ -1,6 +1,8 @@
 //! heron-engine: a WebAssembly engine on Cranelift, with no knowledge of JS.
 //!
 //! The pipeline, by layer (ARCHITECTURE.md at the repository root has the rules):
+//! 0. [`Module::new`] looks the bytes up in the engine's live modules and in the persistent
+//!    code cache (`runtime/code_cache.rs`); a hit skips validation and compilation.
 //! 1. `environ/`: [`Module::new`] decodes and validates the binary with wasmparser
 //!    (`environ/info.rs`) into a `ModuleInfo`: types, imports, exports, segments and function
 //!    bodies; `environ/vmctx.rs` lays out the instances' `VMContext`.
@@ -30,6 +32,7 @@ pub use environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, T
 pub use func::Func;
 pub use module::{ExportDesc, ImportDesc, Module};
 pub use runtime::backtrace::{Backtrace, Frame};
+pub use runtime::code_cache::{flush_all as flush_code_cache, CacheConfig, CacheStats, CodeCache, DEFAULT_MAX_SIZE};
 pub use runtime::global::Global;
 pub use runtime::instance::{Extern, Instance};
 pub use runtime::interrupts::{interrupt_by_id, last_timeout, InterruptHandle};

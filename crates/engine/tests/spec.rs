@@ -393,9 +393,9 @@ fn extra_passes() -> [Pass; 3] {
     let all = |_: &Script| true;
     let memory = |script: &Script| MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name));
     [
-        ("optimized code", Config { compilation: Compilation::Eager, guard_pages: true }, all),
-        ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true }, all),
-        ("explicit bounds checks", Config { guard_pages: false, ..Config::default() }, memory),
+        ("optimized code", Config { compilation: Compilation::Eager, ..Config::from_env() }, all),
+        ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true, code_cache: None }, all),
+        ("explicit bounds checks", Config { guard_pages: false, ..Config::from_env() }, memory),
     ]
 }
 

@@ -1,7 +1,8 @@
-//! The on-disk format of one persistent code-cache entry: its key (wasm hash, engine
-//! fingerprint, code flavour) and the encoding of a module's compiled functions, sealed by a
-//! SHA-256 checksum that `decode` verifies before returning anything. Pure data: the file
-//! handling and the mapping of code belong to the runtime.
+//! The on-disk format of one persistent code-cache entry: its key (wasm hash and engine
+//! fingerprint, which covers the code flavour and tier) and the encoding of a module's
+//! compiled functions (code, alignment, trap sites, source locations), sealed by a SHA-256
+//! checksum that `decode` verifies before returning anything. Pure data: the files belong
+//! to `runtime/code_cache.rs`, the mapping of code to `runtime/code_memory.rs`.
 #![forbid(unsafe_code)]
 
 use sha2::{Digest, Sha256};
@@ -12,7 +13,7 @@ use crate::environ::trap::Trap;
 /// First bytes of every entry.
 const MAGIC: &[u8; 8] = b"HERONCC\0";
 /// Bumped whenever the layout below changes; older entries are then refused.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// Length of the trailing checksum.
 const CHECKSUM_LEN: usize = 32;
 
@@ -28,8 +29,9 @@ pub(crate) struct CacheKey {
 
 impl CacheKey {
     /// The key of `wasm` compiled by an engine with `fingerprint`.
+    #[cfg(test)]
     pub(crate) fn new(wasm: &[u8], fingerprint: [u8; 32]) -> CacheKey {
-        CacheKey { wasm_hash: Sha256::digest(wasm).into(), fingerprint }
+        CacheKey { wasm_hash: wasm_hash(wasm), fingerprint }
     }
 
     /// The entry's file name: hex of the hash of both fields.
@@ -39,6 +41,12 @@ impl CacheKey {
         hasher.update(self.fingerprint);
         hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// SHA-256 of `wasm`: what identifies a module's bytes, in the cache and in the engine's
+/// map of live modules.
+pub(crate) fn wasm_hash(wasm: &[u8]) -> [u8; 32] {
+    Sha256::digest(wasm).into()
 }
 
 /// Hashes the engine's code-relevant settings, each as a length-prefixed string, so that
@@ -52,7 +60,8 @@ pub(crate) fn fingerprint(parts: &[&str]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// One cached function: its defined-function index and its compiled code.
+/// One cached function: its defined-function index and its compiled code (whose
+/// `func_index` the loader sets from the module; it is not stored).
 pub(crate) struct CachedFunction {
     pub index: u32,
     pub code: CompiledFunction,
@@ -84,11 +93,16 @@ pub(crate) fn encode(key: &CacheKey, functions: &[CachedFunction]) -> Vec<u8> {
         out.extend_from_slice(&(f.code.bytes.len() as u32).to_le_bytes());
         out.extend_from_slice(&f.code.bytes);
         // Per-function tables follow the code, each prefixed by its entry count; a new
-        // table (e.g. source locations) is appended here with a format-version bump.
+        // table is appended here with a format-version bump.
         out.extend_from_slice(&(f.code.traps.len() as u32).to_le_bytes());
         for (offset, trap) in &f.code.traps {
             out.extend_from_slice(&offset.to_le_bytes());
             out.push(*trap as u8);
+        }
+        out.extend_from_slice(&(f.code.srclocs.len() as u32).to_le_bytes());
+        for (code_offset, wasm_offset) in &f.code.srclocs {
+            out.extend_from_slice(&code_offset.to_le_bytes());
+            out.extend_from_slice(&wasm_offset.to_le_bytes());
         }
     }
     let checksum = Sha256::digest(&out);
@@ -136,7 +150,18 @@ pub(crate) fn decode(key: &CacheKey, data: &[u8]) -> Result<Vec<CachedFunction>,
             }
             traps.push((offset, Trap::from_u8(raw).ok_or(EntryError::BadTrap(raw))?));
         }
-        functions.push(CachedFunction { index, code: CompiledFunction { bytes, alignment, traps } });
+        let srcloc_count = reader.u32()?;
+        let mut srclocs = Vec::new();
+        for _ in 0..srcloc_count {
+            let code_offset = reader.u32()?;
+            let wasm_offset = reader.u32()?;
+            if code_offset as usize > bytes.len() || srclocs.last().is_some_and(|&(last, _)| last > code_offset) {
+                return Err(EntryError::BadRecord);
+            }
+            srclocs.push((code_offset, wasm_offset));
+        }
+        let code = CompiledFunction { bytes, alignment, traps, func_index: None, srclocs };
+        functions.push(CachedFunction { index, code });
     }
     if !reader.data.is_empty() {
         return Err(EntryError::BadRecord);
@@ -180,6 +205,8 @@ mod tests {
                 bytes: vec![0x90, 0x0f, 0x0b, 0xc3],
                 alignment: 16,
                 traps: vec![(1, Trap::Unreachable)],
+                func_index: None,
+                srclocs: vec![(0, 40), (2, 42)],
             },
         }];
         let data = encode(&key, &functions);
@@ -195,6 +222,7 @@ mod tests {
         assert_eq!(functions[0].code.bytes, [0x90, 0x0f, 0x0b, 0xc3]);
         assert_eq!(functions[0].code.alignment, 16);
         assert_eq!(functions[0].code.traps, [(1, Trap::Unreachable)]);
+        assert_eq!(functions[0].code.srclocs, [(0, 40), (2, 42)]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod common;
 
 mod api;
 mod backtrace;
+mod cache;
 mod controls;
 mod fuzz;
 mod lazy;
