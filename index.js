@@ -1143,6 +1143,27 @@ function waitForCompilation(module) {
 }
 Object.defineProperty(namespace, 'waitForCompilation', { value: waitForCompilation, writable: true, configurable: true })
 
+// --- The persistent code cache (README "Code cache") --------------------------------------
+
+// heron.cache: where compiled code is kept between processes, and clearing it. Heron's
+// own, so non-enumerable. The directory is fixed when heron loads (HERON_CACHE_DIR, ...).
+const cacheDirectory = native.codeCacheDirectory()
+const cache = Object.freeze({
+  get directory() { return cacheDirectory },
+  get enabled() { return cacheDirectory !== null },
+  // The cache's directory and size bound, what it holds, and this process's hits, misses
+  // and writes; null when the cache is off.
+  stats() { return native.codeCacheStats() },
+  // Removes every entry (only heron's files) of the directory.
+  clear() { native.clearCodeCache() },
+  // Writes the code compiled so far that the cache lacks (heron also does after a quiet
+  // second, when background compilation ends, and at exit).
+  flush() { native.flushCodeCache() },
+})
+Object.defineProperty(namespace, 'cache', { value: cache, writable: true, configurable: true })
+// Functions compiled lazily since the last write reach the cache before the process ends.
+if (cacheDirectory !== null) process.on('exit', () => native.flushCodeCache())
+
 // --- Execution controls on instances ------------------------------------------------------
 
 function controlledInstance(instance, caller) {

@@ -17,8 +17,10 @@
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
+//! - `cache.rs`: the code cache's directory, statistics, clearing and flushing.
 //! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
 
+mod cache;
 mod convert;
 mod error;
 mod export;
