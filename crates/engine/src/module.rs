@@ -19,7 +19,7 @@ use crate::environ::error::Result;
 use crate::environ::index::DefinedFuncIndex;
 use crate::environ::info::ModuleInfo;
 use crate::environ::vmctx::VmOffsets;
-use crate::runtime::code_cache::PendingEntry;
+use crate::runtime::code_cache::{self, PendingEntry};
 use crate::runtime::code_memory::CodeMemory;
 use crate::runtime::lazy::{CodeSource, LazyCode};
 use cranelift_entity::EntityRef;
@@ -153,16 +153,30 @@ impl Module {
             let fingerprint = engine.code_fingerprint(flavour, deterministic)?;
             Some((cache.clone(), CacheKey { wasm_hash, fingerprint }))
         });
-        let cached = cache.as_ref().and_then(|(cache, key)| cache.load(key));
-        // Validation rejects everything heron cannot compile (`translate::check_supported`
-        // finds nothing more today), so a lazy module fails here or not at all. A cache hit
-        // proves the bytes were validated before.
-        let (info, cached) = match cached.map(|functions| (ModuleInfo::parse_trusted(bytes), functions)) {
-            Some((Ok(info), functions)) if functions.iter().all(|f| (f.index as usize) < info.bodies.len()) => {
+        // On a likely hit, the entry is read and verified while the bytes are decoded (without
+        // validation: a hit proves they were validated before); on a miss, or if anything
+        // is off, the bytes are validated as usual.
+        let started = std::time::Instant::now();
+        let (cached, trusted) = match &cache {
+            Some((cache, key)) if cache.has_entry(key) => {
+                let parse = || {
+                    let started = std::time::Instant::now();
+                    let info = ModuleInfo::parse_trusted(bytes).ok();
+                    code_cache::debug(&format!("decoded the module in {:.1} ms", started.elapsed().as_secs_f64() * 1e3));
+                    info
+                };
+                rayon::join(|| cache.load(key), parse)
+            }
+            Some((cache, key)) => (cache.load(key), None),
+            None => (None, None),
+        };
+        let (info, cached) = match (cached, trusted) {
+            (Some(functions), Some(info)) if functions.iter().all(|f| (f.index as usize) < info.bodies.len()) => {
                 (info, functions)
             }
             _ => (ModuleInfo::parse(bytes)?, Vec::new()),
         };
+        let read = started.elapsed();
         let type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
         let offsets = VmOffsets::new(&info);
         let code = LazyCode::new(info.bodies.len(), flavour, compilation);
@@ -183,9 +197,15 @@ impl Module {
         });
         // Code that does not load (out of memory) is compiled instead.
         if !cached.is_empty() {
+            let count = cached.len();
             if let Ok((defined, memory)) = inner.load_cached(cached) {
                 LazyCode::install_cached(&*inner, &defined, memory);
             }
+            code_cache::debug(&format!(
+                "hit: {count} functions; read, verified and decoded with the module in {:.1} ms, loaded by {:.1} ms",
+                read.as_secs_f64() * 1e3,
+                started.elapsed().as_secs_f64() * 1e3
+            ));
         }
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&*inner)?,

@@ -13,7 +13,7 @@ use crate::environ::trap::Trap;
 /// First bytes of every entry.
 const MAGIC: &[u8; 8] = b"HERONCC\0";
 /// Bumped whenever the layout below changes; older entries are then refused.
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 /// Length of the trailing checksum.
 const CHECKSUM_LEN: usize = 32;
 
@@ -92,17 +92,23 @@ pub(crate) fn encode(key: &CacheKey, functions: &[CachedFunction]) -> Vec<u8> {
         out.extend_from_slice(&f.code.alignment.to_le_bytes());
         out.extend_from_slice(&(f.code.bytes.len() as u32).to_le_bytes());
         out.extend_from_slice(&f.code.bytes);
-        // Per-function tables follow the code, each prefixed by its entry count; a new
-        // table is appended here with a format-version bump.
+        // Per-function tables follow the code, each prefixed by its entry count, with
+        // offsets as LEB128 deltas from the previous entry's (zigzag where they may go
+        // back): they are a third of an entry in fixed width. A new table is appended here
+        // with a format-version bump.
         out.extend_from_slice(&(f.code.traps.len() as u32).to_le_bytes());
+        let mut previous = 0i64;
         for (offset, trap) in &f.code.traps {
-            out.extend_from_slice(&offset.to_le_bytes());
+            put_varint(&mut out, zigzag(i64::from(*offset) - previous));
+            previous = i64::from(*offset);
             out.push(*trap as u8);
         }
         out.extend_from_slice(&(f.code.srclocs.len() as u32).to_le_bytes());
+        let (mut previous_code, mut previous_wasm) = (0u32, 0i64);
         for (code_offset, wasm_offset) in &f.code.srclocs {
-            out.extend_from_slice(&code_offset.to_le_bytes());
-            out.extend_from_slice(&wasm_offset.to_le_bytes());
+            put_varint(&mut out, u64::from(code_offset - previous_code));
+            put_varint(&mut out, zigzag(i64::from(*wasm_offset) - previous_wasm));
+            (previous_code, previous_wasm) = (*code_offset, i64::from(*wasm_offset));
         }
     }
     let checksum = Sha256::digest(&out);
@@ -141,24 +147,27 @@ pub(crate) fn decode(key: &CacheKey, data: &[u8]) -> Result<Vec<CachedFunction>,
         let len = reader.u32()? as usize;
         let bytes = reader.take(len)?.to_vec();
         let trap_count = reader.u32()?;
-        let mut traps = Vec::new();
+        let mut traps = Vec::with_capacity((trap_count as usize).min(reader.data.len()));
+        let mut previous = 0i64;
         for _ in 0..trap_count {
-            let offset = reader.u32()?;
+            let offset = previous.checked_add(unzigzag(reader.varint()?)).ok_or(EntryError::BadRecord)?;
             let raw = reader.take(1)?[0];
-            if offset as usize >= bytes.len() {
+            if offset < 0 || offset as usize >= bytes.len() {
                 return Err(EntryError::BadRecord);
             }
-            traps.push((offset, Trap::from_u8(raw).ok_or(EntryError::BadTrap(raw))?));
+            previous = offset;
+            traps.push((offset as u32, Trap::from_u8(raw).ok_or(EntryError::BadTrap(raw))?));
         }
         let srcloc_count = reader.u32()?;
-        let mut srclocs = Vec::new();
+        let mut srclocs = Vec::with_capacity((srcloc_count as usize).min(reader.data.len()));
+        let (mut code_offset, mut wasm_offset) = (0u64, 0i64);
         for _ in 0..srcloc_count {
-            let code_offset = reader.u32()?;
-            let wasm_offset = reader.u32()?;
-            if code_offset as usize > bytes.len() || srclocs.last().is_some_and(|&(last, _)| last > code_offset) {
+            code_offset = code_offset.checked_add(reader.varint()?).ok_or(EntryError::BadRecord)?;
+            wasm_offset = wasm_offset.checked_add(unzigzag(reader.varint()?)).ok_or(EntryError::BadRecord)?;
+            if code_offset > bytes.len() as u64 || !(0..=i64::from(u32::MAX)).contains(&wasm_offset) {
                 return Err(EntryError::BadRecord);
             }
-            srclocs.push((code_offset, wasm_offset));
+            srclocs.push((code_offset as u32, wasm_offset as u32));
         }
         let code = CompiledFunction { bytes, alignment, traps, func_index: None, srclocs };
         functions.push(CachedFunction { index, code });
@@ -167,6 +176,24 @@ pub(crate) fn decode(key: &CacheKey, data: &[u8]) -> Result<Vec<CachedFunction>,
         return Err(EntryError::BadRecord);
     }
     Ok(functions)
+}
+
+/// Appends `value` as unsigned LEB128.
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A signed delta as an unsigned number with small magnitudes small.
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn unzigzag(value: u64) -> i64 {
+    (value >> 1) as i64 ^ -((value & 1) as i64)
 }
 
 /// Bounds-checked little-endian reading.
@@ -188,6 +215,23 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
     }
 
+    /// Unsigned LEB128 of at most 10 bytes that fits 64 bits.
+    fn varint(&mut self) -> Result<u64, EntryError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.take(1)?[0];
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(EntryError::BadRecord);
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(EntryError::BadRecord)
+    }
+
     fn u64(&mut self) -> Result<u64, EntryError> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
@@ -204,9 +248,9 @@ mod tests {
             code: CompiledFunction {
                 bytes: vec![0x90, 0x0f, 0x0b, 0xc3],
                 alignment: 16,
-                traps: vec![(1, Trap::Unreachable)],
+                traps: vec![(1, Trap::Unreachable), (3, Trap::MemoryOutOfBounds)],
                 func_index: None,
-                srclocs: vec![(0, 40), (2, 42)],
+                srclocs: vec![(0, 400), (2, 42), (4, 70_000)],
             },
         }];
         let data = encode(&key, &functions);
@@ -221,8 +265,19 @@ mod tests {
         assert_eq!(functions[0].index, 3);
         assert_eq!(functions[0].code.bytes, [0x90, 0x0f, 0x0b, 0xc3]);
         assert_eq!(functions[0].code.alignment, 16);
-        assert_eq!(functions[0].code.traps, [(1, Trap::Unreachable)]);
-        assert_eq!(functions[0].code.srclocs, [(0, 40), (2, 42)]);
+        assert_eq!(functions[0].code.traps, [(1, Trap::Unreachable), (3, Trap::MemoryOutOfBounds)]);
+        assert_eq!(functions[0].code.srclocs, [(0, 400), (2, 42), (4, 70_000)]);
+    }
+
+    #[test]
+    fn varints_round_trip() {
+        for value in [0, 1, -1, 63, -64, 64, 1 << 31, -(1 << 40), i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            put_varint(&mut out, zigzag(value));
+            let mut reader = Reader { data: &out };
+            assert_eq!(unzigzag(reader.varint().unwrap()), value);
+            assert!(reader.data.is_empty());
+        }
     }
 
     #[test]

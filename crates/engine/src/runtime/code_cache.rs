@@ -81,8 +81,8 @@ fn parse_size(text: &str) -> Option<u64> {
     digits.trim().parse::<u64>().ok()?.checked_mul(scale)
 }
 
-/// Prints why the cache did not help, when `HERON_CACHE_DEBUG` is set.
-fn debug(message: &str) {
+/// Prints what the cache did (and why it did not help), when `HERON_CACHE_DEBUG` is set.
+pub(crate) fn debug(message: &str) {
     if std::env::var_os("HERON_CACHE_DEBUG").is_some() {
         eprintln!("heron code cache: {message}");
     }
@@ -110,9 +110,24 @@ pub struct CodeCache {
     misses: AtomicU64,
     writes: AtomicU64,
     /// Serialises this process's writes, so that merging with the entry on disk sees the
-    /// previous write's functions.
-    writing: Mutex<()>,
+    /// previous write's functions; holds the directory's estimated size.
+    writing: Mutex<SizeEstimate>,
 }
+
+/// What this process knows of the directory's size without listing it: listing on every
+/// write would make filling a cache quadratic.
+#[derive(Default)]
+struct SizeEstimate {
+    /// Total bytes of the entries at the last listing plus those written since.
+    bytes: u64,
+    /// Writes since the last listing; the directory is listed again every
+    /// `WRITES_PER_LISTING` writes (other processes write too), or when `bytes` exceeds
+    /// the bound.
+    writes: u32,
+    listed: bool,
+}
+
+const WRITES_PER_LISTING: u32 = 64;
 
 impl CodeCache {
     /// The cache in `config.directory` (not touched until used).
@@ -122,7 +137,7 @@ impl CodeCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             writes: AtomicU64::new(0),
-            writing: Mutex::new(()),
+            writing: Mutex::new(SizeEstimate::default()),
         }
     }
 
@@ -140,11 +155,20 @@ impl CodeCache {
         self.config.directory.join(key.file_name())
     }
 
+    /// Whether the directory has a file for `key` (which `load` may still refuse).
+    pub(crate) fn has_entry(&self, key: &CacheKey) -> bool {
+        self.entry_path(key).is_file()
+    }
+
     /// The functions of the entry of `key`, checksum verified, or `None` (a miss). A hit
     /// marks the entry as recently used.
     pub(crate) fn load(&self, key: &CacheKey) -> Option<Vec<CachedFunction>> {
         let path = self.entry_path(key);
+        let started = Instant::now();
         let found = read_entry(&path, key);
+        if found.is_some() {
+            debug(&format!("read, verified and decoded the entry in {:.1} ms", started.elapsed().as_secs_f64() * 1e3));
+        }
         match found {
             Some(_) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -167,7 +191,7 @@ impl CodeCache {
         if functions.is_empty() {
             return;
         }
-        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut estimate = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let path = self.entry_path(key);
         let mut merged: BTreeMap<u32, CachedFunction> = BTreeMap::new();
         for function in read_entry(&path, key).into_iter().flatten().chain(functions) {
@@ -178,7 +202,11 @@ impl CodeCache {
         match self.write_atomically(&path, &data) {
             Ok(()) => {
                 self.writes.fetch_add(1, Ordering::Relaxed);
-                self.evict();
+                estimate.bytes += data.len() as u64;
+                estimate.writes += 1;
+                if !estimate.listed || estimate.writes >= WRITES_PER_LISTING || estimate.bytes > self.config.max_size {
+                    *estimate = SizeEstimate { bytes: self.evict(), writes: 0, listed: true };
+                }
             }
             Err(error) => debug(&format!("cannot write {}: {error}", path.display())),
         }
@@ -230,8 +258,8 @@ impl CodeCache {
     }
 
     /// Removes the least recently used entries until the rest fit `max_size`, and stale
-    /// temporary files.
-    fn evict(&self) {
+    /// temporary files; returns the size of the entries left.
+    fn evict(&self) -> u64 {
         let (mut entries, temporaries) = self.list();
         for (path, modified) in temporaries {
             if modified.elapsed().is_ok_and(|age| age > STALE_TEMPORARY) {
@@ -248,6 +276,7 @@ impl CodeCache {
                 total -= size;
             }
         }
+        total
     }
 
     /// Removes every entry (and temporary file) of the directory; nothing else in it.
