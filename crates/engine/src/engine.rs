@@ -164,7 +164,11 @@ impl Engine {
     /// flavour, determinism, the enabled wasm features). `None` if the deterministic
     /// compiler cannot be built.
     pub(crate) fn code_fingerprint(&self, flavour: CodeFlavour, deterministic: bool) -> Option<[u8; 32]> {
-        let isa = if deterministic { self.deterministic_isa_for(Tier::Optimized).ok()? } else { self.isa_for(Tier::Optimized) };
+        let isa = if deterministic {
+            self.deterministic_isa_for(Tier::Optimized).ok()?
+        } else {
+            self.isa_for(Tier::Optimized)
+        };
         let mut parts = vec![
             concat!("heron-engine ", env!("CARGO_PKG_VERSION")).to_owned(),
             concat!("build ", env!("HERON_BUILD_ID")).to_owned(),

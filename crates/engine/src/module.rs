@@ -162,7 +162,10 @@ impl Module {
                 let parse = || {
                     let started = std::time::Instant::now();
                     let info = ModuleInfo::parse_trusted(bytes).ok();
-                    code_cache::debug(&format!("decoded the module in {:.1} ms", started.elapsed().as_secs_f64() * 1e3));
+                    code_cache::debug(&format!(
+                        "decoded the module in {:.1} ms",
+                        started.elapsed().as_secs_f64() * 1e3
+                    ));
                     info
                 };
                 rayon::join(|| cache.load(key), parse)

@@ -393,7 +393,12 @@ struct WriterState {
 }
 
 static WRITER: std::sync::LazyLock<Writer> = std::sync::LazyLock::new(|| Writer {
-    state: Mutex::new(WriterState { dirty: Vec::new(), last_added: Instant::now(), thread_started: false, in_flight: 0 }),
+    state: Mutex::new(WriterState {
+        dirty: Vec::new(),
+        last_added: Instant::now(),
+        thread_started: false,
+        in_flight: 0,
+    }),
     changed: Condvar::new(),
 });
 

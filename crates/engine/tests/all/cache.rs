@@ -113,7 +113,8 @@ fn lazily_compiled_functions_are_persisted() {
     let second = engine(&dir, Compilation::OnDemand, DEFAULT_MAX_SIZE);
     let module = Module::new(&second, &bytes).expect("loads");
     assert_eq!(module.compilation_progress(), (2, 6));
-    let expected = behaviour(&Module::new(&engine(&temp_dir("lazy-reference"), Compilation::Eager, 0), &bytes).unwrap());
+    let expected =
+        behaviour(&Module::new(&engine(&temp_dir("lazy-reference"), Compilation::Eager, 0), &bytes).unwrap());
     assert_eq!(behaviour(&module), expected);
     flush_code_cache();
     let third = engine(&dir, Compilation::OnDemand, DEFAULT_MAX_SIZE);
@@ -177,7 +178,8 @@ fn another_engines_entry_is_a_miss() {
     let foreign = entries(&foreign_dir).pop().expect("written");
     assert_ne!(foreign.file_name(), path.file_name(), "the fingerprints differ");
     std::fs::copy(&foreign, &path).expect("copies");
-    let expected = behaviour(&Module::new(&engine(&temp_dir("unused"), Compilation::Eager, 0), &wat_to_wasm(MODULE)).unwrap());
+    let expected =
+        behaviour(&Module::new(&engine(&temp_dir("unused"), Compilation::Eager, 0), &wat_to_wasm(MODULE)).unwrap());
     assert_miss_and_replaced(&dir, &expected, "a foreign entry");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&foreign_dir);
