@@ -453,8 +453,9 @@ class Memory {
     const initial = enforceRangeU32(initialValue, 'WebAssembly.Memory(): initial')
     const maximumValue = descriptor.maximum
     const maximum = maximumValue === undefined ? undefined : enforceRangeU32(maximumValue, 'WebAssembly.Memory(): maximum')
-    if (descriptor.shared) {
-      throw new TypeError('WebAssembly.Memory(): shared memories (threads) are not supported by heron yet')
+    const shared = Boolean(descriptor.shared)
+    if (shared && maximum === undefined) {
+      throw new TypeError('WebAssembly.Memory(): a shared memory needs a maximum size')
     }
     if (initial > MAX_PAGES || (maximum !== undefined && maximum > MAX_PAGES)) {
       throw new RangeError(`WebAssembly.Memory(): sizes are limited to ${MAX_PAGES} pages`)
@@ -462,7 +463,7 @@ class Memory {
     if (maximum !== undefined && maximum < initial) {
       throw new RangeError('WebAssembly.Memory(): the maximum is below the initial size')
     }
-    return new native.NativeMemory(initial, maximum)
+    return new native.NativeMemory(initial, maximum, shared)
   }
 
   get buffer() {
@@ -470,7 +471,8 @@ class Memory {
       throw new TypeError('WebAssembly.Memory.buffer: receiver is not a WebAssembly.Memory')
     }
     const buffer = this.#buffer
-    if (buffer !== undefined && buffer.byteLength !== 0) {
+    // A shared memory's buffers never detach; the native side hands out the current one.
+    if (buffer !== undefined && buffer.byteLength !== 0 && !(buffer instanceof SharedArrayBuffer)) {
       return buffer
     }
     return (this.#buffer = this.#native.buffer())
