@@ -9,6 +9,7 @@
 
 const { types } = require('node:util')
 const native = require('./binding.js')
+const { installTransfer, MARKER: TRANSFER_MARKER } = require('./lib/transfer.js')
 
 // --- Error classes ------------------------------------------------------------
 
@@ -235,6 +236,7 @@ class ResolvedImports {
 // Module's private state, opened to the rest of this file (and nobody else) by
 // its static block.
 let nativeModuleOf
+let moduleBytesOf
 let importDescriptorsOf
 let exportDescriptorsOf
 
@@ -299,6 +301,7 @@ class Module {
 
   static {
     nativeModuleOf = (moduleObject) => (isObject(moduleObject) && #native in moduleObject ? moduleObject.#native : undefined)
+    moduleBytesOf = (moduleObject) => moduleObject.#bytes
     importDescriptorsOf = (moduleObject) => moduleObject.#importDescriptors()
     exportDescriptorsOf = (moduleObject) => moduleObject.#exportDescriptors()
   }
@@ -1210,5 +1213,39 @@ function interruptHandle(source) {
 for (const [name, value] of Object.entries({ remainingFuel, addFuel, interruptHandle, InterruptHandle })) {
   Object.defineProperty(namespace, name, { value, writable: true, configurable: true })
 }
+
+// Modules and shared memories sent to Workers (lib/transfer.js): a marker with a carrier of
+// the engine object on the way, the heron object again on arrival.
+installTransfer({
+  toMarker(value) {
+    const nativeModule = nativeModuleOf(value)
+    if (nativeModule !== undefined) {
+      return { [TRANSFER_MARKER]: 'module', carrier: nativeModule.carrier(), bytes: moduleBytesOf(value) }
+    }
+    const nativeMemory = nativeMemoryOf(value)
+    if (nativeMemory !== undefined) {
+      if (!nativeMemory.isShared()) {
+        throw new DOMException('#<Memory> could not be cloned.', 'DataCloneError')
+      }
+      return { [TRANSFER_MARKER]: 'memory', carrier: nativeMemory.carrier() }
+    }
+    return undefined
+  },
+  fromMarker(marker) {
+    if (!(marker.carrier instanceof SharedArrayBuffer)) return undefined
+    const view = new Uint8Array(marker.carrier)
+    try {
+      if (marker[TRANSFER_MARKER] === 'module' && marker.bytes instanceof Uint8Array) {
+        return new Module(new CompiledModule(marker.bytes, native.NativeModule.fromCarrier(view)))
+      }
+      if (marker[TRANSFER_MARKER] === 'memory') {
+        return new Memory(new Adopt(native.NativeMemory.fromCarrier(view)))
+      }
+    } catch {
+      // Not a live carrier: a user object that happens to look like a marker stays as it is.
+    }
+    return undefined
+  },
+})
 
 module.exports = namespace

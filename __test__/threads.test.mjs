@@ -1,7 +1,10 @@
-// Threads: shared memories and their SharedArrayBuffers, the atomic instructions, and
-// memory.atomic.wait/notify, each checked against Node's own V8 as well.
+// Threads: shared memories and their SharedArrayBuffers, the atomic instructions,
+// memory.atomic.wait/notify, and modules and shared memories posted to Workers (a
+// pthread-style counter run by 4 Workers), each checked against Node's own V8 as well.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { Worker, MessageChannel } from 'node:worker_threads'
+import { once } from 'node:events'
 import { implementations } from './fixtures/implementations.mjs'
 import { wat } from './fixtures/wat.mjs'
 
@@ -121,6 +124,115 @@ for (const [name, WebAssembly] of implementations) {
       const importsUnshared = wat('(module (import "env" "memory" (memory 1 2)))')
       const shared = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true })
       assert.throws(() => new WebAssembly.Instance(new WebAssembly.Module(importsUnshared), { env: { memory: shared } }), WebAssembly.LinkError)
+    })
+  })
+}
+
+// --- Across Workers: a Module and a shared Memory posted to Workers ---------------------------
+
+const counter = wat(`(module
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "increment") (param $n i32)
+    (loop $again
+      (drop (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $again (local.get $n))))
+  (func (export "load") (param i32) (result i32) (i32.atomic.load (local.get 0)))
+  (func (export "wait") (param i32 i32 i64) (result i32)
+    (memory.atomic.wait32 (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "notify") (param i32 i32) (result i32)
+    (memory.atomic.notify (local.get 0) (local.get 1))))`, { threads: true })
+
+// The Worker: loads the implementation named by argv first (heron must be loaded where the
+// objects arrive), then runs what the messages (or workerData) ask for.
+const workerSource = `
+const { parentPort } = require('node:worker_threads')
+const [implementation, indexPath] = process.argv.slice(2)
+const WebAssembly = implementation === 'heron' ? require(indexPath) : globalThis.WebAssembly
+const { workerData } = require('node:worker_threads')
+function run({ task, module, memory, n }) {
+  const isModule = module instanceof WebAssembly.Module
+  const isMemory = memory instanceof WebAssembly.Memory
+  const { exports } = new WebAssembly.Instance(module, { env: { memory } })
+  if (task === 'increment') exports.increment(n)
+  const waited = task === 'wait' ? exports.wait(4, 0, -1n) : undefined
+  return { isModule, isMemory, isShared: memory.buffer instanceof SharedArrayBuffer, waited }
+}
+if (workerData !== undefined) parentPort.postMessage(run(workerData))
+else parentPort.on('message', (message) => parentPort.postMessage(run(message)))
+`
+
+for (const [name, WebAssembly] of implementations) {
+  const indexPath = new URL('../index.js', import.meta.url).pathname
+  const startWorker = (options = {}) => new Worker(workerSource, { eval: true, argv: [name, indexPath], ...options })
+
+  describe(`${name} across Workers`, () => {
+    test('4 Workers increment one counter in a shared memory with atomics (postMessage)', async () => {
+      const module = new WebAssembly.Module(counter)
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+      const n = 100000
+      const workers = Array.from({ length: 4 }, () => startWorker())
+      const replies = workers.map((worker) => once(worker, 'message'))
+      for (const worker of workers) worker.postMessage({ task: 'increment', module, memory, n })
+      for (const [reply] of await Promise.all(replies)) {
+        assert.deepEqual(reply, { isModule: true, isMemory: true, isShared: true, waited: undefined })
+      }
+      await Promise.all(workers.map((worker) => worker.terminate()))
+      const { exports } = new WebAssembly.Instance(module, { env: { memory } })
+      assert.equal(exports.load(0), 4 * n)
+      assert.equal(new Int32Array(memory.buffer)[0], 4 * n)
+    })
+
+    test('a Module and a shared Memory arrive through workerData too', async () => {
+      const module = new WebAssembly.Module(counter)
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+      const worker = startWorker({ workerData: { task: 'increment', module, memory, n: 5 } })
+      const [reply] = await once(worker, 'message')
+      assert.equal(reply.isModule && reply.isMemory && reply.isShared, true)
+      assert.equal(new Int32Array(memory.buffer)[0], 5)
+      await worker.terminate()
+    })
+
+    test('wasm wait in a Worker is woken by wasm notify on the main thread', async () => {
+      const module = new WebAssembly.Module(counter)
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+      const { exports } = new WebAssembly.Instance(module, { env: { memory } })
+      const worker = startWorker()
+      const reply = once(worker, 'message')
+      worker.postMessage({ task: 'wait', module, memory })
+      let woken = 0
+      while (woken === 0) {
+        woken = exports.notify(4, 1)
+        if (woken === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      assert.equal(woken, 1)
+      assert.equal((await reply)[0].waited, 0, '"ok": woken by notify')
+      await worker.terminate()
+    })
+
+    test('an unshared Memory cannot be posted: DataCloneError', () => {
+      const { port1, port2 } = new MessageChannel()
+      try {
+        const memory = new WebAssembly.Memory({ initial: 1 })
+        assert.throws(() => port1.postMessage({ memory }), (e) => e.name === 'DataCloneError' && e instanceof DOMException)
+      } finally {
+        port1.close()
+        port2.close()
+      }
+    })
+
+    test('a message port delivers a posted Module, and a plain message is untouched', async () => {
+      const module = new WebAssembly.Module(counter)
+      const { port1, port2 } = new MessageChannel()
+      const plain = { a: [1, { b: 2 }], c: new Uint8Array([3]) }
+      const received = new Promise((resolve) => port2.on('message', resolve))
+      port1.postMessage({ module, plain })
+      const message = await received
+      assert.ok(message.module instanceof WebAssembly.Module)
+      assert.deepEqual(WebAssembly.Module.exports(message.module).map((e) => e.name), ['increment', 'load', 'wait', 'notify'])
+      assert.deepEqual(message.plain, plain)
+      port1.close()
+      port2.close()
     })
   })
 }

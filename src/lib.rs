@@ -16,6 +16,7 @@
 //! - `link.rs`: the ids by which memory, table and global imports are passed in.
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
+//! - `transfer.rs`: carriers of modules and shared memories to other Workers (`lib/transfer.js`).
 //! - `shared_buffer.rs`: SharedArrayBuffers over shared memories (with the C++ shim in `shim/`).
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
 //! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
@@ -36,3 +37,4 @@ mod scope;
 mod shared_buffer;
 mod slots;
 mod table;
+mod transfer;

@@ -178,6 +178,28 @@ impl NativeMemory {
         Ok(unsafe { Unknown::from_raw_unchecked(env, buffer) })
     }
 
+    /// A carrier of this shared memory to another Worker (see `transfer.rs`); throws for an
+    /// unshared memory (`index.js` throws V8's DataCloneError before asking).
+    #[napi]
+    pub fn carrier<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let Some(shared) = self.inner.shared() else {
+            return Err(Error::new(Status::InvalidArg, "only a shared memory can be sent to another thread"));
+        };
+        let carrier = crate::transfer::carrier(crate::transfer::Carried::Memory(shared.clone()))?;
+        // SAFETY: a live value of this env.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), carrier) })
+    }
+
+    /// The shared memory a carrier made by `carrier` (in any Worker) carries, wrapped for
+    /// this thread; throws if `view` is not a live carrier of a memory.
+    #[napi(factory)]
+    pub fn from_carrier(env: Env, view: Unknown) -> Result<NativeMemory> {
+        match crate::transfer::carried(env.raw(), view.raw()) {
+            Some(crate::transfer::Carried::Memory(shared)) => Ok(NativeMemory::wrap(env.raw(), Memory::from(shared))),
+            _ => Err(Error::new(Status::InvalidArg, "not a carrier of a heron memory")),
+        }
+    }
+
     /// Whether the memory is shared between threads.
     #[napi]
     pub fn is_shared(&self) -> bool {

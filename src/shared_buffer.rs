@@ -29,9 +29,51 @@ unsafe extern "C" {
     fn heron_create_shared_array_buffer(
         data: *mut c_void,
         length: usize,
-        release: unsafe extern "C" fn(*mut c_void, usize, *mut c_void),
+        release: Release,
         owner: *mut c_void,
     ) -> sys::napi_value;
+}
+
+/// What V8 calls, on any thread, when a backing store made here dies: `(data, length, owner)`.
+pub(crate) type Release = unsafe extern "C" fn(*mut c_void, usize, *mut c_void);
+
+/// A SharedArrayBuffer over the `length` bytes at `data`; `release(data, length, owner)` runs
+/// once, on any thread, when V8 frees the backing store (after every clone of the buffer in
+/// every Worker is gone). On failure `release` is not called.
+///
+/// # Safety
+/// Must be called inside a Node-API callback (a handle scope is open); the bytes must stay
+/// valid, and safe to access from any thread, until `release` runs.
+#[cfg(not(heron_no_shared_buffer))]
+pub(crate) unsafe fn external_shared_buffer(
+    data: *mut u8,
+    length: usize,
+    release: Release,
+    owner: *mut c_void,
+) -> Result<sys::napi_value> {
+    // SAFETY: per this function's contract.
+    let buffer = unsafe { heron_create_shared_array_buffer(data.cast(), length, release, owner) };
+    if buffer.is_null() {
+        return Err(Error::new(Status::GenericFailure, "V8 could not create a SharedArrayBuffer"));
+    }
+    Ok(buffer)
+}
+
+/// Without the shim (no V8 headers at build time), no SharedArrayBuffer can be made.
+///
+/// # Safety
+/// None needed; `unsafe` only to match the real function.
+#[cfg(heron_no_shared_buffer)]
+pub(crate) unsafe fn external_shared_buffer(
+    _data: *mut u8,
+    _length: usize,
+    _release: Release,
+    _owner: *mut c_void,
+) -> Result<sys::napi_value> {
+    Err(Error::new(
+        Status::GenericFailure,
+        "this heron build has no SharedArrayBuffer support (Node's V8 headers were missing when it was built)",
+    ))
 }
 
 /// The buffer last handed out for a shared memory on this thread, and its length.
@@ -73,29 +115,20 @@ pub(crate) fn shared_buffer(env: sys::napi_env, memory: &SharedMemory) -> Result
     Ok(buffer)
 }
 
-#[cfg(not(heron_no_shared_buffer))]
 fn create(_env: sys::napi_env, memory: &SharedMemory, length: usize) -> Result<sys::napi_value> {
     let owner = Box::into_raw(Box::new(memory.clone()));
-    // SAFETY: called inside a Node-API callback (a handle scope is open); the first `length`
-    // bytes at `data_ptr` are accessible and stay mapped while `owner` (a clone of the
-    // memory) lives, and `release` frees `owner` exactly once.
-    let buffer = unsafe { heron_create_shared_array_buffer(memory.data_ptr().cast(), length, release, owner.cast()) };
-    if buffer.is_null() {
-        return Err(Error::new(Status::GenericFailure, "V8 could not create a SharedArrayBuffer"));
+    // SAFETY: called inside a Node-API callback; the first `length` bytes at `data_ptr` are
+    // accessible, from any thread, and stay mapped while `owner` (a clone of the memory)
+    // lives, and `release` frees `owner` exactly once.
+    let buffer = unsafe { external_shared_buffer(memory.data_ptr(), length, release, owner.cast()) };
+    if buffer.is_err() {
+        // SAFETY: V8 did not take `owner`, so it is still ours to free.
+        drop(unsafe { Box::from_raw(owner) });
     }
-    Ok(buffer)
-}
-
-#[cfg(heron_no_shared_buffer)]
-fn create(_env: sys::napi_env, _memory: &SharedMemory, _length: usize) -> Result<sys::napi_value> {
-    Err(Error::new(
-        Status::GenericFailure,
-        "this heron build has no SharedArrayBuffer support (Node's V8 headers were missing when it was built)",
-    ))
+    buffer
 }
 
 /// V8's deleter for a backing store made in `create`: drops the memory clone it kept.
-#[cfg(not(heron_no_shared_buffer))]
 unsafe extern "C" fn release(_data: *mut c_void, _length: usize, owner: *mut c_void) {
     // SAFETY: `owner` is the Box leaked in `create`; V8 calls the deleter once per store.
     drop(unsafe { Box::from_raw(owner.cast::<SharedMemory>()) });
