@@ -10,6 +10,7 @@
 const { types } = require('node:util')
 const native = require('./binding.js')
 const { installTransfer, MARKER: TRANSFER_MARKER } = require('./lib/transfer.js')
+const { installAtomics } = require('./lib/atomics.js')
 
 // --- Error classes ------------------------------------------------------------
 
@@ -1247,5 +1248,8 @@ installTransfer({
     return undefined
   },
 })
+
+// Atomics.wait/notify on shared memories' buffers meet wasm's wait/notify (lib/atomics.js).
+installAtomics(native)
 
 module.exports = namespace

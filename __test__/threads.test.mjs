@@ -155,7 +155,9 @@ function run({ task, module, memory, n }) {
   const isMemory = memory instanceof WebAssembly.Memory
   const { exports } = new WebAssembly.Instance(module, { env: { memory } })
   if (task === 'increment') exports.increment(n)
-  const waited = task === 'wait' ? exports.wait(4, 0, -1n) : undefined
+  let waited
+  if (task === 'wait') waited = exports.wait(4, 0, -1n)
+  if (task === 'js-wait') waited = Atomics.wait(new Int32Array(memory.buffer), 2, 0)
   return { isModule, isMemory, isShared: memory.buffer instanceof SharedArrayBuffer, waited }
 }
 if (workerData !== undefined) parentPort.postMessage(run(workerData))
@@ -208,6 +210,41 @@ for (const [name, WebAssembly] of implementations) {
       assert.equal(woken, 1)
       assert.equal((await reply)[0].waited, 0, '"ok": woken by notify')
       await worker.terminate()
+    })
+
+    test('Atomics.wait in a Worker is woken by wasm notify, and wasm wait by Atomics.notify', async () => {
+      const module = new WebAssembly.Module(counter)
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+      const { exports } = new WebAssembly.Instance(module, { env: { memory } })
+      const view = new Int32Array(memory.buffer)
+      const notifyUntilWoken = async (notify) => {
+        for (;;) {
+          const woken = notify()
+          if (woken !== 0) return woken
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+      }
+      const jsWaiter = startWorker()
+      const jsReply = once(jsWaiter, 'message')
+      jsWaiter.postMessage({ task: 'js-wait', module, memory })
+      assert.equal(await notifyUntilWoken(() => exports.notify(8, 1)), 1)
+      assert.equal((await jsReply)[0].waited, 'ok')
+      const wasmWaiter = startWorker()
+      const wasmReply = once(wasmWaiter, 'message')
+      wasmWaiter.postMessage({ task: 'wait', module, memory })
+      assert.equal(await notifyUntilWoken(() => Atomics.notify(view, 1, 1)), 1)
+      assert.equal((await wasmReply)[0].waited, 0)
+      await Promise.all([jsWaiter.terminate(), wasmWaiter.terminate()])
+    })
+
+    test('Atomics.wait and notify on a shared memory\'s buffer on this thread', () => {
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+      const view = new Int32Array(memory.buffer)
+      assert.equal(Atomics.wait(view, 0, 1), 'not-equal')
+      assert.equal(Atomics.wait(view, 0, 0, 0), 'timed-out')
+      assert.equal(Atomics.wait(new BigInt64Array(memory.buffer), 1, 0n, 1), 'timed-out')
+      assert.equal(Atomics.notify(view, 0), 0)
+      assert.throws(() => Atomics.wait(view, 16384, 0, 0), RangeError)
     })
 
     test('an unshared Memory cannot be posted: DataCloneError', () => {

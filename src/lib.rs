@@ -16,11 +16,13 @@
 //! - `link.rs`: the ids by which memory, table and global imports are passed in.
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
+//! - `atomics.rs`: `Atomics.wait`/`notify` on shared memories' buffers, in heron's parking lot.
 //! - `transfer.rs`: carriers of modules and shared memories to other Workers (`lib/transfer.js`).
 //! - `shared_buffer.rs`: SharedArrayBuffers over shared memories (with the C++ shim in `shim/`).
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
 //! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
 
+mod atomics;
 mod convert;
 mod error;
 mod export;

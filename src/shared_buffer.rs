@@ -10,10 +10,8 @@
 //! frees the store, which may happen on any thread, since a SharedArrayBuffer posted to a
 //! Worker shares the store: `SharedMemory` is `Send + Sync`.
 //!
-//! `Atomics.wait`/`Atomics.notify` on these buffers use V8's futex table, and wasm's
-//! `memory.atomic.wait*`/`notify` heron's parking lot (`shared_memory.rs`): a JS waiter is
-//! not woken by wasm's notify, nor a wasm waiter by `Atomics.notify`. V8 exposes no API to
-//! reach its futex table, so the two cannot be joined from an addon.
+//! The memories with a buffer alive are registered with `atomics.rs`, which routes
+//! `Atomics.wait`/`Atomics.notify` on these buffers to the memory's parking lot.
 
 use heron_engine::SharedMemory;
 use napi::bindgen_prelude::*;
@@ -117,13 +115,14 @@ pub(crate) fn shared_buffer(env: sys::napi_env, memory: &SharedMemory) -> Result
 
 fn create(_env: sys::napi_env, memory: &SharedMemory, length: usize) -> Result<sys::napi_value> {
     let owner = Box::into_raw(Box::new(memory.clone()));
+    crate::atomics::buffer_created(memory);
     // SAFETY: called inside a Node-API callback; the first `length` bytes at `data_ptr` are
     // accessible, from any thread, and stay mapped while `owner` (a clone of the memory)
     // lives, and `release` frees `owner` exactly once.
     let buffer = unsafe { external_shared_buffer(memory.data_ptr(), length, release, owner.cast()) };
     if buffer.is_err() {
-        // SAFETY: V8 did not take `owner`, so it is still ours to free.
-        drop(unsafe { Box::from_raw(owner) });
+        // SAFETY: V8 did not take `owner`: `release` frees it and unregisters, once.
+        unsafe { release(ptr::null_mut(), length, owner.cast()) };
     }
     buffer
 }
@@ -131,5 +130,6 @@ fn create(_env: sys::napi_env, memory: &SharedMemory, length: usize) -> Result<s
 /// V8's deleter for a backing store made in `create`: drops the memory clone it kept.
 unsafe extern "C" fn release(_data: *mut c_void, _length: usize, owner: *mut c_void) {
     // SAFETY: `owner` is the Box leaked in `create`; V8 calls the deleter once per store.
-    drop(unsafe { Box::from_raw(owner.cast::<SharedMemory>()) });
+    let memory = unsafe { Box::from_raw(owner.cast::<SharedMemory>()) };
+    crate::atomics::buffer_released(&memory);
 }

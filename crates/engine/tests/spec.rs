@@ -831,7 +831,12 @@ impl ScriptRunner {
 /// The body of a `thread` command, on its own thread: parses the script again (the parsed
 /// commands borrow the text and cannot cross threads), finds the `thread` command that starts
 /// at `offset`, and runs its commands in order. The first failure is the thread's.
-fn run_thread(engine: &Engine, source: Arc<str>, offset: usize, shared: HashMap<String, SharedExports>) -> Result<(), String> {
+fn run_thread(
+    engine: &Engine,
+    source: Arc<str>,
+    offset: usize,
+    shared: HashMap<String, SharedExports>,
+) -> Result<(), String> {
     let mut lexer = Lexer::new(&source);
     lexer.allow_confusing_unicode(true);
     let buffer = ParseBuffer::new_with_lexer(lexer).map_err(|e| e.message())?;

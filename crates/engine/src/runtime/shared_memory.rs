@@ -19,7 +19,7 @@ use crate::environ::error::{Error, Result};
 use crate::environ::trap::Trap;
 use crate::environ::types::MemoryType;
 use crate::environ::vmctx::VMMemoryDefinition;
-use crate::runtime::memory::{reserve, release_reservation, RESERVATION, WASM_PAGE_SIZE};
+use crate::runtime::memory::{release_reservation, reserve, RESERVATION, WASM_PAGE_SIZE};
 use std::cell::UnsafeCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};

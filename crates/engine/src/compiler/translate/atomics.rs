@@ -142,7 +142,14 @@ fn widen(b: &mut FunctionBuilder<'_>, value: Value, ty: Type) -> Value {
     }
 }
 
-fn load(b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, env: &FuncEnv<'_>, memarg: &MemArg, ty: Type, width: Type) {
+fn load(
+    b: &mut FunctionBuilder<'_>,
+    stack: &mut Vec<Value>,
+    env: &FuncEnv<'_>,
+    memarg: &MemArg,
+    ty: Type,
+    width: Type,
+) {
     let index = stack.pop().expect("validated");
     let address = atomic_address(b, env, memarg, index, width.bytes());
     let value = b.ins().atomic_load(width, FuncEnv::heap_flags(), address);
