@@ -9,6 +9,8 @@
 
 const { types } = require('node:util')
 const native = require('./binding.js')
+const { installTransfer, MARKER: TRANSFER_MARKER } = require('./lib/transfer.js')
+const { installAtomics } = require('./lib/atomics.js')
 
 // --- Error classes ------------------------------------------------------------
 
@@ -235,6 +237,7 @@ class ResolvedImports {
 // Module's private state, opened to the rest of this file (and nobody else) by
 // its static block.
 let nativeModuleOf
+let moduleBytesOf
 let importDescriptorsOf
 let exportDescriptorsOf
 
@@ -299,6 +302,7 @@ class Module {
 
   static {
     nativeModuleOf = (moduleObject) => (isObject(moduleObject) && #native in moduleObject ? moduleObject.#native : undefined)
+    moduleBytesOf = (moduleObject) => moduleObject.#bytes
     importDescriptorsOf = (moduleObject) => moduleObject.#importDescriptors()
     exportDescriptorsOf = (moduleObject) => moduleObject.#exportDescriptors()
   }
@@ -453,8 +457,9 @@ class Memory {
     const initial = enforceRangeU32(initialValue, 'WebAssembly.Memory(): initial')
     const maximumValue = descriptor.maximum
     const maximum = maximumValue === undefined ? undefined : enforceRangeU32(maximumValue, 'WebAssembly.Memory(): maximum')
-    if (descriptor.shared) {
-      throw new TypeError('WebAssembly.Memory(): shared memories (threads) are not supported by heron yet')
+    const shared = Boolean(descriptor.shared)
+    if (shared && maximum === undefined) {
+      throw new TypeError('WebAssembly.Memory(): a shared memory needs a maximum size')
     }
     if (initial > MAX_PAGES || (maximum !== undefined && maximum > MAX_PAGES)) {
       throw new RangeError(`WebAssembly.Memory(): sizes are limited to ${MAX_PAGES} pages`)
@@ -462,7 +467,7 @@ class Memory {
     if (maximum !== undefined && maximum < initial) {
       throw new RangeError('WebAssembly.Memory(): the maximum is below the initial size')
     }
-    return new native.NativeMemory(initial, maximum)
+    return new native.NativeMemory(initial, maximum, shared)
   }
 
   get buffer() {
@@ -470,7 +475,8 @@ class Memory {
       throw new TypeError('WebAssembly.Memory.buffer: receiver is not a WebAssembly.Memory')
     }
     const buffer = this.#buffer
-    if (buffer !== undefined && buffer.byteLength !== 0) {
+    // A shared memory's buffers never detach; the native side hands out the current one.
+    if (buffer !== undefined && buffer.byteLength !== 0 && !(buffer instanceof SharedArrayBuffer)) {
       return buffer
     }
     return (this.#buffer = this.#native.buffer())
@@ -1229,5 +1235,42 @@ function interruptHandle(source) {
 for (const [name, value] of Object.entries({ remainingFuel, addFuel, interruptHandle, InterruptHandle })) {
   Object.defineProperty(namespace, name, { value, writable: true, configurable: true })
 }
+
+// Modules and shared memories sent to Workers (lib/transfer.js): a marker with a carrier of
+// the engine object on the way, the heron object again on arrival.
+installTransfer({
+  toMarker(value) {
+    const nativeModule = nativeModuleOf(value)
+    if (nativeModule !== undefined) {
+      return { [TRANSFER_MARKER]: 'module', carrier: nativeModule.carrier(), bytes: moduleBytesOf(value) }
+    }
+    const nativeMemory = nativeMemoryOf(value)
+    if (nativeMemory !== undefined) {
+      if (!nativeMemory.isShared()) {
+        throw new DOMException('#<Memory> could not be cloned.', 'DataCloneError')
+      }
+      return { [TRANSFER_MARKER]: 'memory', carrier: nativeMemory.carrier() }
+    }
+    return undefined
+  },
+  fromMarker(marker) {
+    if (!(marker.carrier instanceof SharedArrayBuffer)) return undefined
+    const view = new Uint8Array(marker.carrier)
+    try {
+      if (marker[TRANSFER_MARKER] === 'module' && marker.bytes instanceof Uint8Array) {
+        return new Module(new CompiledModule(marker.bytes, native.NativeModule.fromCarrier(view)))
+      }
+      if (marker[TRANSFER_MARKER] === 'memory') {
+        return new Memory(new Adopt(native.NativeMemory.fromCarrier(view)))
+      }
+    } catch {
+      // Not a live carrier: a user object that happens to look like a marker stays as it is.
+    }
+    return undefined
+  },
+})
+
+// Atomics.wait/notify on shared memories' buffers meet wasm's wait/notify (lib/atomics.js).
+installAtomics(native)
 
 module.exports = namespace

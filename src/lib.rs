@@ -16,10 +16,14 @@
 //! - `link.rs`: the ids by which memory, table and global imports are passed in.
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
+//! - `atomics.rs`: `Atomics.wait`/`notify` on shared memories' buffers, in heron's parking lot.
+//! - `transfer.rs`: carriers of modules and shared memories to other Workers (`lib/transfer.js`).
+//! - `shared_buffer.rs`: SharedArrayBuffers over shared memories (with the C++ shim in `shim/`).
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
 //! - `cache.rs`: the code cache's directory, statistics, clearing and flushing.
 //! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
 
+mod atomics;
 mod cache;
 mod convert;
 mod error;
@@ -34,5 +38,7 @@ mod memory;
 mod module;
 mod napi_raw;
 mod scope;
+mod shared_buffer;
 mod slots;
 mod table;
+mod transfer;

@@ -16,18 +16,19 @@
 
 use heron_engine::{
     Compilation, Config, Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc, Instance,
-    Limits, Memory, MemoryType, Module, Table, TableType, Trap, Val, ValType,
+    Limits, Memory, MemoryType, Module, SharedMemory, Table, TableType, Trap, Val, ValType,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::lexer::Lexer;
 use wast::parser::ParseBuffer;
 use wast::token::{Id, F32, F64};
-use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
+use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, WastThread, Wat};
 
 /// The controls every instance gets: none, or under `HERON_WAST_CONTROLS=1` interrupt checks
 /// (a deadline never reached) and fuel (a budget never used up).
@@ -142,6 +143,9 @@ fn tests_dir() -> PathBuf {
 /// The testsuite's directories that are run, one per version of the spec.
 const SUITE_VERSIONS: [&str; 2] = ["2.0", "3.0"];
 
+/// The testsuite's directories of proposals heron implements beyond those versions, always run.
+const PROPOSAL_DIRS: [&str; 1] = ["threads"];
+
 /// A `.wast` file and the key it is reported and recorded under.
 struct Script {
     key: String,
@@ -174,13 +178,14 @@ fn locate_testsuite() -> Result<PathBuf, String> {
     ))
 }
 
-/// All scripts, sorted: the testsuite's `2.0` and `3.0` trees, then `tests/misc`.
+/// All scripts, sorted: the testsuite's `2.0` and `3.0` trees and proposal directories, then
+/// `tests/misc`.
 fn collect_scripts(suite_root: &Path) -> Vec<Script> {
     let mut paths = Vec::new();
     // 3.0 is opt-in until its expectations are recorded (HERON_WAST_3=1 HERON_BLESS=1).
     let versions = if env_flag("HERON_WAST_3") { &SUITE_VERSIONS[..] } else { &SUITE_VERSIONS[..1] };
-    for version in versions {
-        collect_wast_files(&suite_root.join(version), &mut paths);
+    for dir in versions.iter().chain(&PROPOSAL_DIRS) {
+        collect_wast_files(&suite_root.join(dir), &mut paths);
     }
     paths.sort();
     let mut scripts: Vec<Script> =
@@ -452,8 +457,8 @@ struct Progress {
 }
 
 fn run_script(engine: &Engine, path: &Path, verbosity: u8, report: &mut FileReport, progress: &mut Progress) {
-    let source = match std::fs::read_to_string(path) {
-        Ok(source) => source,
+    let source: Arc<str> = match std::fs::read_to_string(path) {
+        Ok(source) => source.into(),
         Err(e) => return report.fail(format!("cannot read the script: {e}")),
     };
     let mut lexer = Lexer::new(&source);
@@ -469,7 +474,7 @@ fn run_script(engine: &Engine, path: &Path, verbosity: u8, report: &mut FileRepo
     };
     progress.planned = wast.directives.iter().filter(|d| unsupported(d).is_none()).count();
 
-    let mut runner = match ScriptRunner::new(engine) {
+    let mut runner = match ScriptRunner::new(engine, source.clone()) {
         Ok(runner) => runner,
         Err(e) => {
             report.failed = progress.planned.max(1);
@@ -528,7 +533,6 @@ fn unsupported(directive: &WastDirective) -> Option<&'static str> {
         }
         WastDirective::AssertException { .. } => Some("exceptions"),
         WastDirective::AssertSuspension { .. } => Some("stack switching"),
-        WastDirective::Thread(_) | WastDirective::Wait { .. } => Some("threads"),
         _ => None,
     }
 }
@@ -545,6 +549,8 @@ fn one_line(message: &str) -> String {
 enum Namespace {
     Host(HashMap<&'static str, Extern>),
     Instance(Rc<Instance>),
+    /// An instance of another thread, of which only the shared memories came along.
+    Shared(HashMap<String, Extern>),
 }
 
 /// The state of one script: instances, registrations and the module commands default to.
@@ -557,6 +563,13 @@ struct ScriptRunner {
     current: Option<Rc<Instance>>,
     /// `(module definition ...)` modules, by name; the unnamed one under "".
     definitions: HashMap<String, Module>,
+    /// The script's text, which `thread` commands parse again on their own thread.
+    source: Arc<str>,
+    /// Threads started by `thread` commands and not yet waited for, by name.
+    threads: HashMap<String, std::thread::JoinHandle<Result<(), String>>>,
+    /// Instances a `thread` command shared with this (thread's) runner, by name: their
+    /// shared memories, by export name.
+    shared_instances: HashMap<String, SharedExports>,
 }
 
 /// What a command ran into: `Err` is a problem of the script or the runner (no such module or
@@ -564,7 +577,7 @@ struct ScriptRunner {
 type Execution = Result<Result<Vec<Val>, Error>, String>;
 
 impl ScriptRunner {
-    fn new(engine: &Engine) -> Result<Self, Error> {
+    fn new(engine: &Engine, source: Arc<str>) -> Result<Self, Error> {
         let engine = engine.clone();
         let mut namespaces = HashMap::new();
         namespaces.insert("spectest".to_string(), Namespace::Host(spectest(&engine)?));
@@ -574,6 +587,9 @@ impl ScriptRunner {
             named_instances: HashMap::new(),
             current: None,
             definitions: HashMap::new(),
+            source,
+            threads: HashMap::new(),
+            shared_instances: HashMap::new(),
         })
     }
 
@@ -608,6 +624,12 @@ impl ScriptRunner {
                 };
                 self.set_current(instance.map(|id| id.name().to_string()), result)
             }
+            WastDirective::Register { name, module: Some(id), .. } if self.shared_instances.contains_key(id.name()) => {
+                let exports = &self.shared_instances[id.name()];
+                let items = exports.iter().map(|(n, m)| (n.clone(), Extern::Memory(Memory::from(m.clone())))).collect();
+                self.namespaces.insert(name.to_string(), Namespace::Shared(items));
+                Ok(())
+            }
             WastDirective::Register { name, module, .. } => {
                 let instance = self.instance(module)?.clone();
                 self.namespaces.insert(name.to_string(), Namespace::Instance(instance));
@@ -641,6 +663,8 @@ impl ScriptRunner {
                     Ok(_) => Err(format!("expected link error \"{message}\", but the module instantiated")),
                 }
             }
+            WastDirective::Thread(thread) => self.spawn_thread(&thread),
+            WastDirective::Wait { thread, .. } => self.wait_thread(thread),
             _ => Err("the runner does not handle this command".to_string()),
         }
     }
@@ -673,6 +697,7 @@ impl ScriptRunner {
         let found = match self.namespaces.get(&import.module) {
             Some(Namespace::Host(items)) => items.get(import.name.as_str()).cloned(),
             Some(Namespace::Instance(instance)) => instance.get_export(&import.name),
+            Some(Namespace::Shared(items)) => items.get(&import.name).cloned(),
             None => None,
         };
         // Type mismatches are the engine's to find; a missing import is a link error too.
@@ -752,6 +777,96 @@ impl ScriptRunner {
             Ok(_) => Err(format!("expected a compile error ({kind} module), but it compiled")),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads: the threads proposal's `thread` and `wait` commands
+
+/// What a `thread` command shares of an instance: its shared memories, by export name. Only
+/// those can cross threads (instances and everything else are single-threaded), and the
+/// testsuite's shared modules export nothing else.
+type SharedExports = Vec<(String, SharedMemory)>;
+
+impl ScriptRunner {
+    /// `(thread $name (shared (module $m))? command*)`: runs the commands on a new thread,
+    /// with a runner of their own that sees `$m`'s shared memories.
+    fn spawn_thread(&mut self, thread: &WastThread) -> Result<(), String> {
+        let mut shared = HashMap::new();
+        if let Some(id) = thread.shared_module {
+            shared.insert(id.name().to_string(), self.shared_exports(id)?);
+        }
+        let (engine, source, offset) = (self.engine.clone(), self.source.clone(), thread.span.offset());
+        let name = thread.name.name().to_string();
+        let handle = std::thread::Builder::new()
+            .name(format!("wast thread ${name}"))
+            .spawn(move || run_thread(&engine, source, offset, shared))
+            .map_err(|e| format!("cannot start thread ${name}: {e}"))?;
+        self.threads.insert(name, handle);
+        Ok(())
+    }
+
+    /// `(wait $name)`: joins the thread; fails if any of its commands failed.
+    fn wait_thread(&mut self, id: Id) -> Result<(), String> {
+        let handle = self.threads.remove(id.name()).ok_or_else(|| format!("no running thread named ${}", id.name()))?;
+        match handle.join() {
+            Ok(outcome) => outcome.map_err(|e| format!("thread ${}: {e}", id.name())),
+            Err(_) => Err(format!("thread ${} panicked", id.name())),
+        }
+    }
+
+    /// The shared memories an instance of this runner (or one shared with it) exports.
+    fn shared_exports(&self, id: Id) -> Result<SharedExports, String> {
+        if let Some(exports) = self.shared_instances.get(id.name()) {
+            return Ok(exports.clone());
+        }
+        let instance = self.instance(Some(id))?;
+        let memories = instance.exports().into_iter().filter_map(|(name, export)| match export {
+            Extern::Memory(memory) => memory.shared().map(|shared| (name, shared.clone())),
+            _ => None,
+        });
+        Ok(memories.collect())
+    }
+}
+
+/// The body of a `thread` command, on its own thread: parses the script again (the parsed
+/// commands borrow the text and cannot cross threads), finds the `thread` command that starts
+/// at `offset`, and runs its commands in order. The first failure is the thread's.
+fn run_thread(
+    engine: &Engine,
+    source: Arc<str>,
+    offset: usize,
+    shared: HashMap<String, SharedExports>,
+) -> Result<(), String> {
+    let mut lexer = Lexer::new(&source);
+    lexer.allow_confusing_unicode(true);
+    let buffer = ParseBuffer::new_with_lexer(lexer).map_err(|e| e.message())?;
+    let wast = wast::parser::parse::<Wast>(&buffer).map_err(|e| e.message())?;
+    let thread = find_thread(wast.directives, offset).ok_or("the thread's command is gone")?;
+    let mut runner = ScriptRunner::new(engine, source.clone()).map_err(|e| describe_error(&e))?;
+    runner.shared_instances = shared;
+    for directive in thread.directives {
+        if unsupported(&directive).is_some() {
+            continue;
+        }
+        let (line, column) = directive.span().linecol_in(&source);
+        runner.run(directive).map_err(|e| format!("{}:{}: {}", line + 1, column + 1, one_line(&e)))?;
+    }
+    Ok(())
+}
+
+/// The `thread` command starting at `offset`, among `directives` or nested in their threads.
+fn find_thread(directives: Vec<WastDirective<'_>>, offset: usize) -> Option<WastThread<'_>> {
+    for directive in directives {
+        if let WastDirective::Thread(thread) = directive {
+            if thread.span.offset() == offset {
+                return Some(thread);
+            }
+            if let Some(found) = find_thread(thread.directives, offset) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }
 
 /// The `spectest` module the testsuite imports from.

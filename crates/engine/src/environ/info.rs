@@ -24,6 +24,7 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::BULK_MEMORY
         | WasmFeatures::SIMD
         | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::THREADS
 }
 
 /// A constant expression as heron evaluates it at instantiation. The single-instruction forms

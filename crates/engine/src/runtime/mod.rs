@@ -16,6 +16,7 @@ pub(crate) mod lazy;
 pub(crate) mod libcalls;
 pub(crate) mod memory;
 pub(crate) mod perf_map;
+pub(crate) mod shared_memory;
 pub(crate) mod sigint;
 pub(crate) mod signals;
 pub(crate) mod store;

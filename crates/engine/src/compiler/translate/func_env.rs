@@ -1,6 +1,6 @@
 //! What translation knows about the runtime: how compiled code reaches memories, globals,
 //! tables and functions through `vmctx`. The only file under `translate/` that reads
-//! `VmOffsets` or generates calls of builtins.
+//! `VmOffsets` or generates calls of builtins (`atomics.rs` asks it for both).
 #![forbid(unsafe_code)]
 
 use super::wasm_signature;
@@ -24,7 +24,7 @@ pub(crate) fn call_builtin(
     args: &[Value],
 ) -> Option<Value> {
     let clif = |ty: BuiltinType| match ty {
-        BuiltinType::Vmctx | BuiltinType::Pointer => types::I64,
+        BuiltinType::Vmctx | BuiltinType::Pointer | BuiltinType::I64 => types::I64,
         BuiltinType::I32 => types::I32,
     };
     let (params, result) = builtin.signature();
@@ -383,6 +383,19 @@ impl<'a> FuncEnv<'a> {
             Some(16) => b.ins().istore16(heap(), value, addr, offset),
             Some(_) => b.ins().istore32(heap(), value, addr, offset),
         };
+    }
+
+    /// Calls `builtin` with this function's `vmctx` followed by `args` (for the other
+    /// instruction files: `atomics.rs`).
+    pub(super) fn call_builtin_with_vmctx(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        builtin: Builtin,
+        args: &[Value],
+    ) -> Option<Value> {
+        let mut all = vec![self.vmctx];
+        all.extend_from_slice(args);
+        self.call_builtin(b, builtin, &all)
     }
 
     /// Calls `builtin` through this function's builtins table.

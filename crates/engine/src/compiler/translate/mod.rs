@@ -1,9 +1,10 @@
 //! Translation of one wasm function body to Cranelift IR: locals, the operand stack, and
 //! structured control flow. Scalar numeric instructions are in `numeric.rs`, `v128` instructions
-//! in `simd.rs`; everything that reads the runtime layout (memories, globals, tables, calls) is
+//! in `simd.rs`, the threads proposal's in `atomics.rs`; everything that reads the runtime layout (memories, globals, tables, calls) is
 //! in `func_env.rs`.
 #![forbid(unsafe_code)]
 
+mod atomics;
 mod func_env;
 mod numeric;
 mod simd;
@@ -412,6 +413,7 @@ impl<'a> FuncTranslator<'a, '_> {
             _ => {
                 if numeric::translate_numeric(op, &mut self.b, &mut self.stack)
                     || simd::translate_simd(op, &mut self.b, &mut self.stack, &self.env)
+                    || atomics::translate_atomic(op, &mut self.b, &mut self.stack, &self.env)
                 {
                     return Ok(());
                 }
