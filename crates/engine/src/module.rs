@@ -4,13 +4,14 @@
 #![forbid(unsafe_code)]
 
 use crate::compiler;
-use crate::engine::Engine;
+use crate::engine::{Engine, Trampolines};
 use crate::environ::config::{BoundsChecks, CodeFlavour, Compilation, Tier};
 use crate::environ::error::Result;
 use crate::environ::info::ModuleInfo;
 use crate::environ::vmctx::VmOffsets;
 use crate::runtime::code_memory::CodeMemory;
 use crate::runtime::lazy::{CodeSource, LazyCode};
+use crate::runtime::memory_image::MemoryImages;
 use std::sync::{Arc, OnceLock};
 
 pub use crate::environ::info::{ExportDesc, ImportDesc};
@@ -28,6 +29,9 @@ pub(crate) struct ModuleInner {
     /// Engine-wide signature id of each type index, copied into every instance's vmctx
     /// (compiled code reads them there; they are this process's, not the module's).
     pub type_ids: Vec<u32>,
+    /// The trampolines of each type index, looked up once so that instantiation does not
+    /// take the engine's signature lock per function.
+    pub trampolines: Vec<Trampolines>,
     pub offsets: VmOffsets,
     /// The code `Module::new` compiles (eagerly or lazily): for memories with guard pages,
     /// unless the engine turned them off.
@@ -38,9 +42,18 @@ pub(crate) struct ModuleInner {
     other_code: [OnceLock<LazyCode>; CodeFlavour::COUNT],
     /// Whether every NaN the code produces is canonical (see `Module::with_options`).
     deterministic: bool,
+    /// Copy-on-write images of the initial memories, made by the first instantiation;
+    /// `None` inside if the data segments must be copied (`runtime/memory_image.rs`).
+    memory_images: OnceLock<Option<MemoryImages>>,
 }
 
 impl ModuleInner {
+    /// The images of the defined memories' initial contents, made on first use; `None` if
+    /// instances must copy the data segments.
+    pub fn memory_images(&self) -> Option<&MemoryImages> {
+        self.memory_images.get_or_init(|| MemoryImages::build(&self.info)).as_ref()
+    }
+
     /// The table of code of `flavour`.
     pub fn code_for(&self, flavour: CodeFlavour) -> &LazyCode {
         if self.code.flavour() == flavour {
@@ -99,7 +112,8 @@ impl Module {
         // Validation rejects everything heron cannot compile (`translate::check_supported`
         // finds nothing more today), so a lazy module fails here or not at all.
         let info = ModuleInfo::parse(bytes)?;
-        let type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
+        let type_ids: Vec<u32> = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
+        let trampolines = type_ids.iter().map(|id| engine.trampolines(*id)).collect();
         let offsets = VmOffsets::new(&info);
         let bounds_checks = if engine.guard_pages() { BoundsChecks::GuardPages } else { BoundsChecks::Explicit };
         let code = LazyCode::new(info.bodies.len(), CodeFlavour::plain(bounds_checks), compilation);
@@ -107,10 +121,12 @@ impl Module {
             engine: engine.clone(),
             info,
             type_ids,
+            trampolines,
             offsets,
             code,
             other_code: std::array::from_fn(|_| OnceLock::new()),
             deterministic,
+            memory_images: OnceLock::new(),
         });
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&*inner)?,
