@@ -499,6 +499,12 @@ impl Instance {
         info.exports.iter().map(|e| (e.name.clone(), self.export(e.index))).collect()
     }
 
+    /// The value of every export, in the module's export order (`exports` without the
+    /// names, which a caller that has them need not copy).
+    pub fn export_values(&self) -> impl ExactSizeIterator<Item = Extern> + '_ {
+        self.inner.module.inner.info.exports.iter().map(|e| self.export(e.index))
+    }
+
     fn export(&self, index: EntityIndex) -> Extern {
         let inner = &self.inner;
         let store = Some(self.store.clone());
