@@ -12,8 +12,8 @@
 #![forbid(unsafe_code)]
 
 use crate::compiler;
-use crate::engine::{Engine, LiveModuleKey};
 use crate::environ::cache_entry::{self, CacheKey, CachedFunction};
+use crate::engine::{Engine, LiveModuleKey, Trampolines};
 use crate::environ::config::{BoundsChecks, CodeFlavour, Compilation, Tier};
 use crate::environ::error::Result;
 use crate::environ::index::DefinedFuncIndex;
@@ -22,6 +22,7 @@ use crate::environ::vmctx::VmOffsets;
 use crate::runtime::code_cache::{self, PendingEntry};
 use crate::runtime::code_memory::CodeMemory;
 use crate::runtime::lazy::{CodeSource, LazyCode};
+use crate::runtime::memory_image::MemoryImages;
 use cranelift_entity::EntityRef;
 use std::sync::{Arc, OnceLock};
 
@@ -40,6 +41,9 @@ pub(crate) struct ModuleInner {
     /// Engine-wide signature id of each type index, copied into every instance's vmctx
     /// (compiled code reads them there; they are this process's, not the module's).
     pub type_ids: Vec<u32>,
+    /// The trampolines of each type index, looked up once so that instantiation does not
+    /// take the engine's signature lock per function.
+    pub trampolines: Vec<Trampolines>,
     pub offsets: VmOffsets,
     /// The code `Module::new` compiles (eagerly or lazily): for memories with guard pages,
     /// unless the engine turned them off.
@@ -53,9 +57,18 @@ pub(crate) struct ModuleInner {
     /// Where newly compiled functions of `code` go to be written to the code cache; `None`
     /// without a cache.
     pending: Option<Arc<PendingEntry>>,
+    /// Copy-on-write images of the initial memories, made by the first instantiation;
+    /// `None` inside if the data segments must be copied (`runtime/memory_image.rs`).
+    memory_images: OnceLock<Option<MemoryImages>>,
 }
 
 impl ModuleInner {
+    /// The images of the defined memories' initial contents, made on first use; `None` if
+    /// instances must copy the data segments.
+    pub fn memory_images(&self) -> Option<&MemoryImages> {
+        self.memory_images.get_or_init(|| MemoryImages::build(&self.info)).as_ref()
+    }
+
     /// The table of code of `flavour`.
     pub fn code_for(&self, flavour: CodeFlavour) -> &LazyCode {
         if self.code.flavour() == flavour {
@@ -180,7 +193,8 @@ impl Module {
             _ => (ModuleInfo::parse(bytes)?, Vec::new()),
         };
         let read = started.elapsed();
-        let type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
+        let type_ids: Vec<u32> = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
+        let trampolines = type_ids.iter().map(|id| engine.trampolines(*id)).collect();
         let offsets = VmOffsets::new(&info);
         let code = LazyCode::new(info.bodies.len(), flavour, compilation);
         let complete = cached.len() == info.bodies.len();
@@ -192,11 +206,13 @@ impl Module {
             engine: engine.clone(),
             info,
             type_ids,
+            trampolines,
             offsets,
             code,
             other_code: std::array::from_fn(|_| OnceLock::new()),
             deterministic,
             pending,
+            memory_images: OnceLock::new(),
         });
         // Code that does not load (out of memory) is compiled instead.
         if !cached.is_empty() {

@@ -17,6 +17,7 @@ use crate::environ::trap::Trap;
 use crate::environ::types::MemoryType;
 use crate::environ::vmctx::VMMemoryDefinition;
 use crate::runtime::shared_memory::SharedMemory;
+use crate::runtime::memory_image::MemoryImage;
 use crate::runtime::sys;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::rc::Rc;
@@ -260,6 +261,44 @@ impl Memory {
         // out as a Rust slice.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data_ptr().add(offset as usize), bytes.len()) };
         Ok(())
+    }
+
+    /// Maps `image` (copy on write) over this memory, as if its bytes had been written.
+    /// `Ok(false)` if this memory cannot take an image: the caller copies the segments
+    /// instead. Only for a memory nothing has written to yet.
+    pub(crate) fn map_image(&self, image: &MemoryImage) -> Result<bool> {
+        // A memory with explicit bounds checks may move when it grows, and `mremap` moves
+        // only a range that is one mapping; images are for guard-page reservations.
+        // A shared memory may already be visible to other threads: its segments are copied.
+        let fits = image.offset().checked_add(image.len()).is_some_and(|end| end <= self.data_size());
+        if self.shared.is_some() || self.inner.bounds_checks != BoundsChecks::GuardPages || !fits {
+            return Ok(false);
+        }
+        // SAFETY: `offset` is host-page-aligned and `[offset, offset + len)` lies inside the
+        // accessible part of this memory's own reservation (checked above), which nothing
+        // has written to: its zero pages are replaced by the image's.
+        let addr = unsafe { self.data_ptr().add(image.offset()) };
+        // SAFETY: as above.
+        if unsafe { image.map_at(addr) } {
+            return Ok(true);
+        }
+        // A failed MAP_FIXED may have unmapped the range: put zero pages back, so the
+        // caller's copy lands in accessible memory.
+        // SAFETY: the same range of this memory's reservation, replaced by fresh zero pages.
+        let restored = unsafe {
+            libc::mmap(
+                addr.cast(),
+                image.len(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if restored != addr.cast() {
+            return Err(Error::Resource("out of memory initializing a memory".into()));
+        }
+        Ok(false)
     }
 
     /// The definition compiled code reads through an instance's vmctx.

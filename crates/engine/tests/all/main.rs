@@ -14,4 +14,5 @@ mod controls;
 mod fuzz;
 mod lazy;
 mod lifetimes;
+mod memory_image;
 mod pic;
