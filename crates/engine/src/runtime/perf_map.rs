@@ -42,7 +42,7 @@ pub fn path() -> String {
 /// The perf name of wasm function `index` of the module `names` describes:
 /// `wasm:<module name, else the module's hash>:<function name, else wasm-function[index]>`.
 pub(crate) fn wasm_function_name(names: &ModuleNames, index: u32) -> String {
-    let module = names.module.clone().unwrap_or_else(|| format!("{:08x}", names.hash));
+    let module = names.module.clone().unwrap_or_else(|| format!("{:08x}", names.hash()));
     let function = names.function(index).map_or_else(|| format!("wasm-function[{index}]"), str::to_owned);
     // A line ends the name: names from the module must not start a forged line.
     format!("wasm:{module}:{function}").replace(['\n', '\r'], " ")
