@@ -17,7 +17,9 @@
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
-//! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
+//! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers, with
+//!   the wasm frames of a failed call.
+//! - `profiling.rs`: the perf map switch.
 
 mod convert;
 mod error;
@@ -31,6 +33,7 @@ mod link;
 mod memory;
 mod module;
 mod napi_raw;
+mod profiling;
 mod scope;
 mod slots;
 mod table;
