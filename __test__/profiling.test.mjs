@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { implementations } from './fixtures/implementations.mjs'
-import { wat } from './fixtures/wat.mjs'
+import { watWithNames } from './fixtures/wat-names.mjs'
 import profiling from '../lib/profiling.js'
 
 const onHeron = { skip: !implementations.some(([name]) => name === 'heron') && 'heron is not under test' }
 
-const bytes = wat(`(module $profiled
+const bytes = watWithNames(`(module $profiled
   (func $hot (export "hot") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
-  (func (export "anonymous")))`, { names: true })
+  (func (export "anonymous")))`)
 
 // Compiles the module on heron, then defines and runs a JS function V8 compiles after
 // heron has written its lines, and prints its pid.

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { implementations } from './fixtures/implementations.mjs'
 import { wat } from './fixtures/wat.mjs'
+import { watWithNames } from './fixtures/wat-names.mjs'
 
 const source = `(module $mymod
   (import "js" "call" (func $call_js))
@@ -17,9 +18,9 @@ const source = `(module $mymod
   (func $outer (export "outer") (param i32) nop (call $inner (local.get 0)))
   (func (export "anonymous") unreachable)
   (func $recurse (export "recurse") (call $recurse)))`
-const named = wat(source, { names: true })
+const named = watWithNames(source)
 const unnamed = wat(source)
-const functionsOnly = wat(source.replace('$mymod', ''), { names: true })
+const functionsOnly = watWithNames(source.replace('$mymod', ''))
 
 const hash = '[0-9a-f]{8}'
 const offset = '0x[0-9a-f]+'
@@ -154,7 +155,7 @@ describe('an error thrown by a JS import', () => {
 })
 
 test('nested calls JS -> wasm -> JS -> wasm interleave the frames', () => {
-  const inner = wat(`(module $second (func $fails (export "fails") unreachable))`, { names: true })
+  const inner = watWithNames(`(module $second (func $fails (export "fails") unreachable))`)
   stacksLikeV8((WebAssembly) => {
     const { fails } = instantiate(WebAssembly, inner)
     const outer = instantiate(WebAssembly, named, { js: { call: () => fails() } })
@@ -168,10 +169,10 @@ test('nested calls JS -> wasm -> JS -> wasm interleave the frames', () => {
 })
 
 test('frames of several modules in one call: a wasm function imported from another module', () => {
-  const callee = wat(`(module $callee (func $trap (export "trap") (param i32) unreachable))`, { names: true })
-  const caller = wat(`(module $caller
+  const callee = watWithNames(`(module $callee (func $trap (export "trap") (param i32) unreachable))`)
+  const caller = watWithNames(`(module $caller
     (import "callee" "trap" (func $imported (param i32)))
-    (func $run (export "run") (call $imported (i32.const 7))))`, { names: true })
+    (func $run (export "run") (call $imported (i32.const 7))))`)
   for (const lines of stacksLikeV8((WebAssembly) => {
     const { trap } = instantiate(WebAssembly, callee)
     return thrown(() => instantiate(WebAssembly, caller, { callee: { trap } }).run())
@@ -182,10 +183,10 @@ test('frames of several modules in one call: a wasm function imported from anoth
 })
 
 describe('a start function', () => {
-  const starting = wat(`(module $starting
+  const starting = watWithNames(`(module $starting
     (import "js" "call" (func $call_js (param i32)))
     (func $start (call $call_js (i32.const 0)) unreachable)
-    (start $start))`, { names: true })
+    (start $start))`)
 
   test('that traps lists its frames below the caller of new Instance', () => {
     for (const lines of stacksLikeV8((WebAssembly) =>

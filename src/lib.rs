@@ -10,6 +10,7 @@
 //! - `import.rs`: JS functions imported by wasm, as engine host functions.
 //! - `scope.rs`: the handle scopes that import calls under one entry into wasm share.
 //! - `slots.rs`: the call slots' layout, defined here once and handed to `index.js`.
+//! - `profiling.rs`: the perf map switch.
 //! - `napi_raw.rs`: the small safe wrapper over the raw N-API calls of the hot paths.
 //! - `memory.rs`: `NativeMemory`, a memory and the ArrayBuffer over it.
 //! - `table.rs`, `global.rs`: `NativeTable` and `NativeGlobal`.
@@ -17,9 +18,7 @@
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
-//! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers, with
-//!   the wasm frames of a failed call.
-//! - `profiling.rs`: the perf map switch.
+//! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
 
 mod convert;
 mod error;
