@@ -50,6 +50,13 @@ const RuntimeError = defineErrorClass('RuntimeError')
 // error needs translating on the way out.
 native.setErrorClasses(CompileError, LinkError, RuntimeError)
 
+// Errors leaving wasm get its frames in their stack, as with V8 (lib/stack-traces.js).
+const stackTraces = require('./lib/stack-traces.js')
+native.setStackTraceSupport(stackTraces.wasmFrameWriter(__filename), stackTraces.v8UsesRapidHash())
+
+// Node profiling for perf (--perf-basic-prof): heron's perf map names wasm code too.
+if (require('./lib/profiling.js').nodeProfilesWithPerf()) native.enablePerfMap()
+
 // --- Exported functions -------------------------------------------------------
 
 // An exported wasm function reaches JS as an arrow function made here, which
@@ -131,7 +138,9 @@ function makeExportFunction(native, index, signature, name, length) {
   const key = `${fast ? 'fast' : 'native'} ${signature}`
   let make = exportFunctionMakers.get(key)
   if (make === undefined) {
-    make = new Function('native', 'views', 'index', 'name', exportFunctionSource(signature, fast))
+    // The sourceURL marks the wrapper's frame, for lib/stack-traces.js to replace.
+    const source = `${exportFunctionSource(signature, fast)}\n//# sourceURL=${stackTraces.EXPORTED_FUNCTION_URL}`
+    make = new Function('native', 'views', 'index', 'name', source)
     exportFunctionMakers.set(key, make)
   }
   return make(native, slotViews, index, name)

@@ -159,7 +159,8 @@ fn link_and_run(
         let _entry = scope::WasmEntry::enter(env);
         Instance::with_controls(module, &externs, controls)
     };
-    instance.map_err(|e| error::throw(env, e))
+    // A start function's failure gets its wasm frames.
+    instance.map_err(|e| error::throw_from_wasm(env, e))
 }
 
 fn interface_name(ty: &ExternType) -> &'static str {

@@ -47,7 +47,7 @@ pub(crate) fn compile_functions(
 }
 
 /// Compiles the function in `context` and takes its code, trap sites and source locations
-/// (the caller sets `func_index`).
+/// (the caller sets `func_index`). `offset` is the body's in the module.
 pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) -> Result<CompiledFunction> {
     let code = context
         .compile(isa, &mut Default::default())
@@ -57,12 +57,14 @@ pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) ->
     }
     let traps =
         code.buffer.traps().iter().filter_map(|t| Trap::from_clif(t.code).map(|trap| (t.offset, trap))).collect();
+    // Code without a wasm instruction's location is the prologue (whose stack check traps
+    // on overflow, out of line) and the entry's checks: located at the body's start, as V8
+    // locates them.
     let srclocs = code
         .buffer
         .get_srclocs_sorted()
         .iter()
-        .filter(|s| !s.loc.is_default())
-        .map(|s| (s.start, s.loc.bits()))
+        .map(|s| (s.start, if s.loc.is_default() { offset as u32 } else { s.loc.bits() }))
         .collect();
     Ok(CompiledFunction {
         bytes: code.code_buffer().to_vec(),
