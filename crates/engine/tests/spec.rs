@@ -1,9 +1,11 @@
 //! The WebAssembly spec testsuite, run against heron-engine.
 //!
-//! Runs every `.wast` script under the testsuite's `2.0` directory, and `3.0` with
-//! `HERON_WAST_3=1` (by default
+//! Runs every `.wast` script under the testsuite's `2.0` and `3.0` directories (by default
 //! `../shared/testsuite` beside the workspace; `HERON_TESTSUITE` may name that directory or its
-//! `2.0` directory) and every `tests/misc/*.wast`, and prints one line per script. Scripts that
+//! `2.0` directory) and every `tests/misc/*.wast`, and prints one line per script. Each script
+//! runs with its version's features: a `2.0` script's modules must also validate as
+//! WebAssembly 2.0 (its `assert_invalid`s reject what later versions allow, such as a second
+//! memory), while `3.0` and `misc` scripts get everything the engine enables. Scripts that
 //! do not pass completely yet are listed, with the number of commands they pass, in
 //! `tests/spec-expectations.txt`: the run fails only when an unlisted script fails a command or a
 //! listed one passes fewer commands than recorded, so progress is kept and regressions are caught.
@@ -23,6 +25,7 @@ use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use wasmparser::WasmFeatures;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::lexer::Lexer;
 use wast::parser::ParseBuffer;
@@ -78,7 +81,7 @@ fn main() {
 
     let mut results = Vec::new();
     for script in &scripts {
-        let report = run_script_isolated(&Engine::default(), &script.path, verbosity);
+        let report = run_script_isolated(&Engine::default(), script, verbosity);
         println!("{}", report.summary_line(&script.key));
         results.push((script.key.clone(), report));
     }
@@ -146,6 +149,12 @@ const SUITE_VERSIONS: [&str; 2] = ["2.0", "3.0"];
 struct Script {
     key: String,
     path: PathBuf,
+    /// What its modules must validate as besides the engine's own features: WebAssembly 2.0
+    /// for the `2.0` scripts, nothing more for the others.
+    version_features: Option<WasmFeatures>,
+    /// Whether this is a `3.0` script whose file name a `2.0` script has too: mostly the
+    /// same commands again, so the extra passes leave it out (the main pass runs it).
+    repeats_2_0: bool,
 }
 
 /// The directory holding the testsuite's `2.0` directory.
@@ -176,15 +185,24 @@ fn locate_testsuite() -> Result<PathBuf, String> {
 
 /// All scripts, sorted: the testsuite's `2.0` and `3.0` trees, then `tests/misc`.
 fn collect_scripts(suite_root: &Path) -> Vec<Script> {
-    let mut paths = Vec::new();
-    // 3.0 is opt-in until its expectations are recorded (HERON_WAST_3=1 HERON_BLESS=1).
-    let versions = if env_flag("HERON_WAST_3") { &SUITE_VERSIONS[..] } else { &SUITE_VERSIONS[..1] };
-    for version in versions {
+    let mut scripts = Vec::new();
+    let mut names_2_0 = std::collections::HashSet::new();
+    for version in SUITE_VERSIONS {
+        let mut paths = Vec::new();
         collect_wast_files(&suite_root.join(version), &mut paths);
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+            let (version_features, repeats_2_0) = match version {
+                "2.0" => {
+                    names_2_0.insert(name);
+                    (Some(WasmFeatures::WASM2), false)
+                }
+                _ => (None, names_2_0.contains(&name)),
+            };
+            scripts.push(Script { key: key_for(&path, suite_root), path, version_features, repeats_2_0 });
+        }
     }
-    paths.sort();
-    let mut scripts: Vec<Script> =
-        paths.into_iter().map(|path| Script { key: key_for(&path, suite_root), path }).collect();
 
     let misc = tests_dir().join("misc");
     let mut misc_paths = Vec::new();
@@ -192,7 +210,12 @@ fn collect_scripts(suite_root: &Path) -> Vec<Script> {
         collect_wast_files(&misc, &mut misc_paths);
     }
     misc_paths.sort();
-    scripts.extend(misc_paths.into_iter().map(|path| Script { key: key_for(&path, &tests_dir()), path }));
+    scripts.extend(misc_paths.into_iter().map(|path| Script {
+        key: key_for(&path, &tests_dir()),
+        path,
+        version_features: None,
+        repeats_2_0: false,
+    }));
     scripts
 }
 
@@ -387,11 +410,14 @@ const MEMORY_SCRIPTS: &[&str] = &[
 type Pass = (&'static str, Config, fn(&Script) -> bool);
 
 /// The passes after the main one (the default engine, whose code is partly baseline and
-/// partly optimized, as the background gets to it): each code tier alone over every script,
-/// and explicit bounds checks over the memory scripts.
+/// partly optimized, as the background gets to it): each code tier alone over every script
+/// (but the `3.0` ones that repeat a `2.0` script), and explicit bounds checks over the memory
+/// scripts.
 fn extra_passes() -> [Pass; 3] {
-    let all = |_: &Script| true;
-    let memory = |script: &Script| MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name));
+    let all = |script: &Script| !script.repeats_2_0;
+    let memory = |script: &Script| {
+        !script.repeats_2_0 && MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name))
+    };
     [
         ("optimized code", Config { compilation: Compilation::Eager, guard_pages: true }, all),
         ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true }, all),
@@ -406,7 +432,7 @@ fn run_extra_passes(scripts: &[Script], expectations: &BTreeMap<String, usize>, 
     for (label, config, selects) in extra_passes() {
         let engine = Engine::with_config(config).expect("engine");
         for script in scripts.iter().filter(|script| selects(script)) {
-            let report = run_script_isolated(&engine, &script.path, verbosity);
+            let report = run_script_isolated(&engine, script, verbosity);
             let key = format!("{} ({label})", script.key);
             println!("{}", report.summary_line(&key));
             let expected = expectations.get(&script.key).copied();
@@ -419,11 +445,11 @@ fn run_extra_passes(scripts: &[Script], expectations: &BTreeMap<String, usize>, 
 }
 
 /// Runs one script, turning a panic into failures of the commands that did not get to run.
-fn run_script_isolated(engine: &Engine, path: &Path, verbosity: u8) -> FileReport {
+fn run_script_isolated(engine: &Engine, script: &Script, verbosity: u8) -> FileReport {
     let mut report = FileReport::default();
     let mut progress = Progress::default();
     let outcome =
-        panic::catch_unwind(AssertUnwindSafe(|| run_script(engine, path, verbosity, &mut report, &mut progress)));
+        panic::catch_unwind(AssertUnwindSafe(|| run_script(engine, script, verbosity, &mut report, &mut progress)));
     if let Err(payload) = outcome {
         let message = payload
             .downcast_ref::<&str>()
@@ -451,7 +477,8 @@ struct Progress {
     position: String,
 }
 
-fn run_script(engine: &Engine, path: &Path, verbosity: u8, report: &mut FileReport, progress: &mut Progress) {
+fn run_script(engine: &Engine, script: &Script, verbosity: u8, report: &mut FileReport, progress: &mut Progress) {
+    let path = script.path.as_path();
     let source = match std::fs::read_to_string(path) {
         Ok(source) => source,
         Err(e) => return report.fail(format!("cannot read the script: {e}")),
@@ -469,7 +496,7 @@ fn run_script(engine: &Engine, path: &Path, verbosity: u8, report: &mut FileRepo
     };
     progress.planned = wast.directives.iter().filter(|d| unsupported(d).is_none()).count();
 
-    let mut runner = match ScriptRunner::new(engine) {
+    let mut runner = match ScriptRunner::new(engine, script.version_features) {
         Ok(runner) => runner,
         Err(e) => {
             report.failed = progress.planned.max(1);
@@ -557,6 +584,8 @@ struct ScriptRunner {
     current: Option<Rc<Instance>>,
     /// `(module definition ...)` modules, by name; the unnamed one under "".
     definitions: HashMap<String, Module>,
+    /// The script's version's features, which its modules must validate with too.
+    version_features: Option<WasmFeatures>,
 }
 
 /// What a command ran into: `Err` is a problem of the script or the runner (no such module or
@@ -564,7 +593,7 @@ struct ScriptRunner {
 type Execution = Result<Result<Vec<Val>, Error>, String>;
 
 impl ScriptRunner {
-    fn new(engine: &Engine) -> Result<Self, Error> {
+    fn new(engine: &Engine, version_features: Option<WasmFeatures>) -> Result<Self, Error> {
         let engine = engine.clone();
         let mut namespaces = HashMap::new();
         namespaces.insert("spectest".to_string(), Namespace::Host(spectest(&engine)?));
@@ -574,7 +603,19 @@ impl ScriptRunner {
             named_instances: HashMap::new(),
             current: None,
             definitions: HashMap::new(),
+            version_features,
         })
+    }
+
+    /// Compiles `bytes` as the script's version of WebAssembly: a module using a feature of
+    /// a later version is rejected as invalid, as that version's testsuite expects.
+    fn new_module(&self, bytes: &[u8]) -> Result<Module, Error> {
+        if let Some(features) = self.version_features {
+            wasmparser::Validator::new_with_features(features)
+                .validate_all(bytes)
+                .map_err(|e| Error::compile(e.message(), e.offset() as u64))?;
+        }
+        Module::new(&self.engine, bytes)
     }
 
     /// Runs one supported command; `Err` explains how it did not do what the script expects.
@@ -632,7 +673,7 @@ impl ScriptRunner {
             WastDirective::AssertMalformed { module, .. } => self.assert_rejected(module, "malformed"),
             WastDirective::AssertUnlinkable { mut module, message, .. } => {
                 let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
-                let module = Module::new(&self.engine, &bytes).map_err(|e| {
+                let module = self.new_module(&bytes).map_err(|e| {
                     format!("expected unlinkable (\"{message}\"), but compiling failed: {}", describe_error(&e))
                 })?;
                 match self.instantiate(&module) {
@@ -660,7 +701,7 @@ impl ScriptRunner {
 
     fn compile(&self, module: &mut QuoteWat) -> Result<Module, String> {
         let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
-        Module::new(&self.engine, &bytes).map_err(|e| describe_error(&e))
+        self.new_module(&bytes).map_err(|e| describe_error(&e))
     }
 
     fn instantiate(&self, module: &Module) -> Result<Instance, Error> {
@@ -712,7 +753,7 @@ impl ScriptRunner {
             // segment initialiser should trap); the instance itself is dropped.
             WastExecute::Wat(mut module) => {
                 let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
-                let module = match Module::new(&self.engine, &bytes) {
+                let module = match self.new_module(&bytes) {
                     Ok(module) => module,
                     Err(e) => return Ok(Err(e)),
                 };
@@ -746,7 +787,7 @@ impl ScriptRunner {
             Err(_) if kind == "malformed" && matches!(module, QuoteWat::QuoteModule(..)) => return Ok(()),
             Err(e) => return Err(format!("wast cannot encode the module: {e}")),
         };
-        match Module::new(&self.engine, &bytes) {
+        match self.new_module(&bytes) {
             Err(Error::Compile { .. }) => Ok(()),
             Err(e) => Err(format!("expected a compile error ({kind} module), got {}", describe_error(&e))),
             Ok(_) => Err(format!("expected a compile error ({kind} module), but it compiled")),

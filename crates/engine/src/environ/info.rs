@@ -24,6 +24,8 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::BULK_MEMORY
         | WasmFeatures::SIMD
         | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::MULTI_MEMORY
+        | WasmFeatures::TAIL_CALL
 }
 
 /// A constant expression as heron evaluates it at instantiation. The single-instruction forms

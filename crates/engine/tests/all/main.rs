@@ -14,3 +14,4 @@ mod fuzz;
 mod lazy;
 mod lifetimes;
 mod pic;
+mod tail_calls;

@@ -95,6 +95,8 @@ fn ends_stretch(op: &Operator<'_>) -> bool {
             | O::Return
             | O::Call { .. }
             | O::CallIndirect { .. }
+            | O::ReturnCall { .. }
+            | O::ReturnCallIndirect { .. }
     )
 }
 
@@ -385,6 +387,14 @@ impl<'a> FuncTranslator<'a, '_> {
                 let arity = self.frames[0].num_results;
                 let results = self.peek_n(arity).to_vec();
                 self.b.ins().return_(&results);
+                self.reachable = false;
+            }
+            O::ReturnCall { function_index } => {
+                self.env.translate_return_call(&mut self.b, &mut self.stack, function_index);
+                self.reachable = false;
+            }
+            O::ReturnCallIndirect { type_index, table_index } => {
+                self.env.translate_return_call_indirect(&mut self.b, &mut self.stack, type_index, table_index);
                 self.reachable = false;
             }
             O::Drop => {
