@@ -81,7 +81,7 @@ fn main() {
 
     let mut results = Vec::new();
     for script in &scripts {
-        let report = run_script_isolated(&Engine::default(), script, verbosity);
+        let report = run_script_isolated(&Engine::default(), script, false, verbosity);
         println!("{}", report.summary_line(&script.key));
         results.push((script.key.clone(), report));
     }
@@ -406,22 +406,26 @@ const MEMORY_SCRIPTS: &[&str] = &[
     "traps",
 ];
 
-/// An extra pass: its label, its engine's configuration, and which scripts it runs.
-type Pass = (&'static str, Config, fn(&Script) -> bool);
+/// An extra pass: its label, its engine's configuration, whether its modules are compiled
+/// deterministic, and which scripts it runs.
+type Pass = (&'static str, Config, bool, fn(&Script) -> bool);
 
 /// The passes after the main one (the default engine, whose code is partly baseline and
 /// partly optimized, as the background gets to it): each code tier alone over every script
 /// (but the `3.0` ones that repeat a `2.0` script), and explicit bounds checks over the memory
-/// scripts.
-fn extra_passes() -> [Pass; 3] {
+/// scripts, and deterministic code over the SIMD scripts (the relaxed instructions' other
+/// lowering).
+fn extra_passes() -> [Pass; 4] {
     let all = |script: &Script| !script.repeats_2_0;
+    let simd = |script: &Script| !script.repeats_2_0 && script.key.contains("simd");
     let memory = |script: &Script| {
         !script.repeats_2_0 && MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name))
     };
     [
-        ("optimized code", Config { compilation: Compilation::Eager, guard_pages: true }, all),
-        ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true }, all),
-        ("explicit bounds checks", Config { guard_pages: false, ..Config::default() }, memory),
+        ("optimized code", Config { compilation: Compilation::Eager, guard_pages: true }, false, all),
+        ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true }, false, all),
+        ("explicit bounds checks", Config { guard_pages: false, ..Config::default() }, false, memory),
+        ("deterministic", Config::default(), true, simd),
     ]
 }
 
@@ -429,10 +433,10 @@ fn extra_passes() -> [Pass; 3] {
 /// the main pass (all, unless listed in the expectations). Returns the problems.
 fn run_extra_passes(scripts: &[Script], expectations: &BTreeMap<String, usize>, verbosity: u8) -> Vec<String> {
     let mut problems = Vec::new();
-    for (label, config, selects) in extra_passes() {
+    for (label, config, deterministic, selects) in extra_passes() {
         let engine = Engine::with_config(config).expect("engine");
         for script in scripts.iter().filter(|script| selects(script)) {
-            let report = run_script_isolated(&engine, script, verbosity);
+            let report = run_script_isolated(&engine, script, deterministic, verbosity);
             let key = format!("{} ({label})", script.key);
             println!("{}", report.summary_line(&key));
             let expected = expectations.get(&script.key).copied();
@@ -445,11 +449,11 @@ fn run_extra_passes(scripts: &[Script], expectations: &BTreeMap<String, usize>, 
 }
 
 /// Runs one script, turning a panic into failures of the commands that did not get to run.
-fn run_script_isolated(engine: &Engine, script: &Script, verbosity: u8) -> FileReport {
+fn run_script_isolated(engine: &Engine, script: &Script, deterministic: bool, verbosity: u8) -> FileReport {
     let mut report = FileReport::default();
     let mut progress = Progress::default();
     let outcome =
-        panic::catch_unwind(AssertUnwindSafe(|| run_script(engine, script, verbosity, &mut report, &mut progress)));
+        panic::catch_unwind(AssertUnwindSafe(|| run_script(engine, script, deterministic, verbosity, &mut report, &mut progress)));
     if let Err(payload) = outcome {
         let message = payload
             .downcast_ref::<&str>()
@@ -477,7 +481,14 @@ struct Progress {
     position: String,
 }
 
-fn run_script(engine: &Engine, script: &Script, verbosity: u8, report: &mut FileReport, progress: &mut Progress) {
+fn run_script(
+    engine: &Engine,
+    script: &Script,
+    deterministic: bool,
+    verbosity: u8,
+    report: &mut FileReport,
+    progress: &mut Progress,
+) {
     let path = script.path.as_path();
     let source = match std::fs::read_to_string(path) {
         Ok(source) => source,
@@ -496,7 +507,7 @@ fn run_script(engine: &Engine, script: &Script, verbosity: u8, report: &mut File
     };
     progress.planned = wast.directives.iter().filter(|d| unsupported(d).is_none()).count();
 
-    let mut runner = match ScriptRunner::new(engine, script.version_features) {
+    let mut runner = match ScriptRunner::new(engine, script.version_features, deterministic) {
         Ok(runner) => runner,
         Err(e) => {
             report.failed = progress.planned.max(1);
@@ -586,6 +597,8 @@ struct ScriptRunner {
     definitions: HashMap<String, Module>,
     /// The script's version's features, which its modules must validate with too.
     version_features: Option<WasmFeatures>,
+    /// Whether modules are compiled deterministic (`Module::with_options`).
+    deterministic: bool,
 }
 
 /// What a command ran into: `Err` is a problem of the script or the runner (no such module or
@@ -593,7 +606,7 @@ struct ScriptRunner {
 type Execution = Result<Result<Vec<Val>, Error>, String>;
 
 impl ScriptRunner {
-    fn new(engine: &Engine, version_features: Option<WasmFeatures>) -> Result<Self, Error> {
+    fn new(engine: &Engine, version_features: Option<WasmFeatures>, deterministic: bool) -> Result<Self, Error> {
         let engine = engine.clone();
         let mut namespaces = HashMap::new();
         namespaces.insert("spectest".to_string(), Namespace::Host(spectest(&engine)?));
@@ -604,6 +617,7 @@ impl ScriptRunner {
             current: None,
             definitions: HashMap::new(),
             version_features,
+            deterministic,
         })
     }
 
@@ -615,7 +629,7 @@ impl ScriptRunner {
                 .validate_all(bytes)
                 .map_err(|e| Error::compile(e.message(), e.offset() as u64))?;
         }
-        Module::new(&self.engine, bytes)
+        Module::with_options(&self.engine, bytes, self.engine.compilation(), self.deterministic)
     }
 
     /// Runs one supported command; `Err` explains how it did not do what the script expects.

@@ -26,6 +26,7 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::TAIL_CALL
+        | WasmFeatures::RELAXED_SIMD
 }
 
 /// A constant expression as heron evaluates it at instantiation. The single-instruction forms

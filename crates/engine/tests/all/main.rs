@@ -14,4 +14,5 @@ mod fuzz;
 mod lazy;
 mod lifetimes;
 mod pic;
+mod relaxed_simd;
 mod tail_calls;
