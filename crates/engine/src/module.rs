@@ -69,8 +69,15 @@ impl CodeSource for ModuleInner {
     /// `tier` and loads the code.
     fn compile(&self, flavour: CodeFlavour, tier: Tier, defined: &[usize], parallel: bool) -> Result<CodeMemory> {
         let isa = if self.deterministic { self.engine.deterministic_isa_for(tier)? } else { self.engine.isa_for(tier) };
-        let compiled =
-            compiler::compile_functions(isa, self.deterministic, &self.info, &self.offsets, flavour, defined, parallel)?;
+        let compiled = compiler::compile_functions(
+            isa,
+            self.deterministic,
+            &self.info,
+            &self.offsets,
+            flavour,
+            defined,
+            parallel,
+        )?;
         CodeMemory::load(self.engine.isa_owned(), compiled, Some(&self.info.names))
     }
 }

@@ -418,9 +418,7 @@ type Pass = (&'static str, Config, bool, fn(&Script) -> bool);
 fn extra_passes() -> [Pass; 4] {
     let all = |script: &Script| !script.repeats_2_0;
     let simd = |script: &Script| !script.repeats_2_0 && script.key.contains("simd");
-    let memory = |script: &Script| {
-        !script.repeats_2_0 && MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name))
-    };
+    let memory = |script: &Script| !script.repeats_2_0 && MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name));
     [
         ("optimized code", Config { compilation: Compilation::Eager, guard_pages: true }, false, all),
         ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true }, false, all),
@@ -452,8 +450,9 @@ fn run_extra_passes(scripts: &[Script], expectations: &BTreeMap<String, usize>, 
 fn run_script_isolated(engine: &Engine, script: &Script, deterministic: bool, verbosity: u8) -> FileReport {
     let mut report = FileReport::default();
     let mut progress = Progress::default();
-    let outcome =
-        panic::catch_unwind(AssertUnwindSafe(|| run_script(engine, script, deterministic, verbosity, &mut report, &mut progress)));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        run_script(engine, script, deterministic, verbosity, &mut report, &mut progress)
+    }));
     if let Err(payload) = outcome {
         let message = payload
             .downcast_ref::<&str>()

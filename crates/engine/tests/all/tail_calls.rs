@@ -115,8 +115,7 @@ fn a_tail_call_to_an_import_returns_its_result() {
 #[test]
 fn tail_call_chains_count_fuel_and_stop_at_deadlines() {
     // Ample fuel: the chain completes under fuel-counting and interruptible code.
-    let controls =
-        Controls { fuel: Some(1 << 40), timeout: Some(Duration::from_secs(3600)), ..Controls::default() };
+    let controls = Controls { fuel: Some(1 << 40), timeout: Some(Duration::from_secs(3600)), ..Controls::default() };
     for mode in [Compilation::Eager, Compilation::Baseline] {
         let instance = instantiate(mode, &controls);
         let args = [Val::I64(DEPTH), Val::I64(0)];
