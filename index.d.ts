@@ -161,7 +161,10 @@ export declare function instantiateStreaming(
 
 /** heron's compile options (README "Controls"). */
 export interface CompileOptions {
-  /** Every NaN a float instruction produces is the canonical NaN: bit-identical results on every machine. */
+  /**
+   * Every NaN a float instruction produces is the canonical NaN, and the relaxed SIMD
+   * instructions follow the spec's deterministic profile: bit-identical results on every machine.
+   */
   deterministic?: boolean
 }
 

@@ -116,7 +116,15 @@ impl CodeSource for ModuleInner {
     /// `tier` and loads the code.
     fn compile(&self, flavour: CodeFlavour, tier: Tier, defined: &[usize], parallel: bool) -> Result<CodeMemory> {
         let isa = if self.deterministic { self.engine.deterministic_isa_for(tier)? } else { self.engine.isa_for(tier) };
-        let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, flavour, defined, parallel)?;
+        let compiled = compiler::compile_functions(
+            isa,
+            self.deterministic,
+            &self.info,
+            &self.offsets,
+            flavour,
+            defined,
+            parallel,
+        )?;
         if let Some(pending) = &self.pending {
             if tier == Tier::Optimized && flavour == self.code.flavour() {
                 let copies = defined.iter().zip(&compiled);
@@ -274,6 +282,7 @@ impl Module {
         let isa = inner.engine.isa_for(Tier::Optimized);
         let compiled = compiler::compile_functions(
             isa,
+            false,
             &inner.info,
             &inner.offsets,
             CodeFlavour::plain(BoundsChecks::GuardPages),

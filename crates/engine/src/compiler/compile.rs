@@ -20,19 +20,31 @@ use rayon::prelude::*;
 /// Compiles defined functions `defined` (indices among defined functions) of `info` with
 /// `isa` (the tier's), as flavour `flavour` (bounds checks, interrupt checks, fuel), and returns their code
 /// in that order; in parallel on rayon's pool if `parallel`, else on the calling thread.
+/// `deterministic` code gives the relaxed SIMD instructions their deterministic semantics.
 pub(crate) fn compile_functions(
     isa: &dyn TargetIsa,
+    deterministic: bool,
     info: &ModuleInfo,
     offsets: &VmOffsets,
     flavour: CodeFlavour,
     defined: &[usize],
     parallel: bool,
 ) -> Result<Vec<CompiledFunction>> {
+    let relaxed_simd = translate::RelaxedSimd::new(isa, deterministic);
     let compile_one = |(context, builder_context): &mut (Context, FunctionBuilderContext), defined: usize| {
         context.clear();
         let index = info.func_index(DefinedFuncIndex::new(defined)).as_u32();
         let frontend = isa.frontend_config();
-        translate::translate_function(info, offsets, frontend, index, flavour, &mut context.func, builder_context)?;
+        translate::translate_function(
+            info,
+            offsets,
+            frontend,
+            index,
+            flavour,
+            relaxed_simd,
+            &mut context.func,
+            builder_context,
+        )?;
         let mut compiled = finish(isa, context, info.bodies[defined].start as u64)?;
         compiled.func_index = Some(index);
         Ok(compiled)

@@ -25,6 +25,9 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::SIMD
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::THREADS
+        | WasmFeatures::MULTI_MEMORY
+        | WasmFeatures::TAIL_CALL
+        | WasmFeatures::RELAXED_SIMD
 }
 
 /// A constant expression as heron evaluates it at instantiation. The single-instruction forms

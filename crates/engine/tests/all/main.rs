@@ -16,3 +16,5 @@ mod lazy;
 mod lifetimes;
 mod memory_image;
 mod pic;
+mod relaxed_simd;
+mod tail_calls;
