@@ -12,8 +12,8 @@
 #![forbid(unsafe_code)]
 
 use crate::compiler;
-use crate::environ::cache_entry::{self, CacheKey, CachedFunction};
 use crate::engine::{Engine, LiveModuleKey, Trampolines};
+use crate::environ::cache_entry::{self, CacheKey, CachedFunction};
 use crate::environ::config::{BoundsChecks, CodeFlavour, Compilation, Tier};
 use crate::environ::error::Result;
 use crate::environ::index::DefinedFuncIndex;

@@ -434,7 +434,12 @@ fn extra_passes() -> [Pass; 4] {
     let memory = |script: &Script| !script.repeats_2_0 && MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name));
     [
         ("optimized code", Config { compilation: Compilation::Eager, ..Config::from_env() }, false, all),
-        ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true, code_cache: None }, false, all),
+        (
+            "baseline code",
+            Config { compilation: Compilation::Baseline, guard_pages: true, code_cache: None },
+            false,
+            all,
+        ),
         ("explicit bounds checks", Config { guard_pages: false, ..Config::from_env() }, false, memory),
         ("deterministic", Config::from_env(), true, simd),
     ]
@@ -912,7 +917,8 @@ fn run_thread(
     let buffer = ParseBuffer::new_with_lexer(lexer).map_err(|e| e.message())?;
     let wast = wast::parser::parse::<Wast>(&buffer).map_err(|e| e.message())?;
     let thread = find_thread(wast.directives, offset).ok_or("the thread's command is gone")?;
-    let mut runner = ScriptRunner::new(engine, source.clone(), version_features, deterministic).map_err(|e| describe_error(&e))?;
+    let mut runner =
+        ScriptRunner::new(engine, source.clone(), version_features, deterministic).map_err(|e| describe_error(&e))?;
     runner.shared_instances = shared;
     for directive in thread.directives {
         if unsupported(&directive).is_some() {

@@ -34,7 +34,8 @@ fn module_text(rest: &str) -> String {
 fn engines() -> Vec<Engine> {
     let guard_pages = Engine::default();
     let explicit =
-        Engine::with_config(Config { compilation: Compilation::Eager, guard_pages: false, code_cache: None }).expect("an engine");
+        Engine::with_config(Config { compilation: Compilation::Eager, guard_pages: false, code_cache: None })
+            .expect("an engine");
     vec![guard_pages, explicit]
 }
 
