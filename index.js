@@ -9,7 +9,7 @@
 
 const { types } = require('node:util')
 const native = require('./binding.js')
-const { installTransfer, MARKER: TRANSFER_MARKER } = require('./lib/transfer.js')
+const { installTransfer, noteTransferable, MARKER: TRANSFER_MARKER } = require('./lib/transfer.js')
 const { installAtomics } = require('./lib/atomics.js')
 
 // --- Error classes ------------------------------------------------------------
@@ -261,6 +261,7 @@ class Module {
   // The second argument, heron's compile options ({ deterministic }), is read through
   // `arguments` so that Module.length stays 1.
   constructor(bytes) {
+    noteTransferable()
     const compiled = CompiledModule.unwrap(bytes)
     if (compiled !== undefined) {
       this.#bytes = compiled.bytes
@@ -448,6 +449,7 @@ class Memory {
   #buffer
 
   constructor(descriptor) {
+    noteTransferable()
     const adopted = Adopt.unwrap(descriptor)
     if (adopted !== undefined) {
       this.#native = adopted

@@ -21,13 +21,20 @@ const MARKER = '__heron_transfer__'
 
 let installed = false
 
+// Whether this thread has made a heron Module or Memory: until it has, no message it sends
+// can hold one, and postMessage skips the walk.
+let transferables = false
+function noteTransferable() {
+  transferables = true
+}
+
 // `toMarker(value)`: a marker for a heron object, undefined for anything else (throws for
 // objects that cannot be sent). `fromMarker(marker)`: the heron object again.
 function installTransfer({ toMarker, fromMarker }) {
   if (installed) return
   installed = true
 
-  const encode = (value) => rewrite(value, (v) => toMarker(v), new Map())
+  const encode = (value) => (transferables ? rewrite(value, (v) => toMarker(v), new Map()) : value)
   const decode = (value) => rewrite(value, (v) => (isMarker(v) ? fromMarker(v) : undefined), new Map())
 
   const { Worker, MessagePort } = workerThreads
@@ -233,4 +240,4 @@ function settle(value, copy, seen) {
   return copy
 }
 
-module.exports = { installTransfer, MARKER }
+module.exports = { installTransfer, noteTransferable, MARKER }
