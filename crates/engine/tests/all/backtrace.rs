@@ -127,7 +127,10 @@ fn a_stack_overflow_keeps_the_innermost_frames() {
 fn the_perf_map_names_each_loaded_function() {
     heron_engine::enable_perf_map();
     let bytes = wat_to_wasm(NAMED);
-    let _instance = instantiate(Compilation::Eager, &bytes);
+    // An engine of its own: the process-wide one may share code another test loaded before
+    // the map was on (a live module of the same bytes), and then nothing would be written.
+    let engine = Engine::new().expect("an engine");
+    let _module = Module::with_compilation(&engine, &bytes, Compilation::Eager).expect("the module compiles");
     let map = std::fs::read_to_string(heron_engine::perf_map_path()).expect("the perf map was written");
     for name in ["wasm:mymod:inner", "wasm:mymod:outer", "wasm:mymod:wasm-function[3]", "wasm:mymod:recurse"] {
         let line = map.lines().find(|line| line.ends_with(&format!(" {name}"))).unwrap_or_else(|| panic!("{name}"));
