@@ -189,18 +189,7 @@ impl Memory {
         let mapped = self.inner.mapped.get();
         let old_pages = self.size();
         let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
-        let new_pages = old_pages.checked_add(delta).filter(|p| *p <= maximum);
-        let Some(new_pages) = new_pages else {
-            return Err(Error::Resource(format!(
-                "cannot grow memory from {old_pages} by {delta} pages (maximum {maximum})"
-            )));
-        };
-        if new_pages > self.inner.limit_pages {
-            let limit = self.inner.limit_pages * WASM_PAGE_SIZE;
-            return Err(Error::Resource(format!(
-                "cannot grow memory from {old_pages} by {delta} pages: the memory limit is {limit} bytes"
-            )));
-        }
+        let new_pages = grown_size(&self.inner.ty, self.inner.limit_pages, old_pages, delta)?;
         if delta == 0 {
             return Ok(old_pages);
         }
@@ -410,4 +399,23 @@ fn map_read_write(bytes: usize) -> Result<*mut u8> {
         return Err(Error::Resource("could not map memory for a linear memory".into()));
     }
     Ok(base.cast())
+}
+
+/// The size in pages a memory of type `ty` and size `old_pages`, limited to `limit_pages` by
+/// the controls, has after growing by `delta` pages, or why it cannot grow. Shared by unshared
+/// and shared memories (`shared_memory.rs`).
+pub(crate) fn grown_size(ty: &MemoryType, limit_pages: u64, old_pages: u64, delta: u64) -> Result<u64> {
+    let maximum = ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
+    let Some(new_pages) = old_pages.checked_add(delta).filter(|p| *p <= maximum) else {
+        return Err(Error::Resource(format!(
+            "cannot grow memory from {old_pages} by {delta} pages (maximum {maximum})"
+        )));
+    };
+    if new_pages > limit_pages {
+        let limit = limit_pages * WASM_PAGE_SIZE;
+        return Err(Error::Resource(format!(
+            "cannot grow memory from {old_pages} by {delta} pages: the memory limit is {limit} bytes"
+        )));
+    }
+    Ok(new_pages)
 }

@@ -19,7 +19,7 @@ use crate::environ::error::{Error, Result};
 use crate::environ::trap::Trap;
 use crate::environ::types::MemoryType;
 use crate::environ::vmctx::VMMemoryDefinition;
-use crate::runtime::memory::{release_reservation, reserve, RESERVATION, WASM_PAGE_SIZE};
+use crate::runtime::memory::{self, release_reservation, reserve, RESERVATION, WASM_PAGE_SIZE};
 use std::cell::UnsafeCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -137,18 +137,7 @@ impl SharedMemory {
         let _guard = self.inner.grow_lock.lock().unwrap_or_else(|e| e.into_inner());
         let old_bytes = self.data_size();
         let old_pages = old_bytes as u64 / WASM_PAGE_SIZE;
-        let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
-        let Some(new_pages) = old_pages.checked_add(delta).filter(|p| *p <= maximum) else {
-            return Err(Error::Resource(format!(
-                "cannot grow memory from {old_pages} by {delta} pages (maximum {maximum})"
-            )));
-        };
-        if new_pages > self.inner.limit_pages {
-            let limit = self.inner.limit_pages * WASM_PAGE_SIZE;
-            return Err(Error::Resource(format!(
-                "cannot grow memory from {old_pages} by {delta} pages: the memory limit is {limit} bytes"
-            )));
-        }
+        let new_pages = memory::grown_size(&self.inner.ty, self.inner.limit_pages, old_pages, delta)?;
         if delta == 0 {
             return Ok(old_pages);
         }
