@@ -41,7 +41,7 @@ pub(crate) fn record(pc: usize, mut fp: usize, sp: usize, entry_fp: usize) {
         // Each frame of this activation lies above the previous one and below the entry's;
         // anything else is not a frame of the chain, and ends the walk.
         let mut low = sp;
-        while len < MAX_FRAMES && fp >= low && fp % 8 == 0 && fp.saturating_add(16) <= entry_fp {
+        while len < MAX_FRAMES && fp >= low && fp.is_multiple_of(8) && fp.saturating_add(16) <= entry_fp {
             // SAFETY: `fp` lies between the interrupted stack pointer and the entry's frame,
             // in the live stack of this thread, and points at a saved frame pointer followed
             // by a return address (the frame layout of all code heron compiles).

@@ -128,7 +128,10 @@ pub(crate) fn thread_stack_limit() -> usize {
 /// Bytes of stack this thread has left below the caller's frame (down to the real end of
 /// its stack, not the wasm limit).
 pub(crate) fn stack_left() -> usize {
-    let here = &0u8 as *const u8 as usize;
+    // A local whose address is taken lives in this frame; `&0u8` alone would be promoted to a
+    // static and measure nothing.
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
     here.saturating_sub(thread_stack_limit() - STACK_RESERVE)
 }
 
@@ -218,4 +221,22 @@ pub(crate) fn entered_func() -> Option<*const VMFuncRef> {
 /// Whether this thread is inside compiled code.
 pub(crate) fn in_wasm() -> bool {
     !STATE.with(|state| state.current.get()).is_null()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stack_left;
+
+    #[test]
+    fn stack_left_measures_this_threads_stack() {
+        const STACK: usize = 16 << 20;
+        let left = std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(stack_left)
+            .expect("spawn a test thread")
+            .join()
+            .expect("stack_left does not panic");
+        assert!(left > STACK / 2, "a fresh 16 MiB thread has most of it left, not {left}");
+        assert!(left < STACK, "no more than the whole stack is left, not {left}");
+    }
 }
