@@ -564,10 +564,8 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
             builtins: crate::runtime::libcalls::builtins_table(),
         };
         let interrupt_due = inner.controls.interrupts.as_ref().map_or(&NEVER_DUE as *const _, |s| s.due_address());
-        *inner.vm_controls() = VMControls {
-            interrupt_due,
-            fuel: controls.fuel.map_or(0, |fuel| i64::try_from(fuel).unwrap_or(i64::MAX)),
-        };
+        *inner.vm_controls() =
+            VMControls { interrupt_due, fuel: controls.fuel.map_or(0, |fuel| i64::try_from(fuel).unwrap_or(i64::MAX)) };
         for (index, id) in inner.module.inner.type_ids.iter().enumerate() {
             *at(offsets.type_id(index as u32)).cast::<u32>() = *id;
         }

@@ -1,9 +1,7 @@
 //! Execution controls (README "Controls"): timeouts, interrupt handles, fuel, memory and
 //! table limits, on the engine alone.
 
-use heron_engine::{
-    Compilation, Controls, Engine, Error, Extern, Func, FuncType, Instance, Module, Trap, Val,
-};
+use heron_engine::{Compilation, Controls, Engine, Error, Extern, Func, FuncType, Instance, Module, Trap, Val};
 use std::time::{Duration, Instant};
 
 use crate::common::{export, wat_to_wasm};
@@ -107,7 +105,12 @@ fn an_instance_without_controls_runs_code_without_checks() {
     for checked in [timed, fueled] {
         let checked_code = module.compiled_flavour_for_testing(checked).expect("compiles");
         for (i, (plain, checked_fn)) in plain_code.iter().zip(&checked_code).enumerate() {
-            assert!(plain.len() < checked_fn.len(), "function {i}: {} bytes plain, {} with {checked:?}", plain.len(), checked_fn.len());
+            assert!(
+                plain.len() < checked_fn.len(),
+                "function {i}: {} bytes plain, {} with {checked:?}",
+                plain.len(),
+                checked_fn.len()
+            );
         }
     }
 }

@@ -152,11 +152,8 @@ impl ControlChecks {
         }
         if let Some(shift) = bulk_length_shift(op) {
             let length = *stack.last().expect("validated: a bulk instruction has a length");
-            let length = if b.func.dfg.value_type(length) == types::I64 {
-                length
-            } else {
-                b.ins().uextend(types::I64, length)
-            };
+            let length =
+                if b.func.dfg.value_type(length) == types::I64 { length } else { b.ins().uextend(types::I64, length) };
             let units = b.ins().ushr_imm_u(length, shift);
             let fuel = b.use_var(var);
             let fuel = b.ins().isub(fuel, units);

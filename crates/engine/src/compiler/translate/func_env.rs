@@ -134,7 +134,12 @@ impl<'a> FuncEnv<'a> {
                 let src_memory = self.memory_definition(b, src_mem);
                 if self.flavour.interruptible {
                     let args = [self.vmctx, dst_memory, dst, src_memory, src, length];
-                    self.call_interruptible_builtin(b, Builtin::memory_copy_interruptible, &args, Trap::MemoryOutOfBounds);
+                    self.call_interruptible_builtin(
+                        b,
+                        Builtin::memory_copy_interruptible,
+                        &args,
+                        Trap::MemoryOutOfBounds,
+                    );
                 } else {
                     let args = [dst_memory, dst, src_memory, src, length];
                     self.call_trapping_builtin(b, Builtin::memory_copy, &args, Trap::MemoryOutOfBounds);
@@ -147,7 +152,12 @@ impl<'a> FuncEnv<'a> {
                 let memory = self.memory_definition(b, mem);
                 if self.flavour.interruptible {
                     let args = [self.vmctx, memory, dst, value, length];
-                    self.call_interruptible_builtin(b, Builtin::memory_fill_interruptible, &args, Trap::MemoryOutOfBounds);
+                    self.call_interruptible_builtin(
+                        b,
+                        Builtin::memory_fill_interruptible,
+                        &args,
+                        Trap::MemoryOutOfBounds,
+                    );
                 } else {
                     let args = [memory, dst, value, length];
                     self.call_trapping_builtin(b, Builtin::memory_fill, &args, Trap::MemoryOutOfBounds);
@@ -360,7 +370,13 @@ impl<'a> FuncEnv<'a> {
 
     /// Calls a builtin of interruptible code that returns 0 or the trap to raise
     /// (`Trap as u32`): `Timeout`, `Interrupted`, or `otherwise`.
-    fn call_interruptible_builtin(&self, b: &mut FunctionBuilder<'_>, builtin: Builtin, args: &[Value], otherwise: Trap) {
+    fn call_interruptible_builtin(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        builtin: Builtin,
+        args: &[Value],
+        otherwise: Trap,
+    ) {
         let status = self.call_builtin(b, builtin, args).expect("the builtin returns a status");
         for trap in [Trap::Timeout, Trap::Interrupted] {
             let is_trap = b.ins().icmp_imm_u(IntCC::Equal, status, i64::from(trap as u8));
