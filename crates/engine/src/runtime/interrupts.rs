@@ -274,7 +274,8 @@ impl InstanceControls {
             (Some(outer), _) => outer.deadline,
             (None, Some(timeout_ms)) => {
                 TICKER.acquire();
-                let deadline = now_ms().saturating_add(timeout_ms);
+                // `now_ms` rounds down: one more millisecond so it never fires early.
+                let deadline = now_ms().saturating_add(timeout_ms).saturating_add(1);
                 TIMED.with(|t| t.set(Some(Timed { deadline, timeout_ms })));
                 guard.started_timer = true;
                 deadline
