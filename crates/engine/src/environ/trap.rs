@@ -39,9 +39,13 @@ pub enum Trap {
     Interrupted,
     /// The instance used up its fuel (`Controls::fuel`).
     OutOfFuel,
+    /// An atomic access at an address that is not a multiple of its size.
+    UnalignedAtomic,
+    /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
+    ExpectedSharedMemory,
 }
 
-const ALL: [Trap; 15] = [
+const ALL: [Trap; 17] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -57,6 +61,8 @@ const ALL: [Trap; 15] = [
     Trap::Timeout,
     Trap::Interrupted,
     Trap::OutOfFuel,
+    Trap::UnalignedAtomic,
+    Trap::ExpectedSharedMemory,
 ];
 
 impl Trap {
@@ -78,6 +84,8 @@ impl Trap {
             Trap::Timeout => "wasm execution timed out",
             Trap::Interrupted => "wasm execution was interrupted",
             Trap::OutOfFuel => "wasm execution ran out of fuel",
+            Trap::UnalignedAtomic => "unaligned atomic",
+            Trap::ExpectedSharedMemory => "expected shared memory",
         }
     }
 

@@ -7,7 +7,7 @@
 //! so the hot path spills nothing for it. Fuel lives in a Cranelift variable for the whole
 //! function, as in Wasmtime: each straight-line stretch subtracts its cost from the variable,
 //! which is written back to `VMControls::fuel` only where something can observe it (before
-//! calls and returns, and when it runs out) and read again after calls. A trap other than
+//! calls, tail calls and returns, and when it runs out) and read again after calls. A trap other than
 //! running out of fuel leaves `VMControls::fuel` as of the trapping function's last call or
 //! entry: still the same on every run and tier, since it depends on the code only.
 #![forbid(unsafe_code)]
@@ -47,6 +47,8 @@ fn ends_stretch(op: &Operator<'_>) -> bool {
             | O::Return
             | O::Call { .. }
             | O::CallIndirect { .. }
+            | O::ReturnCall { .. }
+            | O::ReturnCallIndirect { .. }
     )
 }
 
@@ -62,9 +64,16 @@ fn bulk_length_shift(op: &Operator<'_>) -> Option<i64> {
     }
 }
 
-/// Whether `op` calls code that may read or change the instance's fuel.
+/// Whether `op` calls code that may read or change the instance's fuel and then returns to
+/// this function, which reads the fuel again.
 fn calls(op: &Operator<'_>) -> bool {
     matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. })
+}
+
+/// Whether `op` leaves this function for code that reads the fuel, never coming back: a tail
+/// call (the callee's entry check reads what this function stored).
+fn tail_calls(op: &Operator<'_>) -> bool {
+    matches!(op, Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. })
 }
 
 /// The control checks of one function being translated.
@@ -159,12 +168,13 @@ impl ControlChecks {
             let fuel = b.ins().isub(fuel, units);
             b.def_var(var, fuel);
         }
-        if calls(op) {
+        if calls(op) || tail_calls(op) {
             self.save_fuel(b);
         }
     }
 
-    /// After `op` was translated: a call's callee may have used or added fuel.
+    /// After `op` was translated: a call's callee may have used or added fuel. (A tail call
+    /// ended the block: there is nothing after it to read the fuel.)
     pub fn after_op(&mut self, b: &mut FunctionBuilder<'_>, op: &Operator<'_>) {
         if let (Some(var), true) = (self.fuel, calls(op)) {
             let fuel = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_fuel() as i32);

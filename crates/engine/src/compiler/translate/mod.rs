@@ -1,12 +1,15 @@
 //! Translation of one wasm function body to Cranelift IR: locals, the operand stack, and
 //! structured control flow. Scalar numeric instructions are in `numeric.rs`, `v128` instructions
-//! in `simd.rs`; everything that reads the runtime layout (memories, globals, tables, calls) is
-//! in `func_env.rs`, and the execution controls' checks (interrupts, fuel) in `controls.rs`.
+//! in `simd.rs` (the relaxed ones in `relaxed_simd.rs`), the threads proposal's in `atomics.rs`;
+//! everything that reads the runtime layout (memories, globals, tables, calls) is in
+//! `func_env.rs`, and the execution controls' checks (interrupts, fuel) in `controls.rs`.
 #![forbid(unsafe_code)]
 
+mod atomics;
 mod controls;
 mod func_env;
 mod numeric;
+mod relaxed_simd;
 mod simd;
 
 use crate::environ::config::CodeFlavour;
@@ -24,6 +27,7 @@ use wasmparser::{BlockType, FunctionBody, Operator, OperatorsReader};
 
 use controls::ControlChecks;
 pub(crate) use func_env::{call_builtin, FuncEnv};
+pub(crate) use relaxed_simd::RelaxedSimd;
 
 /// The calling convention of every function with the wasm ABI.
 pub(crate) const WASM_CALL_CONV: CallConv = CallConv::Tail;
@@ -121,6 +125,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     unreachable_depth: usize,
     /// Interrupt checks and fuel, in the flavours that have them.
     controls: ControlChecks,
+    /// How the relaxed SIMD instructions are lowered (fast or deterministic).
+    relaxed_simd: RelaxedSimd,
 }
 
 /// Translates defined function `index` (in the function index space) into `func`.
@@ -130,6 +136,7 @@ pub(crate) fn translate_function(
     frontend: TargetFrontendConfig,
     index: u32,
     flavour: CodeFlavour,
+    relaxed_simd: RelaxedSimd,
     func: &mut ir::Function,
     builder_context: &mut FunctionBuilderContext,
 ) -> Result<()> {
@@ -162,6 +169,7 @@ pub(crate) fn translate_function(
         reachable: true,
         unreachable_depth: 0,
         controls,
+        relaxed_simd,
     };
 
     let def_index = module.defined_func(FuncIndex::from_u32(index)).expect("a defined function").index();
@@ -353,6 +361,14 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.b.ins().return_(&results);
                 self.reachable = false;
             }
+            O::ReturnCall { function_index } => {
+                self.env.translate_return_call(&mut self.b, &mut self.stack, function_index);
+                self.reachable = false;
+            }
+            O::ReturnCallIndirect { type_index, table_index } => {
+                self.env.translate_return_call_indirect(&mut self.b, &mut self.stack, type_index, table_index);
+                self.reachable = false;
+            }
             O::Drop => {
                 self.pop();
             }
@@ -378,6 +394,14 @@ impl<'a> FuncTranslator<'a, '_> {
             _ => {
                 if numeric::translate_numeric(op, &mut self.b, &mut self.stack)
                     || simd::translate_simd(op, &mut self.b, &mut self.stack, &self.env)
+                    || atomics::translate_atomic(op, &mut self.b, &mut self.stack, &self.env)
+                    || relaxed_simd::translate_relaxed_simd(
+                        op,
+                        &mut self.b,
+                        &mut self.stack,
+                        &self.env,
+                        &self.relaxed_simd,
+                    )
                 {
                     return Ok(());
                 }
