@@ -171,14 +171,18 @@ test('a handle posted from a Worker interrupts it from the main thread', async (
   const flag = new Int32Array(shared)
   const worker = new Worker(workerSource, { eval: true, workerData: { indexPath, shared, role: 'spinner', spin } })
   const messages = []
-  const done = new Promise((resolve) => worker.on('message', (message) => messages.push(message) === 2 && resolve()))
+  worker.on('message', (message) => messages.push(message))
+  // Resolves at the Worker's exit, so a Worker that ends early fails the test with what it sent.
+  const exited = new Promise((resolve, reject) => {
+    worker.on('error', reject)
+    worker.on('exit', resolve)
+  })
   while (messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   const handle = heron.interruptHandle(messages[0])
   while (Atomics.load(flag, 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   assert.equal(handle.interrupt(), true)
-  await done
-  assert.equal(messages[1], 'ERR_HERON_INTERRUPTED')
-  await once(worker, 'exit')
+  const exitCode = await exited
+  assert.deepEqual({ exitCode, sent: messages.slice(1) }, { exitCode: 0, sent: ['ERR_HERON_INTERRUPTED'] })
 })
 
 test('timeouts and fuel work in a Worker', async () => {
