@@ -278,8 +278,9 @@ extern "C" fn memory_copy_interruptible(
     while done < len {
         let n = (len - done).min(BULK_CHUNK);
         let at = if backward { len - done - n } else { done };
-        // SAFETY: both chunks lie inside the ranges checked above (memories do not change
-        // while the libcall runs: no wasm runs), and `ptr::copy` allows them to overlap.
+        // SAFETY: both chunks lie inside the ranges checked above, which stay accessible
+        // while the libcall runs (no wasm of this thread runs; another thread can only grow
+        // a shared memory, whose base never moves), and `ptr::copy` allows them to overlap.
         unsafe { std::ptr::copy(src_memory.base.add(src + at), dst_memory.base.add(dst + at), n) };
         done += n;
         if done < len {

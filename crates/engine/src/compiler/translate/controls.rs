@@ -7,9 +7,10 @@
 //! so the hot path spills nothing for it. Fuel lives in a Cranelift variable for the whole
 //! function, as in Wasmtime: each straight-line stretch subtracts its cost from the variable,
 //! which is written back to `VMControls::fuel` only where something can observe it (before
-//! calls, tail calls and returns, and when it runs out) and read again after calls. A trap other than
-//! running out of fuel leaves `VMControls::fuel` as of the trapping function's last call or
-//! entry: still the same on every run and tier, since it depends on the code only.
+//! calls, tail calls and returns, and when it runs out) and read again after calls. A trap
+//! other than running out of fuel leaves `VMControls::fuel` as of the trapping function's
+//! last call or entry: still the same on every run and tier, since it depends on the code
+//! only.
 #![forbid(unsafe_code)]
 
 use super::func_env::call_builtin;
