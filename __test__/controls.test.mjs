@@ -26,6 +26,16 @@ const spinSource = `(module
 const spin = wat(spinSource)
 const noImports = { host: { started() {} } }
 
+const growable = wat(`(module
+  (memory (export "memory") 1)
+  (table (export "table") 1 funcref)
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "growTable") (param i32) (result i32) (table.grow (ref.null func) (local.get 0))))`)
+
+const nans = wat(`(module
+  (func (export "div") (param f32 f32) (result i32) (i32.reinterpret_f32 (f32.div (local.get 0) (local.get 1))))
+  (func (export "add") (param i32) (result i32) (i32.reinterpret_f32 (f32.add (f32.reinterpret_i32 (local.get 0)) (f32.const 1)))))`)
+
 function isControlError(code) {
   return (error) => error instanceof heron.RuntimeError && error.code === code
 }
@@ -161,14 +171,18 @@ test('a handle posted from a Worker interrupts it from the main thread', async (
   const flag = new Int32Array(shared)
   const worker = new Worker(workerSource, { eval: true, workerData: { indexPath, shared, role: 'spinner', spin } })
   const messages = []
-  const done = new Promise((resolve) => worker.on('message', (message) => messages.push(message) === 2 && resolve()))
+  worker.on('message', (message) => messages.push(message))
+  // Resolves at the Worker's exit, so a Worker that ends early fails the test with what it sent.
+  const exited = new Promise((resolve, reject) => {
+    worker.on('error', reject)
+    worker.on('exit', resolve)
+  })
   while (messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   const handle = heron.interruptHandle(messages[0])
   while (Atomics.load(flag, 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   assert.equal(handle.interrupt(), true)
-  await done
-  assert.equal(messages[1], 'ERR_HERON_INTERRUPTED')
-  await once(worker, 'exit')
+  const exitCode = await exited
+  assert.deepEqual({ exitCode, sent: messages.slice(1) }, { exitCode: 0, sent: ['ERR_HERON_INTERRUPTED'] })
 })
 
 test('timeouts and fuel work in a Worker', async () => {
@@ -186,6 +200,49 @@ parentPort.postMessage(codes)
   const worker = new Worker(source, { eval: true, workerData: { indexPath, spin } })
   const [[codes]] = await Promise.all([once(worker, 'message'), once(worker, 'exit')])
   assert.deepEqual(codes, ['ERR_HERON_TIMEOUT', 'ERR_HERON_OUT_OF_FUEL'])
+})
+
+test('every option works in a Worker', async () => {
+  const source = `
+const { parentPort, workerData } = require('node:worker_threads')
+const heron = require(workerData.indexPath)
+const module = new heron.Module(workerData.spin)
+const imports = { host: { started() {} } }
+const outcome = (run) => {
+  try { return run() } catch (error) { return error.code?.startsWith('ERR_HERON') ? error.code : error.name }
+}
+const results = {}
+results.timeout = outcome(() => new heron.Instance(module, imports, { timeout: 20 }).exports.spin())
+results.fuel = outcome(() => new heron.Instance(module, imports, { fuel: 1000 }).exports.spin())
+results.remaining = String(heron.remainingFuel(new heron.Instance(module, imports, { fuel: 77n })))
+let handle
+const interrupted = new heron.Instance(module, { host: { started: () => handle.interrupt() } }, { interruptible: true })
+handle = heron.interruptHandle(interrupted)
+results.interruptible = outcome(() => interrupted.exports.signalThenSpin())
+results.breakOnSigint = new heron.Instance(module, imports, { breakOnSigint: true }).exports.count(7)
+const limited = new heron.Instance(new heron.Module(workerData.growable), {}, { memoryLimit: 2 * 65536, tableLimit: 2 })
+results.memoryLimit = [limited.exports.grow(1), limited.exports.grow(1), outcome(() => limited.exports.memory.grow(1))]
+results.tableLimit = [limited.exports.growTable(1), limited.exports.growTable(1), outcome(() => limited.exports.table.grow(1))]
+results.deterministic = new heron.Instance(new heron.Module(workerData.nans, { deterministic: true }), {}).exports.div(0, 0) >>> 0
+heron.install({ fuel: 500 })
+results.installed = String(heron.remainingFuel(new heron.Instance(module, imports)))
+heron.uninstall()
+parentPort.postMessage(results)
+`
+  const worker = new Worker(source, { eval: true, workerData: { indexPath, spin, growable, nans } })
+  const [[results], [exitCode]] = await Promise.all([once(worker, 'message'), once(worker, 'exit')])
+  assert.equal(exitCode, 0)
+  assert.deepEqual(results, {
+    timeout: 'ERR_HERON_TIMEOUT',
+    fuel: 'ERR_HERON_OUT_OF_FUEL',
+    remaining: '77',
+    interruptible: 'ERR_HERON_INTERRUPTED',
+    breakOnSigint: 7,
+    memoryLimit: [1, -1, 'RangeError'],
+    tableLimit: [1, -1, 'RangeError'],
+    deterministic: 0x7fc00000,
+    installed: '500',
+  })
 })
 
 test('fuel is exact: the same budget runs out at the same point on every run and tier', () => {
@@ -229,12 +286,6 @@ test('addFuel and remainingFuel', () => {
   assert.ok(heron.remainingFuel(instance) < 1_000_005n)
   assert.throws(() => heron.addFuel(new heron.Instance(new heron.Module(spin), noImports), 1), TypeError)
 })
-
-const growable = wat(`(module
-  (memory (export "memory") 1)
-  (table (export "table") 1 funcref)
-  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
-  (func (export "growTable") (param i32) (result i32) (table.grow (ref.null func) (local.get 0))))`)
 
 test('memoryLimit and tableLimit: wasm grows get -1, JS grows a RangeError, instantiation a RangeError', () => {
   const module = new heron.Module(growable)
@@ -306,8 +357,28 @@ const instance = new heron.Instance(new heron.Module(bytes), { host: { started()
 try { instance.exports.signalThenSpin() } catch (error) { console.log('caught', error.code) }
 `
 
-async function sigintChild(options) {
-  const child = spawn(process.execPath, ['-e', sigintScript(options)], { stdio: ['ignore', 'pipe', 'pipe'] })
+// The same in a Worker: the child's main thread waits for the loop to start (a flag in a
+// SharedArrayBuffer), says so, and prints what the Worker reports.
+const sigintWorkerScript = (options) => `
+const { Worker } = require('node:worker_threads')
+const flag = new Int32Array(new SharedArrayBuffer(4))
+const worker = new Worker(\`
+const { parentPort, workerData } = require('node:worker_threads')
+const heron = require(workerData.indexPath)
+const flag = new Int32Array(workerData.shared)
+const instance = new heron.Instance(new heron.Module(workerData.bytes), { host: { started: () => Atomics.store(flag, 0, 1) } }, ${options})
+try { instance.exports.signalThenSpin() } catch (error) { parentPort.postMessage('caught ' + error.code) }
+\`, { eval: true, workerData: { indexPath: ${JSON.stringify(indexPath)}, shared: flag.buffer, bytes: Buffer.from(${JSON.stringify(Buffer.from(spin).toString('base64'))}, 'base64') } })
+worker.on('message', (message) => console.log(message))
+const poll = setInterval(() => { if (Atomics.load(flag, 0) === 1) { clearInterval(poll); console.log('started') } }, 5)
+`
+
+async function sigintChild(options, { env = {}, inWorker = false } = {}) {
+  const script = (inWorker ? sigintWorkerScript : sigintScript)(options)
+  const child = spawn(process.execPath, ['-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   let output = ''
   child.stdout.setEncoding('utf8')
   await new Promise((resolve) => child.stdout.on('data', (chunk) => (output += chunk).includes('started') && resolve()))
@@ -324,15 +395,23 @@ test('breakOnSigint: Ctrl-C while wasm runs throws, and the process goes on', as
   assert.match(output, /caught ERR_HERON_INTERRUPTED/)
 })
 
+test('breakOnSigint in a Worker: Ctrl-C while its wasm runs throws there, and the process goes on', async () => {
+  const { code, output } = await sigintChild('{ breakOnSigint: true }', { inWorker: true })
+  assert.equal(code, 0)
+  assert.match(output, /caught ERR_HERON_INTERRUPTED/)
+})
+
+test('HERON_BREAK_ON_SIGINT=1 makes Ctrl-C break the wasm of an instance without options', async () => {
+  const { code, output } = await sigintChild('{}', { env: { HERON_BREAK_ON_SIGINT: '1' } })
+  assert.equal(code, 0)
+  assert.match(output, /caught ERR_HERON_INTERRUPTED/)
+})
+
 test('without breakOnSigint, Ctrl-C still ends the process', async () => {
   const { signal, output } = await sigintChild('{ timeout: 20000 }')
   assert.equal(signal, 'SIGINT')
   assert.doesNotMatch(output, /caught/)
 })
-
-const nans = wat(`(module
-  (func (export "div") (param f32 f32) (result i32) (i32.reinterpret_f32 (f32.div (local.get 0) (local.get 1))))
-  (func (export "add") (param i32) (result i32) (i32.reinterpret_f32 (f32.add (f32.reinterpret_i32 (local.get 0)) (f32.const 1)))))`)
 
 test('deterministic: true makes every NaN canonical, through Module, compile and instantiate', async () => {
   const check = (instance) => {

@@ -277,18 +277,17 @@ impl Module {
     /// check that.
     #[doc(hidden)]
     pub fn compiled_code_for_testing(&self) -> Result<Vec<Vec<u8>>> {
+        self.compiled_flavour_for_testing(CodeFlavour::plain(BoundsChecks::GuardPages))
+    }
+
+    /// The machine code of every defined function in `flavour`, compiled now by the
+    /// optimizing tier: for tests that compare what the controls add to the code.
+    #[doc(hidden)]
+    pub fn compiled_flavour_for_testing(&self, flavour: CodeFlavour) -> Result<Vec<Vec<u8>>> {
         let inner = &self.inner;
         let all: Vec<usize> = (0..inner.info.bodies.len()).collect();
         let isa = inner.engine.isa_for(Tier::Optimized);
-        let compiled = compiler::compile_functions(
-            isa,
-            false,
-            &inner.info,
-            &inner.offsets,
-            CodeFlavour::plain(BoundsChecks::GuardPages),
-            &all,
-            false,
-        )?;
+        let compiled = compiler::compile_functions(isa, false, &inner.info, &inner.offsets, flavour, &all, false)?;
         Ok(compiled.into_iter().map(|f| f.bytes).collect())
     }
 

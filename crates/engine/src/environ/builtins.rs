@@ -37,8 +37,13 @@ macro_rules! foreach_builtin {
             resolve_func_ref(pointer) -> pointer;
             /// Calls a host function: `(host context, values)`, nonzero if it failed.
             host_call(vmctx, pointer) -> i32;
-            /// An interrupt check found `epoch >= deadline`: `(vmctx)`, the trap to raise (`Trap as u32`) or 0.
-            interrupt_check(vmctx) -> i32;
+            /// An interrupt check found its `due` word raised: `(address of the word)`, the trap to raise (`Trap as u32`) or 0.
+            interrupt_check(pointer) -> i32;
+            /// `memory.copy` in interruptible code: `(vmctx, dst definition, dst, src definition, src, len)`,
+            /// 0 or the trap to raise (`Trap as u32`): out of bounds, timed out or interrupted.
+            memory_copy_interruptible(vmctx, pointer, i32, pointer, i32, i32) -> i32;
+            /// `memory.fill` in interruptible code: `(vmctx, definition, dst, value, len)`, 0 or the trap to raise.
+            memory_fill_interruptible(vmctx, pointer, i32, i32, i32) -> i32;
             /// `memory.atomic.wait32`: `(vmctx, memory, byte offset, expected, timeout ns)`,
             /// 0 woken, 1 not equal, 2 timed out, or -1 if the memory is not shared.
             memory_atomic_wait32(vmctx, i32, i64, i32, i64) -> i32;
@@ -111,6 +116,13 @@ impl Builtin {
     /// Index of this builtin in the table.
     pub(crate) fn index(self) -> u32 {
         self as u32
+    }
+
+    /// Whether compiled code calls the builtin with Cranelift's `preserve_all` convention:
+    /// its table entry saves every register it uses (`libcalls::interrupt_check`), so the
+    /// cold call in a check inside a hot loop makes the loop spill nothing.
+    pub(crate) fn preserves_all_registers(self) -> bool {
+        cfg!(target_arch = "x86_64") && self == Builtin::interrupt_check
     }
 }
 

@@ -66,8 +66,8 @@ pub enum BoundsChecks {
 pub struct CodeFlavour {
     /// How memory accesses stay in bounds.
     pub bounds_checks: BoundsChecks,
-    /// Whether function entries and loop headers compare the epoch with the instance's
-    /// deadline (timeouts, interrupt handles, Ctrl-C).
+    /// Whether function entries and loop headers check the instance's interrupt word
+    /// (timeouts, interrupt handles, Ctrl-C).
     pub interruptible: bool,
     /// Whether the code counts the instructions it runs against the instance's fuel.
     pub fuel: bool,

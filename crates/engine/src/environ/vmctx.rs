@@ -8,7 +8,7 @@
 //!     stack_limit: usize,                     // lowest SP wasm may use on this thread
 //!     owner: *const (),                       // Rc pointer of the instance, Arc of the host function
 //!     builtins: *const usize,                 // the process's builtins table (see builtins.rs)
-//!     controls: VMControls,                   // epoch, deadline and fuel (instances only)
+//!     controls: VMControls,                   // interrupt word and fuel (instances only)
 //!     memories: [*mut VMMemoryDefinition; n_memories],
 //!     globals:  [*mut VMGlobalDefinition; n_globals],
 //!     tables:   [*mut VMTableDefinition; n_tables],
@@ -58,17 +58,15 @@ pub(crate) struct VMContextHeader {
     pub builtins: *const usize,
 }
 
-/// What interruptible and fuel-counting code reads (see `runtime/interrupts.rs`): it traps
-/// when `*epoch >= *deadline` at a function entry or loop header, and subtracts each
-/// stretch of instructions from `fuel`, trapping when it is negative there. Code without
-/// checks never reads these fields.
+/// What interruptible and fuel-counting code reads (see `runtime/interrupts.rs`): it calls
+/// `interrupt_check` when `*interrupt_due` is nonzero at a function entry or loop header,
+/// and subtracts each stretch of instructions from `fuel`, trapping when it is negative
+/// there. Code without checks never reads these fields.
 #[repr(C)]
 pub(crate) struct VMControls {
-    /// The process-wide epoch: milliseconds since the first timed call, kept current by a
-    /// ticker thread while some timed call runs.
-    pub epoch: *const AtomicU64,
-    /// This instance's deadline in epoch units; another thread stores 0 to interrupt.
-    pub deadline: *const AtomicU64,
+    /// This instance's `due` word: raised by an interrupt from any thread, or by the ticker
+    /// thread when the running call's deadline has passed.
+    pub interrupt_due: *const AtomicU64,
     /// Fuel left; negative once the instance ran more instructions than its budget.
     pub fuel: i64,
 }
@@ -205,12 +203,8 @@ impl VmOffsets {
         size_of::<VMContextHeader>() as u32
     }
 
-    pub const fn controls_epoch() -> u32 {
-        VmOffsets::controls() + offset_of!(VMControls, epoch) as u32
-    }
-
-    pub const fn controls_deadline() -> u32 {
-        VmOffsets::controls() + offset_of!(VMControls, deadline) as u32
+    pub const fn controls_interrupt_due() -> u32 {
+        VmOffsets::controls() + offset_of!(VMControls, interrupt_due) as u32
     }
 
     pub const fn controls_fuel() -> u32 {
@@ -302,8 +296,8 @@ mod tests {
     fn structs_have_the_sizes_compiled_code_assumes() {
         assert_eq!(size_of::<VMContextHeader>(), 32);
         assert_eq!(VmOffsets::builtins(), 24);
-        assert_eq!(size_of::<VMControls>(), 24);
-        assert_eq!(VmOffsets::controls_fuel(), 48);
+        assert_eq!(size_of::<VMControls>(), 16);
+        assert_eq!(VmOffsets::controls_fuel(), 40);
         assert_eq!(size_of::<VMFuncRef>(), 32);
         assert_eq!(size_of::<VMGlobalDefinition>(), 16);
         assert_eq!(VmOffsets::func_ref_type_id(), 24);

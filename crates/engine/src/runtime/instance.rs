@@ -17,7 +17,7 @@ use crate::environ::vmctx::{VMContextHeader, VMControls, VMFuncRef, VmOffsets, V
 use crate::func::Func;
 use crate::module::Module;
 use crate::runtime::global::Global;
-use crate::runtime::interrupts::{InstanceControls, InterruptHandle, EPOCH};
+use crate::runtime::interrupts::{InstanceControls, InterruptHandle};
 use crate::runtime::memory::Memory;
 use crate::runtime::store::{Store, StoreLink};
 use crate::runtime::table::Table;
@@ -531,6 +531,12 @@ impl Instance {
         &self.inner.module
     }
 
+    /// Which variant of its module's code the instance runs: without checks unless its
+    /// controls ask for interrupts or fuel (memory and table limits need none).
+    pub fn code_flavour(&self) -> CodeFlavour {
+        self.inner.flavour
+    }
+
     /// The fuel left, if the instance was created with some (0 once it ran out).
     pub fn remaining_fuel(&self) -> Option<u64> {
         self.inner.flavour.fuel.then(|| {
@@ -564,8 +570,8 @@ impl Instance {
     }
 }
 
-/// The deadline word of instances without interrupt checks: never read by their code.
-static NO_DEADLINE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+/// The `due` word of instances without interrupt checks: never raised, never read by their code.
+static NEVER_DUE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// # Safety
 /// `inner.vmctx` must be the zeroed allocation of `inner.offsets.size()` bytes made for it.
@@ -587,12 +593,9 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
             owner: Rc::as_ptr(inner).cast(),
             builtins: crate::runtime::libcalls::builtins_table(),
         };
-        let deadline = inner.controls.interrupts.as_ref().map_or(&NO_DEADLINE as *const _, |s| s.deadline_address());
-        *inner.vm_controls() = VMControls {
-            epoch: &EPOCH,
-            deadline,
-            fuel: controls.fuel.map_or(0, |fuel| i64::try_from(fuel).unwrap_or(i64::MAX)),
-        };
+        let interrupt_due = inner.controls.interrupts.as_ref().map_or(&NEVER_DUE as *const _, |s| s.due_address());
+        *inner.vm_controls() =
+            VMControls { interrupt_due, fuel: controls.fuel.map_or(0, |fuel| i64::try_from(fuel).unwrap_or(i64::MAX)) };
         for (index, id) in inner.module.inner.type_ids.iter().enumerate() {
             *at(offsets.type_id(index as u32)).cast::<u32>() = *id;
         }

@@ -1,14 +1,13 @@
-//! Timeouts and interrupts, in the manner of Wasmtime's epochs. Interruptible code (see
-//! `CodeFlavour::interruptible`) compares, at every function entry and loop header, the
-//! process-wide `EPOCH` with its instance's deadline, and on `epoch >= deadline` calls
+//! Timeouts and interrupts. Interruptible code (see `CodeFlavour::interruptible`) reads, at
+//! every function entry and loop header, its instance's `due` word (one load, compare and
+//! branch; `VMControls::interrupt_due`), and when it is nonzero calls
 //! `libcalls::interrupt_check`, which decides why (`check`) and makes the code trap.
 //!
-//! The epoch is a clock: milliseconds since the first timed call, stored by a ticker thread
-//! every millisecond while some timed call runs (the thread sleeps otherwise). A timed call
-//! sets its deadline to `now + timeout`; since the epoch never runs ahead of real time, a
-//! timeout never fires early, and fires about a millisecond late (more on a loaded machine).
-//! An interrupt, from any thread, raises the instance's `interrupted` flag and stores 0 as
-//! its deadline, so the next check fires whatever the epoch.
+//! Two things raise `due`: an interrupt, from any thread (with the `interrupted` flag), and
+//! a ticker thread that, every millisecond while some timed call runs, raises it in every
+//! instance armed with a deadline that has passed. A timed call sets its deadline to
+//! `now + timeout` in milliseconds; the ticker and `check` both read the clock, so a timeout
+//! never fires early, and fires about a millisecond late (more on a loaded machine).
 //!
 //! The outermost timed entry on a thread sets the deadline every instance entered during it
 //! uses (`Timed`), so wasm -> host -> wasm nesting keeps the outermost call's deadline. An
@@ -21,51 +20,77 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-/// The epoch compiled code reads through `VMControls::epoch`.
-pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
-
 static START: OnceLock<Instant> = OnceLock::new();
 
+/// Milliseconds since the first use: the clock deadlines are in.
 fn now_ms() -> u64 {
     u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// How many timed calls run now, across threads; the ticker ticks while this is nonzero.
+/// What the ticker thread serves: the number of timed calls running now (across threads;
+/// it ticks while this is nonzero), whether the thread exists, and the instances armed
+/// with a deadline, by id.
+struct TickerState {
+    users: usize,
+    spawned: bool,
+    watched: HashMap<u64, Arc<InterruptState>>,
+}
+
 struct Ticker {
-    users: Mutex<(usize, bool)>,
+    state: Mutex<Option<TickerState>>,
     wake: Condvar,
 }
 
-static TICKER: Ticker = Ticker { users: Mutex::new((0, false)), wake: Condvar::new() };
+static TICKER: Ticker = Ticker { state: Mutex::new(None), wake: Condvar::new() };
 
 impl Ticker {
+    fn with<R>(&self, f: impl FnOnce(&mut TickerState) -> R) -> R {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(state.get_or_insert_with(|| TickerState { users: 0, spawned: false, watched: HashMap::new() }))
+    }
+
     fn acquire(&'static self) {
-        EPOCH.store(now_ms(), Ordering::Release);
-        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        users.0 += 1;
-        if !users.1 {
-            let spawned = std::thread::Builder::new().name("heron-epoch".into()).spawn(move || self.run());
-            // Without the thread, timeouts cannot fire; interrupts still work.
-            users.1 = spawned.is_ok();
-        }
-        drop(users);
+        self.with(|state| {
+            state.users += 1;
+            if !state.spawned {
+                let spawned = std::thread::Builder::new().name("heron-ticker".into()).spawn(move || self.run());
+                // Without the thread, timeouts cannot fire; interrupts still work.
+                state.spawned = spawned.is_ok();
+            }
+        });
         self.wake.notify_one();
     }
 
     fn release(&self) {
-        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        users.0 -= 1;
+        self.with(|state| state.users -= 1);
+    }
+
+    /// Watches `state` (armed with a deadline) until `unwatch`.
+    fn watch(&self, state: &Arc<InterruptState>) {
+        self.with(|ticker| ticker.watched.insert(state.id, Arc::clone(state)));
+    }
+
+    fn unwatch(&self, state: &InterruptState) {
+        // The `Arc` removed is dropped after the lock is released: the last one's `Drop`
+        // takes the registry's lock.
+        let removed = self.with(|ticker| ticker.watched.remove(&state.id));
+        drop(removed);
     }
 
     fn run(&self) {
         loop {
             {
-                let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-                while users.0 == 0 {
-                    users = self.wake.wait(users).unwrap_or_else(|e| e.into_inner());
+                let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                while guard.as_ref().is_none_or(|state| state.users == 0) {
+                    guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+                }
+                let now = now_ms();
+                for watched in guard.as_ref().into_iter().flat_map(|state| state.watched.values()) {
+                    if now >= watched.timeout_deadline.load(Ordering::Acquire) {
+                        watched.due.store(1, Ordering::Release);
+                    }
                 }
             }
-            EPOCH.store(now_ms(), Ordering::Release);
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -74,10 +99,10 @@ impl Ticker {
 /// The interrupt state of one interruptible instance, shared with its interrupt handles
 /// (which other threads may hold).
 pub(crate) struct InterruptState {
-    /// What compiled code compares the epoch with.
-    deadline: AtomicU64,
-    /// The deadline of the timed call the instance runs in (`u64::MAX` if none), which
-    /// `deadline` returns to after a false alarm.
+    /// What compiled code reads: nonzero sends its next check to `interrupt_check`.
+    due: AtomicU64,
+    /// The deadline of the timed call the instance runs in (`u64::MAX` if none), in
+    /// `now_ms` units.
     timeout_deadline: AtomicU64,
     /// Set by `interrupt`, cleared when the interrupted code traps or a new call starts.
     interrupted: AtomicBool,
@@ -96,7 +121,7 @@ impl InterruptState {
     pub(crate) fn new() -> Arc<InterruptState> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(InterruptState {
-            deadline: AtomicU64::new(u64::MAX),
+            due: AtomicU64::new(0),
             timeout_deadline: AtomicU64::new(u64::MAX),
             interrupted: AtomicBool::new(false),
             id,
@@ -105,41 +130,47 @@ impl InterruptState {
         state
     }
 
-    /// The address compiled code reads the deadline from.
-    pub(crate) fn deadline_address(&self) -> *const AtomicU64 {
-        &self.deadline
+    /// The address compiled code reads the `due` word from.
+    pub(crate) fn due_address(&self) -> *const AtomicU64 {
+        &self.due
     }
 
     /// Makes the running call (if any) trap with `Trap::Interrupted` at its next check.
     /// Async-signal-safe: atomic stores only.
     pub(crate) fn interrupt(&self) {
         self.interrupted.store(true, Ordering::Release);
-        self.deadline.store(0, Ordering::Release);
+        self.due.store(1, Ordering::Release);
     }
 
-    /// Starts a call with `deadline`, forgetting interrupts made while the instance was idle.
-    fn arm(&self, deadline: u64) {
+    /// Starts a call with `deadline` (`u64::MAX`: none), forgetting interrupts made while
+    /// the instance was idle; `u64::MAX` also ends one, when the instance goes idle.
+    fn arm(self: &Arc<Self>, deadline: u64) {
         self.interrupted.store(false, Ordering::Release);
-        self.timeout_deadline.store(deadline, Ordering::Release);
-        self.deadline.store(deadline, Ordering::Release);
+        let previous = self.timeout_deadline.swap(deadline, Ordering::AcqRel);
+        self.due.store(0, Ordering::Release);
+        if deadline != u64::MAX {
+            TICKER.watch(self);
+        } else if previous != u64::MAX {
+            TICKER.unwatch(self);
+        }
     }
 
-    /// Why the check at `epoch >= deadline` fired: `Some(trap)` to trap, `None` for a false
-    /// alarm (the deadline is restored then).
+    /// Why the check found `due` raised: `Some(trap)` to trap, `None` for a false alarm
+    /// (`due` is lowered then).
     pub(crate) fn check(&self) -> Option<crate::environ::trap::Trap> {
         use crate::environ::trap::Trap;
         if self.interrupted.swap(false, Ordering::AcqRel) {
             return Some(Trap::Interrupted);
         }
         let timeout_deadline = self.timeout_deadline.load(Ordering::Acquire);
-        if EPOCH.load(Ordering::Acquire) >= timeout_deadline {
+        if now_ms() >= timeout_deadline {
             LAST_TIMEOUT.with(|last| last.set(TIMED.with(|t| t.get()).map(|t| t.timeout_ms)));
             return Some(Trap::Timeout);
         }
-        self.deadline.store(timeout_deadline, Ordering::Release);
+        self.due.store(0, Ordering::Release);
         // An interrupt between the swap and this store would be lost otherwise.
         if self.interrupted.load(Ordering::Acquire) {
-            self.deadline.store(0, Ordering::Release);
+            self.due.store(1, Ordering::Release);
         }
         None
     }
@@ -243,7 +274,8 @@ impl InstanceControls {
             (Some(outer), _) => outer.deadline,
             (None, Some(timeout_ms)) => {
                 TICKER.acquire();
-                let deadline = now_ms().saturating_add(timeout_ms);
+                // `now_ms` rounds down: one more millisecond so it never fires early.
+                let deadline = now_ms().saturating_add(timeout_ms).saturating_add(1);
                 TIMED.with(|t| t.set(Some(Timed { deadline, timeout_ms })));
                 guard.started_timer = true;
                 deadline
@@ -271,7 +303,7 @@ impl Drop for CallGuard<'_> {
         self.controls.depth.set(depth);
         if let (0, Some(state)) = (depth, &self.controls.interrupts) {
             // Idle: a function of this instance called directly by another instance's code
-            // must not find a stale deadline.
+            // must not find a stale deadline or a raised `due`.
             state.arm(u64::MAX);
         }
         if self.sigint {
@@ -284,11 +316,32 @@ impl Drop for CallGuard<'_> {
     }
 }
 
-/// `libcalls::interrupt_check` for the instance `instance`: the trap to raise as a
-/// `Trap as u32`, or 0 to go on.
+/// `libcalls::interrupt_check`, given the address compiled code read a raised `due` word
+/// at: the trap to raise as a `Trap as u32`, or 0 to go on.
+pub(crate) fn check_due(due: *const AtomicU64) -> u32 {
+    let state = due.cast::<u8>().wrapping_sub(std::mem::offset_of!(InterruptState, due)).cast::<InterruptState>();
+    // SAFETY: a raised word is the `due` field of a live `InterruptState` (the one of the
+    // running instance, whose `Arc` its controls hold; `NEVER_DUE` is never raised), so
+    // `state` is that struct's address.
+    let state = unsafe { &*state };
+    state.check().map_or(0, |trap| trap as u32)
+}
+
+/// `check_due` for the instance `instance`.
 pub(crate) fn check_instance(instance: &InstanceInner) -> u32 {
     match instance.controls().interrupts.as_ref().and_then(|state| state.check()) {
         Some(trap) => trap as u32,
         None => 0,
+    }
+}
+
+/// For long operations inside a builtin of interruptible code (`libcalls.rs`), between two
+/// pieces of work: `check_instance` if the instance's `due` word is raised, else 0.
+pub(crate) fn poll_instance(instance: &InstanceInner) -> u32 {
+    let due = instance.controls().interrupts.as_ref().is_some_and(|state| state.due.load(Ordering::Acquire) != 0);
+    if due {
+        check_instance(instance)
+    } else {
+        0
     }
 }

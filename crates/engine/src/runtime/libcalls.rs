@@ -5,12 +5,14 @@
 
 use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS};
 use crate::environ::error::HostError;
+use crate::environ::trap::Trap;
 use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;
 use crate::runtime::entry;
 use crate::runtime::instance::InstanceInner;
 use crate::runtime::shared_memory::Width;
+use std::sync::atomic::AtomicU64;
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
 fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {
@@ -132,11 +134,88 @@ extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: us
     }
 }
 
-/// The check of interruptible code found `epoch >= deadline`: returns the trap to raise (a
-/// `Trap::Timeout` or `Trap::Interrupted`, as `u32`), or 0 for a false alarm.
-extern "C" fn interrupt_check(vmctx: *mut VMContextHeader) -> u32 {
-    crate::runtime::interrupts::check_instance(instance_of(vmctx))
+/// The check of interruptible code found the `due` word at `due` raised: returns the trap to
+/// raise (a `Trap::Timeout` or `Trap::Interrupted`, as `u32`), or 0 for a false alarm. Takes
+/// the word's address, not the vmctx, so the check's cold call constrains no long-lived value
+/// of the hot loop to an argument register.
+extern "C" fn interrupt_check_body(due: *const AtomicU64) -> u32 {
+    crate::runtime::interrupts::check_due(due)
 }
+
+/// `interrupt_check` as compiled code calls it, with Cranelift's `preserve_all` convention
+/// (`Builtin::preserves_all_registers`): saves every register the host convention lets a
+/// call clobber (all but `rax`, which holds the result), calls `interrupt_check_body`, and
+/// restores them. Interrupt checks sit in hot loops; with a plain call on their cold path,
+/// the register allocator spills the loop's float values around the whole loop.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+extern "C" fn interrupt_check(due: *const AtomicU64) -> u32 {
+    // SAFETY: the stub keeps the stack balanced and 16-byte aligned at the call (entry at
+    // 8 mod 16, then rbp and 8 more pushes, then 256 bytes), passes `rdi` through untouched
+    // as the body's argument, and restores every register it saved before returning.
+    std::arch::naked_asm!(
+        "push rbp",
+        "mov rbp, rsp",
+        "push rcx",
+        "push rdx",
+        "push rsi",
+        "push rdi",
+        "push r8",
+        "push r9",
+        "push r10",
+        "push r11",
+        "sub rsp, 256",
+        "movdqu [rsp], xmm0",
+        "movdqu [rsp + 16], xmm1",
+        "movdqu [rsp + 32], xmm2",
+        "movdqu [rsp + 48], xmm3",
+        "movdqu [rsp + 64], xmm4",
+        "movdqu [rsp + 80], xmm5",
+        "movdqu [rsp + 96], xmm6",
+        "movdqu [rsp + 112], xmm7",
+        "movdqu [rsp + 128], xmm8",
+        "movdqu [rsp + 144], xmm9",
+        "movdqu [rsp + 160], xmm10",
+        "movdqu [rsp + 176], xmm11",
+        "movdqu [rsp + 192], xmm12",
+        "movdqu [rsp + 208], xmm13",
+        "movdqu [rsp + 224], xmm14",
+        "movdqu [rsp + 240], xmm15",
+        "call {body}",
+        "movdqu xmm0, [rsp]",
+        "movdqu xmm1, [rsp + 16]",
+        "movdqu xmm2, [rsp + 32]",
+        "movdqu xmm3, [rsp + 48]",
+        "movdqu xmm4, [rsp + 64]",
+        "movdqu xmm5, [rsp + 80]",
+        "movdqu xmm6, [rsp + 96]",
+        "movdqu xmm7, [rsp + 112]",
+        "movdqu xmm8, [rsp + 128]",
+        "movdqu xmm9, [rsp + 144]",
+        "movdqu xmm10, [rsp + 160]",
+        "movdqu xmm11, [rsp + 176]",
+        "movdqu xmm12, [rsp + 192]",
+        "movdqu xmm13, [rsp + 208]",
+        "movdqu xmm14, [rsp + 224]",
+        "movdqu xmm15, [rsp + 240]",
+        "add rsp, 256",
+        "pop r11",
+        "pop r10",
+        "pop r9",
+        "pop r8",
+        "pop rdi",
+        "pop rsi",
+        "pop rdx",
+        "pop rcx",
+        "pop rbp",
+        "ret",
+        body = sym interrupt_check_body,
+    )
+}
+
+/// Elsewhere compiled code calls the body with the host convention.
+#[cfg(not(target_arch = "x86_64"))]
+use interrupt_check_body as interrupt_check;
 
 /// `table.fill`: returns nonzero if the range is out of bounds (nothing is written then).
 extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u32, value: usize, len: u32) -> u32 {
@@ -167,6 +246,81 @@ extern "C" fn memory_copy(
     // SAFETY: both ranges lie inside the accessible part of their memories (checked above),
     // and `ptr::copy` allows them to overlap.
     unsafe { std::ptr::copy(src_memory.base.add(src), dst_memory.base.add(dst), len) };
+    0
+}
+
+/// Bytes a bulk memory operation of interruptible code moves between two interrupt checks:
+/// a millisecond of work or less, so a huge `memory.fill` or `memory.copy` stops close to its
+/// deadline.
+const BULK_CHUNK: usize = 4 << 20;
+
+/// `memory.copy` in interruptible code: as `memory_copy`, in chunks of `BULK_CHUNK` bytes
+/// with an interrupt check between two. Returns 0, or the trap to raise (`Trap as u32`):
+/// out of bounds (copying nothing), or timed out or interrupted (the chunks done stay done).
+extern "C" fn memory_copy_interruptible(
+    vmctx: *mut VMContextHeader,
+    dst_memory: *const VMMemoryDefinition,
+    dst: u32,
+    src_memory: *const VMMemoryDefinition,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: as in `memory_copy`.
+    let (dst_memory, src_memory) = unsafe { (&*dst_memory, &*src_memory) };
+    let (dst, src, len) = (dst as usize, src as usize, len as usize);
+    if dst + len > dst_memory.current_length || src + len > src_memory.current_length {
+        return Trap::MemoryOutOfBounds as u32;
+    }
+    // With `dst` after `src` in one memory, copying from the end keeps each chunk's source
+    // bytes from being overwritten before they are read.
+    let backward = dst > src;
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(BULK_CHUNK);
+        let at = if backward { len - done - n } else { done };
+        // SAFETY: both chunks lie inside the ranges checked above, which stay accessible
+        // while the libcall runs (no wasm of this thread runs; another thread can only grow
+        // a shared memory, whose base never moves), and `ptr::copy` allows them to overlap.
+        unsafe { std::ptr::copy(src_memory.base.add(src + at), dst_memory.base.add(dst + at), n) };
+        done += n;
+        if done < len {
+            let trap = crate::runtime::interrupts::poll_instance(instance_of(vmctx));
+            if trap != 0 {
+                return trap;
+            }
+        }
+    }
+    0
+}
+
+/// `memory.fill` in interruptible code: as `memory_fill`, in chunks with an interrupt check
+/// between two, returning as `memory_copy_interruptible` does.
+extern "C" fn memory_fill_interruptible(
+    vmctx: *mut VMContextHeader,
+    memory: *const VMMemoryDefinition,
+    dst: u32,
+    value: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: as in `memory_copy`.
+    let memory = unsafe { &*memory };
+    let (dst, len) = (dst as usize, len as usize);
+    if dst + len > memory.current_length {
+        return Trap::MemoryOutOfBounds as u32;
+    }
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(BULK_CHUNK);
+        // SAFETY: the chunk lies inside the range checked above.
+        unsafe { std::ptr::write_bytes(memory.base.add(dst + done), value as u8, n) };
+        done += n;
+        if done < len {
+            let trap = crate::runtime::interrupts::poll_instance(instance_of(vmctx));
+            if trap != 0 {
+                return trap;
+            }
+        }
+    }
     0
 }
 

@@ -80,6 +80,144 @@ fn an_instance_without_controls_has_no_interrupt_handle_or_fuel() {
     assert!(instance.add_fuel(1).is_err());
 }
 
+/// The issue's promise "no cost for users who don't use the controls": an instance without
+/// options (or with limits only) runs the module's code without checks, which is shorter
+/// than the code with interrupt checks or fuel for every function here (each has a loop or
+/// a call).
+#[test]
+fn an_instance_without_controls_runs_code_without_checks() {
+    let module = module(Compilation::Lazy);
+    let plain = Instance::new(&module, &[]).expect("instantiates");
+    let flavour = plain.code_flavour();
+    assert!(!flavour.interruptible && !flavour.fuel, "{flavour:?}");
+    let limits = Controls { memory_limit: Some(1 << 20), table_limit: Some(10), ..Controls::default() };
+    let limited = Instance::with_controls(&module, &[], &limits).expect("instantiates");
+    assert_eq!(limited.code_flavour(), flavour);
+
+    let timeout = Controls { timeout: Some(Duration::from_secs(10)), ..Controls::default() };
+    let timed = Instance::with_controls(&module, &[], &timeout).expect("instantiates").code_flavour();
+    assert!(timed.interruptible && !timed.fuel, "{timed:?}");
+    let fuel = Controls { fuel: Some(1000), ..Controls::default() };
+    let fueled = Instance::with_controls(&module, &[], &fuel).expect("instantiates").code_flavour();
+    assert!(fueled.fuel && !fueled.interruptible, "{fueled:?}");
+
+    let plain_code = module.compiled_flavour_for_testing(flavour).expect("compiles");
+    for checked in [timed, fueled] {
+        let checked_code = module.compiled_flavour_for_testing(checked).expect("compiles");
+        for (i, (plain, checked_fn)) in plain_code.iter().zip(&checked_code).enumerate() {
+            assert!(
+                plain.len() < checked_fn.len(),
+                "function {i}: {} bytes plain, {} with {checked:?}",
+                plain.len(),
+                checked_fn.len()
+            );
+        }
+    }
+}
+
+/// A gibibyte memory and bulk operations on it, for the tests of long bulk operations.
+const BULK: &str = r#"(module
+    (memory (export "memory") 16384 16384)
+    (func (export "fill") (param i32 i32 i32) (memory.fill (local.get 0) (local.get 1) (local.get 2)))
+    (func (export "copy") (param i32 i32 i32) (memory.copy (local.get 0) (local.get 1) (local.get 2)))
+    (func (export "byte") (param i32) (result i32) (i32.load8_u (local.get 0)))
+    (func (export "pattern") (param $n i32) (local $i i32)
+        (loop $l
+            (i32.store8 (local.get $i) (i32.rem_u (i32.mul (local.get $i) (i32.const 7)) (i32.const 251)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (local.get $n))))))"#;
+
+const GIB: i32 = 1 << 30;
+
+fn bulk_instance(controls: &Controls) -> Instance {
+    let engine = Engine::default();
+    let module = Module::new(&engine, &wat_to_wasm(BULK)).expect("the module compiles");
+    Instance::with_controls(&module, &[], controls).expect("instantiates")
+}
+
+fn byte(instance: &Instance, at: i32) -> i32 {
+    i32_result(export(instance, "byte").call(&[Val::I32(at)]), "a load in bounds")
+}
+
+/// A `memory.fill` of a whole gibibyte (hundreds of milliseconds with the page faults) is
+/// checked between chunks: it stops at the deadline, leaving the memory's end untouched.
+#[test]
+fn a_huge_memory_fill_stops_at_its_deadline() {
+    let controls = Controls { timeout: Some(Duration::from_millis(10)), ..Controls::default() };
+    let instance = bulk_instance(&controls);
+    let started = Instant::now();
+    let result = export(&instance, "fill").call(&[Val::I32(0), Val::I32(1), Val::I32(GIB)]);
+    let elapsed = started.elapsed();
+    assert_eq!(trap_of(result), Trap::Timeout);
+    assert_eq!(byte(&instance, 0), 1, "the first chunks are filled");
+    assert_eq!(byte(&instance, GIB - 1), 0, "the fill stopped part-way");
+    // Generous for a loaded machine: a chunk is about a millisecond of work.
+    assert!(elapsed < Duration::from_millis(200), "stopped late: {elapsed:?}");
+}
+
+/// An interrupt from another thread stops a huge `memory.copy` between two chunks: the copy
+/// (from the end, its ranges overlapping that way) leaves the start of its destination as it was.
+#[test]
+fn an_interrupt_stops_a_huge_memory_copy() {
+    let controls = Controls { interruptible: true, ..Controls::default() };
+    let instance = bulk_instance(&controls);
+    export(&instance, "fill").call(&[Val::I32(0), Val::I32(1), Val::I32(GIB / 2 + 1)]).expect("in bounds");
+    let handle = instance.interrupt_handle().expect("interruptible");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let interrupter = {
+        let done = done.clone();
+        // Well inside the copy (hundreds of milliseconds with the page faults), then again
+        // and again: an interrupt before the call starts is forgotten when it starts.
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                handle.interrupt();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    // One instruction copying half a gigabyte; the function has no loop.
+    let result = export(&instance, "copy").call(&[Val::I32(GIB / 2), Val::I32(1), Val::I32(GIB / 2)]);
+    done.store(true, std::sync::atomic::Ordering::Release);
+    interrupter.join().expect("the interrupter thread");
+    assert_eq!(trap_of(result), Trap::Interrupted);
+    assert_eq!(byte(&instance, GIB - 1), 1, "the last chunk is copied first");
+    assert_eq!(byte(&instance, GIB / 2 + 1), 0, "the copy stopped part-way");
+}
+
+/// Copies in chunks give the result of one `memmove`, overlapping either way.
+#[test]
+fn chunked_memory_copies_overlap_correctly() {
+    let controls = Controls { interruptible: true, ..Controls::default() };
+    let instance = bulk_instance(&controls);
+    let pattern = |at: i32| ((at as u64 * 7) % 251) as i32;
+    let (shift, len) = ((1 << 20) + 3, 9 << 20);
+    let samples = [0, 1, (4 << 20) - 1, 4 << 20, (4 << 20) + 1, (8 << 20) + 5, len - 1];
+    for (dst, src) in [(0, shift), (shift, 0)] {
+        export(&instance, "pattern").call(&[Val::I32(len + shift)]).expect("writes the pattern");
+        export(&instance, "copy").call(&[Val::I32(dst), Val::I32(src), Val::I32(len)]).expect("in bounds");
+        for k in samples {
+            assert_eq!(byte(&instance, dst + k), pattern(src + k), "dst {dst}, src {src}, byte {k}");
+        }
+    }
+}
+
+/// Bulk instructions cost one unit plus one per 64 bytes (memory) or per element (tables).
+#[test]
+fn bulk_instructions_cost_fuel_by_length() {
+    let controls = Controls { fuel: Some(1_000_000), ..Controls::default() };
+    let instance = bulk_instance(&controls);
+    let fill = export(&instance, "fill");
+    let used = |len: i32| {
+        let before = instance.remaining_fuel().expect("fueled");
+        fill.call(&[Val::I32(0), Val::I32(0), Val::I32(len)]).expect("in bounds");
+        before - instance.remaining_fuel().expect("fueled")
+    };
+    let base = used(0);
+    assert_eq!(used(63), base);
+    assert_eq!(used(6400), base + 100);
+}
+
 /// The fuel a call consumes and where it runs out depend on the instructions only.
 #[test]
 fn fuel_is_exact_across_runs_and_tiers() {

@@ -28,7 +28,8 @@ pub(crate) fn call_builtin(
         BuiltinType::I32 => types::I32,
     };
     let (params, result) = builtin.signature();
-    let mut sig = ir::Signature::new(CallConv::SystemV);
+    let call_conv = if builtin.preserves_all_registers() { CallConv::PreserveAll } else { CallConv::SystemV };
+    let mut sig = ir::Signature::new(call_conv);
     sig.params.extend(params.iter().map(|t| AbiParam::new(clif(*t))));
     sig.returns.extend(result.map(|t| AbiParam::new(clif(t))));
     let sig = b.import_signature(sig);
@@ -64,56 +65,6 @@ impl<'a> FuncEnv<'a> {
 
     pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value, flavour: CodeFlavour) -> Self {
         FuncEnv { module, offsets, vmctx, flavour }
-    }
-
-    /// Whether this code counts fuel.
-    pub fn counts_fuel(&self) -> bool {
-        self.flavour.fuel
-    }
-
-    /// The checks of a function entry or loop header: out of fuel, then the epoch against
-    /// the deadline (see `runtime/interrupts.rs`). Nothing in plain code.
-    pub fn make_checks(&self, b: &mut FunctionBuilder<'_>) {
-        if self.flavour.fuel {
-            let fuel = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_fuel() as i32);
-            let exhausted = b.ins().icmp_imm_s(IntCC::SignedLessThan, fuel, 0);
-            b.ins().trapnz(exhausted, Trap::OutOfFuel.to_clif());
-        }
-        if self.flavour.interruptible {
-            self.make_interrupt_check(b);
-        }
-    }
-
-    /// `*epoch >= *deadline` calls `interrupt_check`, which says whether to trap and why.
-    /// The loads are not read-only: other threads store to both words.
-    fn make_interrupt_check(&self, b: &mut FunctionBuilder<'_>) {
-        let epoch_pointer = b.ins().load(types::I64, readonly(), self.vmctx, VmOffsets::controls_epoch() as i32);
-        let epoch = b.ins().load(types::I64, MemFlagsData::trusted(), epoch_pointer, 0);
-        let deadline_pointer = b.ins().load(types::I64, readonly(), self.vmctx, VmOffsets::controls_deadline() as i32);
-        let deadline = b.ins().load(types::I64, MemFlagsData::trusted(), deadline_pointer, 0);
-        let due = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
-        let check = b.create_block();
-        let next = b.create_block();
-        b.ins().brif(due, check, &[], next, &[]);
-        b.switch_to_block(check);
-        b.set_cold_block(check);
-        b.seal_block(check);
-        let trap = self.call_builtin(b, Builtin::interrupt_check, &[self.vmctx]);
-        let trap = trap.expect("the builtin returns a trap code");
-        let timed_out = b.ins().icmp_imm_u(IntCC::Equal, trap, i64::from(Trap::Timeout as u8));
-        b.ins().trapnz(timed_out, Trap::Timeout.to_clif());
-        b.ins().trapnz(trap, Trap::Interrupted.to_clif());
-        b.ins().jump(next, &[]);
-        b.switch_to_block(next);
-        b.seal_block(next);
-    }
-
-    /// Subtracts `units` from the instance's fuel (fuel-counting code only).
-    pub fn consume_fuel(&self, b: &mut FunctionBuilder<'_>, units: u64) {
-        let offset = VmOffsets::controls_fuel() as i32;
-        let fuel = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, offset);
-        let fuel = b.ins().iadd_imm_s(fuel, -(units as i64));
-        b.ins().store(MemFlagsData::trusted(), fuel, self.vmctx, offset);
     }
 
     /// Translates memory, global, table and call instructions. Returns false for anything else.
@@ -181,16 +132,36 @@ impl<'a> FuncEnv<'a> {
                 let dst = stack.pop().expect("validated");
                 let dst_memory = self.memory_definition(b, dst_mem);
                 let src_memory = self.memory_definition(b, src_mem);
-                let args = [dst_memory, dst, src_memory, src, length];
-                self.call_trapping_builtin(b, Builtin::memory_copy, &args, Trap::MemoryOutOfBounds);
+                if self.flavour.interruptible {
+                    let args = [self.vmctx, dst_memory, dst, src_memory, src, length];
+                    self.call_interruptible_builtin(
+                        b,
+                        Builtin::memory_copy_interruptible,
+                        &args,
+                        Trap::MemoryOutOfBounds,
+                    );
+                } else {
+                    let args = [dst_memory, dst, src_memory, src, length];
+                    self.call_trapping_builtin(b, Builtin::memory_copy, &args, Trap::MemoryOutOfBounds);
+                }
             }
             O::MemoryFill { mem } => {
                 let length = stack.pop().expect("validated");
                 let value = stack.pop().expect("validated");
                 let dst = stack.pop().expect("validated");
                 let memory = self.memory_definition(b, mem);
-                let args = [memory, dst, value, length];
-                self.call_trapping_builtin(b, Builtin::memory_fill, &args, Trap::MemoryOutOfBounds);
+                if self.flavour.interruptible {
+                    let args = [self.vmctx, memory, dst, value, length];
+                    self.call_interruptible_builtin(
+                        b,
+                        Builtin::memory_fill_interruptible,
+                        &args,
+                        Trap::MemoryOutOfBounds,
+                    );
+                } else {
+                    let args = [memory, dst, value, length];
+                    self.call_trapping_builtin(b, Builtin::memory_fill, &args, Trap::MemoryOutOfBounds);
+                }
             }
             O::MemoryInit { data_index, mem } => {
                 let length = stack.pop().expect("validated");
@@ -408,6 +379,23 @@ impl<'a> FuncEnv<'a> {
     fn call_trapping_builtin(&self, b: &mut FunctionBuilder<'_>, builtin: Builtin, args: &[Value], trap: Trap) {
         let failed = self.call_builtin(b, builtin, args);
         b.ins().trapnz(failed.expect("a trapping builtin returns a status"), trap.to_clif());
+    }
+
+    /// Calls a builtin of interruptible code that returns 0 or the trap to raise
+    /// (`Trap as u32`): `Timeout`, `Interrupted`, or `otherwise`.
+    fn call_interruptible_builtin(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        builtin: Builtin,
+        args: &[Value],
+        otherwise: Trap,
+    ) {
+        let status = self.call_builtin(b, builtin, args).expect("the builtin returns a status");
+        for trap in [Trap::Timeout, Trap::Interrupted] {
+            let is_trap = b.ins().icmp_imm_u(IntCC::Equal, status, i64::from(trap as u8));
+            b.ins().trapnz(is_trap, trap.to_clif());
+        }
+        b.ins().trapnz(status, otherwise.to_clif());
     }
 
     /// The `wasm_call` of `func_ref`; if it is null (the function is not compiled yet, see

@@ -1,10 +1,12 @@
 //! Translation of one wasm function body to Cranelift IR: locals, the operand stack, and
 //! structured control flow. Scalar numeric instructions are in `numeric.rs`, `v128` instructions
-//! in `simd.rs` (the relaxed ones in `relaxed_simd.rs`), the threads proposal's in `atomics.rs`; everything that reads the runtime layout (memories, globals, tables, calls) is
-//! in `func_env.rs`.
+//! in `simd.rs` (the relaxed ones in `relaxed_simd.rs`), the threads proposal's in `atomics.rs`;
+//! everything that reads the runtime layout (memories, globals, tables, calls) is in
+//! `func_env.rs`, and the execution controls' checks (interrupts, fuel) in `controls.rs`.
 #![forbid(unsafe_code)]
 
 mod atomics;
+mod controls;
 mod func_env;
 mod numeric;
 mod relaxed_simd;
@@ -23,6 +25,7 @@ use cranelift_entity::EntityRef;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use wasmparser::{BlockType, FunctionBody, Operator, OperatorsReader};
 
+use controls::ControlChecks;
 pub(crate) use func_env::{call_builtin, FuncEnv};
 pub(crate) use relaxed_simd::RelaxedSimd;
 
@@ -70,37 +73,6 @@ fn unsupported_error(name: &str, offset: u64) -> Error {
 /// would only meet the instruction at its function's first call.
 fn unsupported(_op: &Operator<'_>) -> Option<&'static str> {
     None
-}
-
-/// Fuel units an instruction costs: one, except for those that compile to no work of their
-/// own (as in Wasmtime): `nop`, `drop`, `block`, `loop`, `unreachable`, `return`, `else`
-/// and `end`. The same on every tier and machine, since it depends on the instruction only.
-fn fuel_cost(op: &Operator<'_>) -> u64 {
-    use Operator as O;
-    match op {
-        O::Nop | O::Drop | O::Block { .. } | O::Loop { .. } | O::Unreachable | O::Return | O::Else | O::End => 0,
-        _ => 1,
-    }
-}
-
-/// Whether fuel must be charged before `op`: it branches, calls, or ends a block.
-fn ends_stretch(op: &Operator<'_>) -> bool {
-    use Operator as O;
-    matches!(
-        op,
-        O::Loop { .. }
-            | O::If { .. }
-            | O::Else
-            | O::End
-            | O::Br { .. }
-            | O::BrIf { .. }
-            | O::BrTable { .. }
-            | O::Return
-            | O::Call { .. }
-            | O::CallIndirect { .. }
-            | O::ReturnCall { .. }
-            | O::ReturnCallIndirect { .. }
-    )
 }
 
 /// The kind of a control frame and what its end needs.
@@ -151,8 +123,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     reachable: bool,
     /// Depth of blocks opened inside unreachable code, skipped until their `end`.
     unreachable_depth: usize,
-    /// Fuel of the instructions translated since the last flush (fuel-counting code).
-    fuel_pending: u64,
+    /// Interrupt checks and fuel, in the flavours that have them.
+    controls: ControlChecks,
     /// How the relaxed SIMD instructions are lowered (fast or deterministic).
     relaxed_simd: RelaxedSimd,
 }
@@ -187,6 +159,7 @@ pub(crate) fn translate_function(
     b.seal_block(entry);
     let vmctx_value = b.block_params(entry)[0];
     let env = FuncEnv::new(module, offsets, vmctx_value, flavour);
+    let controls = ControlChecks::new(&mut b, vmctx_value, flavour);
     let mut t = FuncTranslator {
         b,
         env,
@@ -195,7 +168,7 @@ pub(crate) fn translate_function(
         locals: Vec::new(),
         reachable: true,
         unreachable_depth: 0,
-        fuel_pending: 0,
+        controls,
         relaxed_simd,
     };
 
@@ -227,7 +200,7 @@ pub(crate) fn translate_function(
         next_reached: false,
     });
 
-    t.env.make_checks(&mut t.b);
+    t.controls.make_checks(&mut t.b);
 
     let mut reader: OperatorsReader<'_> = body.get_operators_reader()?;
     while !reader.eof() {
@@ -240,6 +213,7 @@ pub(crate) fn translate_function(
     // The final `end` switched to `exit` and left the results on the stack.
     if t.reachable {
         let results = std::mem::take(&mut t.stack);
+        t.controls.before_return(&mut t.b);
         t.b.ins().return_(&results);
     }
     t.b.finalize(frontend);
@@ -314,31 +288,21 @@ impl<'a> FuncTranslator<'a, '_> {
         frame.branch_target()
     }
 
-    /// Charges the fuel of the instructions since the last flush. Called before every
-    /// instruction that leaves or ends a straight-line stretch (branches, calls, block
-    /// boundaries), so a function entry or loop header sees all fuel spent before it.
-    fn flush_fuel(&mut self) {
-        if self.fuel_pending > 0 {
-            self.env.consume_fuel(&mut self.b, self.fuel_pending);
-            self.fuel_pending = 0;
-        }
-    }
-
     fn translate_operator(&mut self, op: &Operator<'_>, offset: u64) -> Result<()> {
         if !self.reachable {
             return self.translate_unreachable_operator(op);
         }
+        self.controls.before_op(&mut self.b, op, &self.stack);
+        self.translate_reachable_operator(op, offset)?;
+        self.controls.after_op(&mut self.b, op);
+        Ok(())
+    }
+
+    fn translate_reachable_operator(&mut self, op: &Operator<'_>, offset: u64) -> Result<()> {
         use Operator as O;
-        if self.env.counts_fuel() {
-            self.fuel_pending += fuel_cost(op);
-            if ends_stretch(op) {
-                self.flush_fuel();
-            }
-        }
         match *op {
             O::Nop => {}
             O::Unreachable => {
-                self.fuel_pending = 0;
                 self.b.ins().trap(Trap::Unreachable.to_clif());
                 self.reachable = false;
             }
@@ -355,7 +319,7 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
                 self.stack.extend_from_slice(self.b.block_params(header));
-                self.env.make_checks(&mut self.b);
+                self.controls.make_checks(&mut self.b);
                 self.push_frame(FrameKind::Loop { header }, next, params.len(), results.len());
             }
             O::If { blockty } => {
@@ -393,6 +357,7 @@ impl<'a> FuncTranslator<'a, '_> {
             O::Return => {
                 let arity = self.frames[0].num_results;
                 let results = self.peek_n(arity).to_vec();
+                self.controls.before_return(&mut self.b);
                 self.b.ins().return_(&results);
                 self.reachable = false;
             }
