@@ -94,6 +94,15 @@ for (const [name, WebAssembly] of implementations) {
       assert.throws(() => memory.grow(-1n), TypeError)
     })
 
+    test('a shared i64 Memory gives a SharedArrayBuffer and grows with BigInts', () => {
+      const memory = new WebAssembly.Memory({ address: 'i64', shared: true, initial: 1n, maximum: 2n })
+      assert.ok(memory.buffer instanceof SharedArrayBuffer)
+      assert.equal(memory.buffer.byteLength, 65536)
+      assert.equal(memory.grow(1n), 1n)
+      assert.equal(memory.buffer.byteLength, 2 * 65536)
+      assert.throws(() => memory.grow(1n), RangeError)
+    })
+
     test('the descriptor is read in order: address, initial, maximum', () => {
       const reads = []
       const descriptor = {}
@@ -187,5 +196,25 @@ for (const [name, WebAssembly] of implementations) {
       const { exports } = new WebAssembly.Instance(new WebAssembly.Module(exporting))
       new WebAssembly.Instance(new WebAssembly.Module(importingMemory), { env: { memory: exports.memory } })
     })
+  })
+}
+
+// Memory.prototype.toFixedLengthBuffer (JS API main): every buffer heron hands out is
+// fixed-length, so it is the current buffer. Node 26's V8 has it; older ones do not.
+for (const [name, WebAssembly] of implementations) {
+  const skip = typeof WebAssembly.Memory.prototype.toFixedLengthBuffer !== 'function' && 'this V8 lacks it'
+  test(`${name}: toFixedLengthBuffer returns the current fixed-length buffer`, { skip }, () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 3 })
+    const buffer = memory.toFixedLengthBuffer()
+    assert.equal(buffer, memory.buffer)
+    assert.equal(buffer.resizable, false)
+    assert.equal(buffer.byteLength, 65536)
+    memory.grow(1)
+    assert.equal(buffer.byteLength, 0)
+    assert.equal(memory.toFixedLengthBuffer(), memory.buffer)
+    assert.equal(memory.toFixedLengthBuffer().byteLength, 2 * 65536)
+    const shared = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true })
+    assert.equal(shared.toFixedLengthBuffer(), shared.buffer)
+    assert.throws(() => WebAssembly.Memory.prototype.toFixedLengthBuffer.call({}), TypeError)
   })
 }
