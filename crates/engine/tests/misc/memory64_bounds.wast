@@ -100,3 +100,21 @@
 (assert_trap (invoke "fill" (i64.const -1) (i64.const 2)) "out of bounds table access")
 (assert_return (invoke "grow" (i64.const 0x100000000)) (i64.const -1))
 (assert_return (invoke "grow" (i64.const 1)) (i64.const 2))
+
+;; A shared 64-bit memory: atomics, wait and notify at i64 addresses.
+(module
+  (memory i64 1 1 shared)
+  (func (export "rmw") (param i64) (result i32) (i32.atomic.rmw.add (local.get 0) (i32.const 5)))
+  (func (export "notify") (param i64) (result i32) (memory.atomic.notify (local.get 0) (i32.const 1)))
+  (func (export "wait") (param i64 i32) (result i32) (memory.atomic.wait32 (local.get 0) (local.get 1) (i64.const 0))))
+
+(assert_return (invoke "rmw" (i64.const 8)) (i32.const 0))
+(assert_return (invoke "rmw" (i64.const 8)) (i32.const 5))
+(assert_return (invoke "notify" (i64.const 8)) (i32.const 0))
+(assert_return (invoke "wait" (i64.const 8) (i32.const 1)) (i32.const 1))
+(assert_return (invoke "wait" (i64.const 8) (i32.const 10)) (i32.const 2))
+(assert_trap (invoke "rmw" (i64.const 2)) "unaligned atomic")
+(assert_trap (invoke "rmw" (i64.const 0x100000000)) "out of bounds memory access")
+(assert_trap (invoke "rmw" (i64.const -4)) "out of bounds memory access")
+(assert_trap (invoke "notify" (i64.const -4)) "out of bounds memory access")
+(assert_trap (invoke "wait" (i64.const 65536) (i32.const 0)) "out of bounds memory access")
