@@ -79,10 +79,21 @@ export declare class Instance {
   readonly [Symbol.toStringTag]: 'WebAssembly.Instance'
 }
 
+/**
+ * The type of a memory's or table's addresses: "i64" for memory64's 64-bit memories and tables,
+ * whose sizes, indices and `grow` results are BigInts (the JS API's AddressValue).
+ */
+export type AddressType = 'i32' | 'i64'
+
+/** A Number for an "i32" memory or table, a BigInt for an "i64" one. */
+export type AddressValue = number | bigint
+
 export interface MemoryDescriptor {
-  /** Size in 64 KiB pages. */
-  initial: number
-  maximum?: number
+  /** "i32" when absent. */
+  address?: AddressType
+  /** Size in 64 KiB pages (a BigInt for "i64", at most 262144 pages then). */
+  initial: AddressValue
+  maximum?: AddressValue
   /** Shared memories (threads) are not supported yet: `true` is a TypeError. */
   shared?: boolean
 }
@@ -92,8 +103,8 @@ export declare class Memory {
   constructor(descriptor: MemoryDescriptor)
   /** The memory's bytes, without copying. The same object until the memory grows; growth detaches it. */
   readonly buffer: ArrayBuffer
-  /** Grows by `delta` pages and returns the old size in pages. RangeError beyond the maximum. */
-  grow(delta: number): number
+  /** Grows by `delta` pages and returns the old size in pages (BigInts for an "i64" memory). RangeError beyond the maximum. */
+  grow(delta: AddressValue): AddressValue
   readonly [Symbol.toStringTag]: 'WebAssembly.Memory'
 }
 
@@ -101,21 +112,24 @@ export declare class Memory {
 export type TableKind = 'anyfunc' | 'funcref' | 'externref'
 
 export interface TableDescriptor {
+  /** "i32" when absent. */
+  address?: AddressType
   element: TableKind
-  initial: number
-  maximum?: number
+  initial: AddressValue
+  maximum?: AddressValue
 }
 
 /** A table of references: wasm functions (or null) for "anyfunc", any JS value for "externref". */
 export declare class Table {
   constructor(descriptor: TableDescriptor, value?: any)
-  readonly length: number
+  /** A BigInt for an "i64" table, as are its indices. */
+  readonly length: AddressValue
   /** The element at `index`; the same function object every time. RangeError past the end. */
-  get(index: number): any
+  get(index: AddressValue): any
   /** Only null or a wasm function for "anyfunc" tables (TypeError otherwise). RangeError past the end. */
-  set(index: number, value?: any): void
+  set(index: AddressValue, value?: any): void
   /** Grows by `delta` elements set to `value` and returns the old length. */
-  grow(delta: number, value?: any): number
+  grow(delta: AddressValue, value?: any): AddressValue
   readonly [Symbol.toStringTag]: 'WebAssembly.Table'
 }
 

@@ -431,6 +431,71 @@ function checkDescriptor(descriptor, caller) {
 }
 
 const MAX_PAGES = 65536
+// The JS API's limit for 64-bit memories (16 GiB), V8's too.
+const MAX_PAGES_64 = 262144
+const ADDRESS_TYPES = ['i32', 'i64']
+
+// A descriptor's `address` member: "i32" when absent.
+function addressType(descriptor, caller) {
+  const value = descriptor.address
+  return value === undefined ? 'i32' : enumValue(value, ADDRESS_TYPES, `${caller}: address`)
+}
+
+// ToPrimitive with hint "number", for ToBigInt.
+function toPrimitiveNumber(value, what) {
+  const exotic = value[Symbol.toPrimitive]
+  if (exotic !== undefined && exotic !== null) {
+    if (typeof exotic !== 'function') throw new TypeError(`${what}: Symbol.toPrimitive is not a function`)
+    const result = exotic.call(value, 'number')
+    if (isObject(result)) throw new TypeError(`${what}: cannot convert an object to a primitive value`)
+    return result
+  }
+  for (const name of ['valueOf', 'toString']) {
+    const method = value[name]
+    if (typeof method === 'function') {
+      const result = method.call(value)
+      if (!isObject(result)) return result
+    }
+  }
+  throw new TypeError(`${what}: cannot convert an object to a primitive value`)
+}
+
+// ECMAScript's ToBigInt: BigInts, booleans and numeric strings; a Number is a TypeError.
+function toBigInt(value, what) {
+  const primitive = isObject(value) ? toPrimitiveNumber(value, what) : value
+  switch (typeof primitive) {
+    case 'bigint':
+      return primitive
+    case 'boolean':
+      return primitive ? 1n : 0n
+    case 'string':
+      return BigInt(primitive) // a SyntaxError for a string that is no integer, as ToBigInt's
+    default:
+      throw new TypeError(`${what} must be a BigInt for an i64 address type, got ${describe(value)}`)
+  }
+}
+
+// The JS API's AddressValueToU64: [EnforceRange] unsigned long for "i32" (a Number), ToBigInt
+// within 0 to 2^64 - 1 for "i64" (a BigInt).
+function addressValueToU64(value, address, what) {
+  if (address === 'i32') return enforceRangeU32(value, what)
+  const bigint = toBigInt(value, what)
+  if (bigint < 0n || bigint > MAX_U64) {
+    throw new TypeError(`${what} must be in the range 0 to ${MAX_U64}, got ${bigint}`)
+  }
+  return bigint
+}
+
+// A u64 from heron as the AddressValue of `address`: a Number for "i32", a BigInt for "i64".
+function u64ToAddressValue(value, address) {
+  return address === 'i64' ? BigInt(value) : value
+}
+
+// An AddressValue, already in range, as the u32 the native side takes: sizes and indices
+// above 2^32 - 1 exceed every limit, so they are clamped to a value that still does.
+function clampToU32(value) {
+  return typeof value === 'bigint' ? Number(value > 0xffffffffn ? 0xffffffffn : value) : value
+}
 
 // Token by which objectFor hands an existing native object to a constructor.
 class Adopt {
@@ -461,24 +526,29 @@ class Memory {
 
   static #create(descriptor) {
     checkDescriptor(descriptor, 'WebAssembly.Memory()')
+    // Dictionary members are read and converted in lexicographic order.
+    const address = addressType(descriptor, 'WebAssembly.Memory()')
     const initialValue = descriptor.initial
     if (initialValue === undefined) {
       throw new TypeError('WebAssembly.Memory(): the descriptor needs an initial size')
     }
-    const initial = enforceRangeU32(initialValue, 'WebAssembly.Memory(): initial')
+    const initial = addressValueToU64(initialValue, address, 'WebAssembly.Memory(): initial')
     const maximumValue = descriptor.maximum
-    const maximum = maximumValue === undefined ? undefined : enforceRangeU32(maximumValue, 'WebAssembly.Memory(): maximum')
+    const maximum =
+      maximumValue === undefined ? undefined : addressValueToU64(maximumValue, address, 'WebAssembly.Memory(): maximum')
     const shared = Boolean(descriptor.shared)
     if (shared && maximum === undefined) {
       throw new TypeError('WebAssembly.Memory(): a shared memory needs a maximum size')
     }
-    if (initial > MAX_PAGES || (maximum !== undefined && maximum > MAX_PAGES)) {
-      throw new RangeError(`WebAssembly.Memory(): sizes are limited to ${MAX_PAGES} pages`)
+    const limit = address === 'i64' ? MAX_PAGES_64 : MAX_PAGES
+    if (initial > limit || (maximum !== undefined && maximum > limit)) {
+      throw new RangeError(`WebAssembly.Memory(): sizes of ${address} memories are limited to ${limit} pages`)
     }
     if (maximum !== undefined && maximum < initial) {
       throw new RangeError('WebAssembly.Memory(): the maximum is below the initial size')
     }
-    return new native.NativeMemory(initial, maximum, shared)
+    const max = maximum === undefined ? undefined : Number(maximum)
+    return new native.NativeMemory(Number(initial), max, shared, address === 'i64')
   }
 
   get buffer() {
@@ -497,14 +567,27 @@ class Memory {
     if (!(#native in this)) {
       throw new TypeError('WebAssembly.Memory.grow(): receiver is not a WebAssembly.Memory')
     }
-    return this.#native.grow(enforceRangeU32(delta, 'WebAssembly.Memory.grow(): delta'))
+    const address = this.#native.address64() ? 'i64' : 'i32'
+    const pages = addressValueToU64(delta, address, 'WebAssembly.Memory.grow(): delta')
+    return u64ToAddressValue(this.#native.grow(clampToU32(pages)), address)
+  }
+
+  // The JS API's toFixedLengthBuffer: the current buffer when it is fixed-length, which every
+  // buffer heron hands out is. (toResizableBuffer is missing: V8's public API can neither
+  // wrap existing memory in a resizable backing store nor route `resize()` to a grow, see
+  // README.md.)
+  toFixedLengthBuffer() {
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Memory.toFixedLengthBuffer(): receiver is not a WebAssembly.Memory')
+    }
+    return this.buffer
   }
 
   static {
     nativeMemoryOf = (value) => (isObject(value) && #native in value ? value.#native : undefined)
   }
 }
-makeEnumerable(Memory.prototype, ['buffer', 'grow'])
+makeEnumerable(Memory.prototype, ['buffer', 'grow', 'toFixedLengthBuffer'])
 defineToStringTag(Memory.prototype, 'WebAssembly.Memory')
 
 // heron's table size limit, V8's too.
@@ -517,6 +600,7 @@ class Table {
   constructor(descriptor, value = undefined) {
     checkDescriptor(descriptor, 'WebAssembly.Table()')
     // Dictionary members are read and converted in lexicographic order.
+    const address = addressType(descriptor, 'WebAssembly.Table()')
     const elementValue = descriptor.element
     if (elementValue === undefined) {
       throw new TypeError('WebAssembly.Table(): the descriptor needs an element type')
@@ -526,27 +610,30 @@ class Table {
     if (initialValue === undefined) {
       throw new TypeError('WebAssembly.Table(): the descriptor needs an initial size')
     }
-    const initial = enforceRangeU32(initialValue, 'WebAssembly.Table(): initial')
+    const initial = addressValueToU64(initialValue, address, 'WebAssembly.Table(): initial')
     const maximumValue = descriptor.maximum
-    const maximum = maximumValue === undefined ? undefined : enforceRangeU32(maximumValue, 'WebAssembly.Table(): maximum')
+    const maximum =
+      maximumValue === undefined ? undefined : addressValueToU64(maximumValue, address, 'WebAssembly.Table(): maximum')
     if (maximum !== undefined && maximum < initial) {
       throw new RangeError('WebAssembly.Table(): the maximum is below the initial size')
     }
     if (initial > MAX_TABLE_LENGTH) {
       throw new RangeError(`WebAssembly.Table(): tables are limited to ${MAX_TABLE_LENGTH} elements`)
     }
-    const nativeTable = new native.NativeTable(element, initial, maximum, value)
+    const max = maximum === undefined ? undefined : clampToU32(maximum)
+    const nativeTable = new native.NativeTable(element, Number(initial), max, value, address === 'i64')
     nativeTables.set(this, nativeTable)
     rememberObject(this, nativeTable)
   }
 
   get length() {
-    return checkedTable(this, 'WebAssembly.Table.length').length()
+    const table = checkedTable(this, 'WebAssembly.Table.length')
+    return u64ToAddressValue(table.length(), tableAddress(table))
   }
 
   get(index) {
     const table = checkedTable(this, 'WebAssembly.Table.get()')
-    return table.get(enforceRangeU32(index, 'WebAssembly.Table.get(): index'))
+    return table.get(clampToU32(addressValueToU64(index, tableAddress(table), 'WebAssembly.Table.get(): index')))
   }
 
   set(index, value = undefined) {
@@ -557,16 +644,24 @@ class Table {
     // Only a missing value means the element type's default; an explicit `undefined` is
     // converted like any other value, so a funcref table refuses it (as the JS API's
     // tests and V8 do).
-    table.set(enforceRangeU32(index, 'WebAssembly.Table.set(): index'), value, arguments.length >= 2)
+    const at = addressValueToU64(index, tableAddress(table), 'WebAssembly.Table.set(): index')
+    table.set(clampToU32(at), value, arguments.length >= 2)
   }
 
   grow(delta, value = undefined) {
     const table = checkedTable(this, 'WebAssembly.Table.grow()')
-    return table.grow(enforceRangeU32(delta, 'WebAssembly.Table.grow(): delta'), value)
+    const address = tableAddress(table)
+    const elements = addressValueToU64(delta, address, 'WebAssembly.Table.grow(): delta')
+    return u64ToAddressValue(table.grow(clampToU32(elements), value), address)
   }
 }
 makeEnumerable(Table.prototype, ['length', 'get', 'set', 'grow'])
 defineToStringTag(Table.prototype, 'WebAssembly.Table')
+
+// "i64" for a 64-bit table, else "i32".
+function tableAddress(nativeTable) {
+  return nativeTable.address64() ? 'i64' : 'i32'
+}
 
 function checkedTable(value, caller) {
   const nativeTable = isObject(value) ? nativeTables.get(value) : undefined

@@ -8,7 +8,7 @@
 
 use crate::external::external_buffer;
 use crate::{error, link};
-use heron_engine::{Engine, Extern, Limits, Memory, MemoryType};
+use heron_engine::{AddressType, Engine, Extern, Limits, Memory, MemoryType};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -111,11 +111,19 @@ fn detach_current_buffer(id: usize) {
 #[napi]
 impl NativeMemory {
     /// A new memory of `initial` pages, growable to `maximum` pages if given; shared
-    /// between threads if `shared` (then `maximum` is required).
+    /// between threads if `shared` (then `maximum` is required); a 64-bit memory if
+    /// `address64`.
     #[napi(constructor)]
-    pub fn new(env: Env, initial: u32, maximum: Option<u32>, shared: Option<bool>) -> Result<Self> {
+    pub fn new(
+        env: Env,
+        initial: u32,
+        maximum: Option<u32>,
+        shared: Option<bool>,
+        address64: Option<bool>,
+    ) -> Result<Self> {
         let limits = Limits { min: initial.into(), max: maximum.map(u64::from) };
-        let ty = MemoryType { limits, shared: shared.unwrap_or(false) };
+        let address = if address64.unwrap_or(false) { AddressType::I64 } else { AddressType::I32 };
+        let ty = MemoryType { limits, shared: shared.unwrap_or(false), address };
         match Memory::new(&Engine::default(), ty) {
             Ok(inner) => Ok(NativeMemory::wrap(env.raw(), inner)),
             Err(e) => Err(error::throw(env.raw(), e).into()),
@@ -198,6 +206,12 @@ impl NativeMemory {
             Some(crate::transfer::Carried::Memory(shared)) => Ok(NativeMemory::wrap(env.raw(), Memory::from(shared))),
             _ => Err(Error::new(Status::InvalidArg, "not a carrier of a heron memory")),
         }
+    }
+
+    /// Whether the memory is a 64-bit one (its JS sizes are BigInts).
+    #[napi]
+    pub fn address64(&self) -> bool {
+        self.inner.ty().address.is_64()
     }
 
     /// Whether the memory is shared between threads.

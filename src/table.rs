@@ -4,7 +4,7 @@
 
 use crate::convert::{self, value_type};
 use crate::{error, link};
-use heron_engine::{Engine, Extern, Limits, Table, TableType};
+use heron_engine::{AddressType, Engine, Extern, Limits, Table, TableType};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -25,16 +25,26 @@ impl NativeTable {
 #[napi]
 impl NativeTable {
     /// A new table of `element` type ("anyfunc" or "externref") with `initial` elements, each
-    /// `value` (or the element type's DefaultValue when `value` is missing).
+    /// `value` (or the element type's DefaultValue when `value` is missing); a 64-bit table if
+    /// `address64`.
     #[napi(constructor)]
-    pub fn new(env: Env, element: String, initial: u32, maximum: Option<u32>, value: Unknown) -> Result<Self> {
+    pub fn new(
+        env: Env,
+        element: String,
+        initial: u32,
+        maximum: Option<u32>,
+        value: Unknown,
+        address64: Option<bool>,
+    ) -> Result<Self> {
         let env = env.raw();
         let element = value_type(&element).filter(|ty| ty.is_ref()).ok_or_else(|| {
             Error::from(error::throw_type_error(env, &format!("unknown table element type {element}")))
         })?;
         // SAFETY: `value` is a live argument of this call on `env`.
         let init = unsafe { convert::to_val_or_default(env, Some(value.raw()), element) }?;
-        let ty = TableType { element, limits: Limits { min: initial.into(), max: maximum.map(u64::from) } };
+        let limits = Limits { min: initial.into(), max: maximum.map(u64::from) };
+        let address = if address64.unwrap_or(false) { AddressType::I64 } else { AddressType::I32 };
+        let ty = TableType { element, limits, address };
         match Table::new(&Engine::default(), ty, init) {
             Ok(inner) => Ok(NativeTable::wrap(inner)),
             Err(e) => Err(error::throw(env, e).into()),
@@ -51,6 +61,12 @@ impl NativeTable {
     #[napi]
     pub fn identity(&self) -> f64 {
         self.inner.id() as f64
+    }
+
+    /// Whether the table is a 64-bit one (its JS indices and sizes are BigInts).
+    #[napi]
+    pub fn address64(&self) -> bool {
+        self.inner.ty().address.is_64()
     }
 
     /// The number of elements.

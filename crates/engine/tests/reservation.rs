@@ -72,7 +72,7 @@ fn exercise(instance: &Instance) {
 #[test]
 fn memories_beyond_the_reservation_budget_use_explicit_bounds_checks() {
     let engine = Engine::default();
-    let ty = MemoryType { limits: Limits { min: 1, max: None }, shared: false };
+    let ty = MemoryType { limits: Limits { min: 1, max: None }, shared: false, address: Default::default() };
     let module = Module::new(&engine, &wat_to_wasm(PROGRAM)).expect("compiles");
     let importer = Module::new(&engine, &wat_to_wasm(IMPORTER)).expect("compiles");
 

@@ -17,8 +17,8 @@
 //! and fuel of 2^62, so the code with interrupt checks and fuel counting runs the suite.
 
 use heron_engine::{
-    Compilation, Config, Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc, Instance,
-    Limits, Memory, MemoryType, Module, SharedMemory, Table, TableType, Trap, Val, ValType,
+    AddressType, Compilation, Config, Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc,
+    Instance, Limits, Memory, MemoryType, Module, SharedMemory, Table, TableType, Trap, Val, ValType,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
@@ -972,9 +972,13 @@ fn spectest(engine: &Engine) -> Result<HashMap<&'static str, Extern>, Error> {
         let ty = GlobalType { content: value.ty(), mutable: false };
         items.insert(name, Extern::Global(Global::new(engine, ty, value)?));
     }
-    let table_ty = TableType { element: ValType::FuncRef, limits: Limits { min: 10, max: Some(20) } };
+    let table_ty =
+        TableType { element: ValType::FuncRef, limits: Limits { min: 10, max: Some(20) }, address: Default::default() };
     items.insert("table", Extern::Table(Table::new(engine, table_ty, Val::FuncRef(None))?));
-    let memory_ty = MemoryType { limits: Limits { min: 1, max: Some(2) }, shared: false };
+    // The reference interpreter's 64-bit table (memory64's `table64.wast` imports it).
+    let table64_ty = TableType { address: AddressType::I64, ..table_ty };
+    items.insert("table64", Extern::Table(Table::new(engine, table64_ty, Val::FuncRef(None))?));
+    let memory_ty = MemoryType { limits: Limits { min: 1, max: Some(2) }, shared: false, address: Default::default() };
     items.insert("memory", Extern::Memory(Memory::new(engine, memory_ty)?));
     Ok(items)
 }

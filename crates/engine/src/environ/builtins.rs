@@ -13,24 +13,26 @@
 macro_rules! foreach_builtin {
     ($mac:ident) => {
         $mac! {
-            /// `memory.grow`: `(vmctx, memory, delta)`, the old size in pages or -1.
-            memory_grow(vmctx, i32, i32) -> i32;
+            /// `memory.grow`: `(vmctx, memory, delta)`, the old size in pages or -1. Addresses,
+            /// sizes and lengths of memories and tables are `i64` in every builtin, whatever the
+            /// address type; compiled code zero-extends those of 32-bit ones.
+            memory_grow(vmctx, i32, i64) -> i64;
             /// `memory.copy`: `(dst definition, dst, src definition, src, len)`, nonzero if out of bounds.
-            memory_copy(pointer, i32, pointer, i32, i32) -> i32;
+            memory_copy(pointer, i64, pointer, i64, i64) -> i32;
             /// `memory.fill`: `(definition, dst, value, len)`, nonzero if out of bounds.
-            memory_fill(pointer, i32, i32, i32) -> i32;
+            memory_fill(pointer, i64, i32, i64) -> i32;
             /// `memory.init`: `(vmctx, memory, segment, dst, src, len)`, nonzero if out of bounds.
-            memory_init(vmctx, i32, i32, i32, i32, i32) -> i32;
+            memory_init(vmctx, i32, i32, i64, i32, i32) -> i32;
             /// `data.drop`: `(vmctx, segment)`.
             data_drop(vmctx, i32);
             /// `table.grow`: `(vmctx, table, init, delta)`, the old size or -1.
-            table_grow(vmctx, i32, pointer, i32) -> i32;
+            table_grow(vmctx, i32, pointer, i64) -> i64;
             /// `table.fill`: `(vmctx, table, start, value, len)`, nonzero if out of bounds.
-            table_fill(vmctx, i32, i32, pointer, i32) -> i32;
+            table_fill(vmctx, i32, i64, pointer, i64) -> i32;
             /// `table.copy`: `(vmctx, dst table, src table, dst, src, len)`, nonzero if out of bounds.
-            table_copy(vmctx, i32, i32, i32, i32, i32) -> i32;
+            table_copy(vmctx, i32, i32, i64, i64, i64) -> i32;
             /// `table.init`: `(vmctx, table, segment, dst, src, len)`, nonzero if out of bounds.
-            table_init(vmctx, i32, i32, i32, i32, i32) -> i32;
+            table_init(vmctx, i32, i32, i64, i32, i32) -> i32;
             /// `elem.drop`: `(vmctx, segment)`.
             elem_drop(vmctx, i32);
             /// Compiles (or waits for) the function of a `VMFuncRef` whose code is null: its code, or null.
@@ -41,9 +43,9 @@ macro_rules! foreach_builtin {
             interrupt_check(pointer) -> i32;
             /// `memory.copy` in interruptible code: `(vmctx, dst definition, dst, src definition, src, len)`,
             /// 0 or the trap to raise (`Trap as u32`): out of bounds, timed out or interrupted.
-            memory_copy_interruptible(vmctx, pointer, i32, pointer, i32, i32) -> i32;
+            memory_copy_interruptible(vmctx, pointer, i64, pointer, i64, i64) -> i32;
             /// `memory.fill` in interruptible code: `(vmctx, definition, dst, value, len)`, 0 or the trap to raise.
-            memory_fill_interruptible(vmctx, pointer, i32, i32, i32) -> i32;
+            memory_fill_interruptible(vmctx, pointer, i64, i32, i64) -> i32;
             /// `memory.atomic.wait32`: `(vmctx, memory, byte offset, expected, timeout ns)`,
             /// 0 woken, 1 not equal, 2 timed out, or -1 if the memory is not shared.
             memory_atomic_wait32(vmctx, i32, i64, i32, i64) -> i32;
@@ -137,7 +139,7 @@ mod tests {
         }
         assert_eq!(
             Builtin::memory_grow.signature(),
-            (&[BuiltinType::Vmctx, BuiltinType::I32, BuiltinType::I32][..], Some(BuiltinType::I32))
+            (&[BuiltinType::Vmctx, BuiltinType::I32, BuiltinType::I64][..], Some(BuiltinType::I64))
         );
         assert_eq!(Builtin::data_drop.signature().1, None);
     }

@@ -7,7 +7,7 @@
 use crate::environ::error::{Error, Result};
 use crate::environ::index::{DefinedFuncIndex, FuncIndex};
 use crate::environ::names::ModuleNames;
-use crate::environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+use crate::environ::types::{AddressType, ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 use cranelift_entity::EntityRef;
 use std::ops::Range;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::RELAXED_SIMD
+        | WasmFeatures::MEMORY64
 }
 
 /// A constant expression as heron evaluates it at instantiation. The single-instruction forms
@@ -330,11 +331,11 @@ fn limits(min: u64, max: Option<u64>) -> Limits {
 
 fn table_type(t: wasmparser::TableType, offset: u64) -> Result<TableType> {
     let element = ValType::from_wasm(wasmparser::ValType::Ref(t.element_type), offset)?;
-    Ok(TableType { element, limits: limits(t.initial, t.maximum) })
+    Ok(TableType { element, limits: limits(t.initial, t.maximum), address: AddressType::from_flag(t.table64) })
 }
 
 fn memory_type(m: wasmparser::MemoryType) -> MemoryType {
-    MemoryType { limits: limits(m.initial, m.maximum), shared: m.shared }
+    MemoryType { limits: limits(m.initial, m.maximum), shared: m.shared, address: AddressType::from_flag(m.memory64) }
 }
 
 fn global_type(g: wasmparser::GlobalType, offset: u64) -> Result<GlobalType> {

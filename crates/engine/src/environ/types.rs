@@ -131,6 +131,46 @@ impl Limits {
     }
 }
 
+/// The type of the addresses (indices) of a memory or table: `i64` for the memory64
+/// proposal's 64-bit memories and tables. An import matches only an export of the same type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AddressType {
+    /// 32-bit addresses (WebAssembly 1.0 and 2.0).
+    #[default]
+    I32,
+    /// 64-bit addresses.
+    I64,
+}
+
+impl AddressType {
+    /// The value type of an address.
+    pub fn val_type(self) -> ValType {
+        match self {
+            AddressType::I32 => ValType::I32,
+            AddressType::I64 => ValType::I64,
+        }
+    }
+
+    /// Whether addresses are 64-bit.
+    pub fn is_64(self) -> bool {
+        self == AddressType::I64
+    }
+
+    pub(crate) fn from_flag(table64_or_memory64: bool) -> Self {
+        if table64_or_memory64 {
+            AddressType::I64
+        } else {
+            AddressType::I32
+        }
+    }
+}
+
+impl fmt::Display for AddressType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.val_type().fmt(f)
+    }
+}
+
 /// A linear memory's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryType {
@@ -138,6 +178,8 @@ pub struct MemoryType {
     pub limits: Limits,
     /// Whether the memory is shared between threads.
     pub shared: bool,
+    /// `i32`, or `i64` for a 64-bit memory.
+    pub address: AddressType,
 }
 
 /// A table's type.
@@ -147,6 +189,8 @@ pub struct TableType {
     pub element: ValType,
     /// Limits in elements.
     pub limits: Limits,
+    /// `i32`, or `i64` for a 64-bit table.
+    pub address: AddressType,
 }
 
 /// A global's type.

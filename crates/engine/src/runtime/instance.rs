@@ -199,7 +199,7 @@ impl InstanceInner {
         &self,
         memory: u32,
         segment: u32,
-        dst: u32,
+        dst: u64,
         src: u32,
         len: u32,
     ) -> std::result::Result<(), Trap> {
@@ -209,7 +209,7 @@ impl InstanceInner {
             if self.segments.data_dropped[index].get() { &[][..] } else { &info.bytes[info.data[index].range.clone()] };
         let (src, len) = (src as usize, len as usize);
         let bytes = src.checked_add(len).and_then(|end| bytes.get(src..end)).ok_or(Trap::MemoryOutOfBounds)?;
-        self.memory(memory).write_bytes(u64::from(dst), bytes)
+        self.memory(memory).write_bytes(dst, bytes)
     }
 
     /// `data.drop`.
@@ -223,14 +223,14 @@ impl InstanceInner {
         &self,
         table: u32,
         segment: u32,
-        dst: u32,
+        dst: u64,
         src: u32,
         len: u32,
     ) -> std::result::Result<(), Trap> {
         let items = self.segments.elements[segment as usize].borrow();
         let (src, len) = (src as usize, len as usize);
         let items = src.checked_add(len).and_then(|end| items.get(src..end)).ok_or(Trap::TableOutOfBounds)?;
-        self.table(table).write_raw(u64::from(dst), items)
+        self.table(table).write_raw(dst, items)
     }
 
     /// `elem.drop`: frees the segment's references.
@@ -245,11 +245,10 @@ impl InstanceInner {
         &self,
         dst_table: u32,
         src_table: u32,
-        dst: u32,
-        src: u32,
-        len: u32,
+        dst: u64,
+        src: u64,
+        len: u64,
     ) -> std::result::Result<(), Trap> {
-        let (dst, src, len) = (u64::from(dst), u64::from(src), u64::from(len));
         self.table(dst_table).copy_within_or_from(dst, self.table(src_table), src, len)
     }
 
@@ -312,12 +311,26 @@ impl Instance {
                     if !limits.matches(&expected.limits) || actual.shared != expected.shared {
                         return Err(link_error(import, "memory limits do not match"));
                     }
+                    if actual.address != expected.address {
+                        let (expected, actual) = (expected.address, actual.address);
+                        return Err(link_error(
+                            import,
+                            format_args!("expected an {expected} memory, got an {actual} one"),
+                        ));
+                    }
                     memories.push(m.clone());
                 }
                 (ExternType::Table(expected), Extern::Table(t)) => {
                     let limits = crate::environ::types::Limits { min: t.size(), max: t.ty().limits.max };
                     if t.element() != expected.element || !limits.matches(&expected.limits) {
                         return Err(link_error(import, "table type or limits do not match"));
+                    }
+                    if t.ty().address != expected.address {
+                        let (expected, actual) = (expected.address, t.ty().address);
+                        return Err(link_error(
+                            import,
+                            format_args!("expected an {expected} table, got an {actual} one"),
+                        ));
                     }
                     tables.push(t.with_store(None));
                 }

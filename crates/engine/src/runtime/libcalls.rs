@@ -21,13 +21,11 @@ fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {
     unsafe { &*(*vmctx).owner.cast::<InstanceInner>() }
 }
 
-/// `memory.grow`: returns the old size in pages, or -1 (as u32) if the memory cannot grow.
-extern "C" fn memory_grow(vmctx: *mut VMContextHeader, memory_index: u32, delta: u32) -> u32 {
+/// `memory.grow`: returns the old size in pages, or -1 (as u64) if the memory cannot grow.
+/// Compiled code truncates both to 32 bits for a 32-bit memory (whose delta it zero-extends).
+extern "C" fn memory_grow(vmctx: *mut VMContextHeader, memory_index: u32, delta: u64) -> u64 {
     let instance = instance_of(vmctx);
-    match instance.memory(memory_index).grow(u64::from(delta)) {
-        Ok(old) => old as u32,
-        Err(_) => u32::MAX,
-    }
+    instance.memory(memory_index).grow(delta).unwrap_or(u64::MAX)
 }
 
 /// `memory.atomic.wait32` at byte `offset` (in bounds and aligned: compiled code checked):
@@ -124,14 +122,11 @@ extern "C" fn host_call(vmctx: *mut VMContextHeader, values: *mut ValRaw) -> u32
     }
 }
 
-/// `table.grow`: returns the old size, or -1 (as u32) if the table cannot grow. Like every
+/// `table.grow`: returns the old size, or -1 (as u64) if the table cannot grow. Like every
 /// store of compiled code, needs no bookkeeping for the reference (see `store.rs`).
-extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: usize, delta: u32) -> u32 {
+extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: usize, delta: u64) -> u64 {
     let instance = instance_of(vmctx);
-    match instance.table(table_index).grow_raw(u64::from(delta), init) {
-        Ok(old) => old as u32,
-        Err(_) => u32::MAX,
-    }
+    instance.table(table_index).grow_raw(delta, init).unwrap_or(u64::MAX)
 }
 
 /// The check of interruptible code found the `due` word at `due` raised: returns the trap to
@@ -218,10 +213,10 @@ extern "C" fn interrupt_check(due: *const AtomicU64) -> u32 {
 use interrupt_check_body as interrupt_check;
 
 /// `table.fill`: returns nonzero if the range is out of bounds (nothing is written then).
-extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u32, value: usize, len: u32) -> u32 {
+extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u64, value: usize, len: u64) -> u32 {
     let instance = instance_of(vmctx);
     let table = instance.table(table_index);
-    u32::from(table.fill_raw(u64::from(start), value, u64::from(len)).is_err())
+    u32::from(table.fill_raw(start, value, len).is_err())
 }
 
 /// `memory.copy`: copies `len` bytes from `src` in one memory to `dst` in another (or the
@@ -230,19 +225,19 @@ extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u
 /// `memmove` compile to, so it stays short.
 extern "C" fn memory_copy(
     dst_memory: *const VMMemoryDefinition,
-    dst: u32,
+    dst: u64,
     src_memory: *const VMMemoryDefinition,
-    src: u32,
-    len: u32,
+    src: u64,
+    len: u64,
 ) -> u32 {
     // SAFETY: compiled code passes definition pointers loaded from its own vmctx; the
     // instance keeps those memories alive while its code runs.
     let (dst_memory, src_memory) = unsafe { (&*dst_memory, &*src_memory) };
-    let (dst, src, len) = (dst as usize, src as usize, len as usize);
-    // Each sum is below 2^33, so it cannot overflow a 64-bit usize.
-    if dst + len > dst_memory.current_length || src + len > src_memory.current_length {
+    // 64-bit memories pass any 64-bit values: a sum that wraps is out of bounds.
+    let (Some(dst), Some(src)) = (in_bounds(dst, len, dst_memory), in_bounds(src, len, src_memory)) else {
         return 1;
-    }
+    };
+    let len = len as usize;
     // SAFETY: both ranges lie inside the accessible part of their memories (checked above),
     // and `ptr::copy` allows them to overlap.
     unsafe { std::ptr::copy(src_memory.base.add(src), dst_memory.base.add(dst), len) };
@@ -260,17 +255,17 @@ const BULK_CHUNK: usize = 4 << 20;
 extern "C" fn memory_copy_interruptible(
     vmctx: *mut VMContextHeader,
     dst_memory: *const VMMemoryDefinition,
-    dst: u32,
+    dst: u64,
     src_memory: *const VMMemoryDefinition,
-    src: u32,
-    len: u32,
+    src: u64,
+    len: u64,
 ) -> u32 {
     // SAFETY: as in `memory_copy`.
     let (dst_memory, src_memory) = unsafe { (&*dst_memory, &*src_memory) };
-    let (dst, src, len) = (dst as usize, src as usize, len as usize);
-    if dst + len > dst_memory.current_length || src + len > src_memory.current_length {
+    let (Some(dst), Some(src)) = (in_bounds(dst, len, dst_memory), in_bounds(src, len, src_memory)) else {
         return Trap::MemoryOutOfBounds as u32;
-    }
+    };
+    let len = len as usize;
     // With `dst` after `src` in one memory, copying from the end keeps each chunk's source
     // bytes from being overwritten before they are read.
     let backward = dst > src;
@@ -298,16 +293,16 @@ extern "C" fn memory_copy_interruptible(
 extern "C" fn memory_fill_interruptible(
     vmctx: *mut VMContextHeader,
     memory: *const VMMemoryDefinition,
-    dst: u32,
+    dst: u64,
     value: u32,
-    len: u32,
+    len: u64,
 ) -> u32 {
     // SAFETY: as in `memory_copy`.
     let memory = unsafe { &*memory };
-    let (dst, len) = (dst as usize, len as usize);
-    if dst + len > memory.current_length {
+    let Some(dst) = in_bounds(dst, len, memory) else {
         return Trap::MemoryOutOfBounds as u32;
-    }
+    };
+    let len = len as usize;
     let mut done = 0;
     while done < len {
         let n = (len - done).min(BULK_CHUNK);
@@ -324,15 +319,21 @@ extern "C" fn memory_fill_interruptible(
     0
 }
 
+/// `start` as a `usize` if `[start, start + len)` lies inside `memory`'s accessible part.
+fn in_bounds(start: u64, len: u64, memory: &VMMemoryDefinition) -> Option<usize> {
+    let end = start.checked_add(len)?;
+    (end <= memory.current_length as u64).then_some(start as usize)
+}
+
 /// `memory.fill`: sets `len` bytes from `dst` to the low byte of `value`. Returns nonzero,
 /// writing nothing, if the range is out of bounds.
-extern "C" fn memory_fill(memory: *const VMMemoryDefinition, dst: u32, value: u32, len: u32) -> u32 {
+extern "C" fn memory_fill(memory: *const VMMemoryDefinition, dst: u64, value: u32, len: u64) -> u32 {
     // SAFETY: as in `memory_copy`.
     let memory = unsafe { &*memory };
-    let (dst, len) = (dst as usize, len as usize);
-    if dst + len > memory.current_length {
+    let Some(dst) = in_bounds(dst, len, memory) else {
         return 1;
-    }
+    };
+    let len = len as usize;
     // SAFETY: the range lies inside the accessible part of the memory (checked above).
     unsafe { std::ptr::write_bytes(memory.base.add(dst), value as u8, len) };
     0
@@ -343,7 +344,7 @@ extern "C" fn memory_init(
     vmctx: *mut VMContextHeader,
     memory_index: u32,
     segment: u32,
-    dst: u32,
+    dst: u64,
     src: u32,
     len: u32,
 ) -> u32 {
@@ -362,7 +363,7 @@ extern "C" fn table_init(
     vmctx: *mut VMContextHeader,
     table_index: u32,
     segment: u32,
-    dst: u32,
+    dst: u64,
     src: u32,
     len: u32,
 ) -> u32 {
@@ -381,9 +382,9 @@ extern "C" fn table_copy(
     vmctx: *mut VMContextHeader,
     dst_table: u32,
     src_table: u32,
-    dst: u32,
-    src: u32,
-    len: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
 ) -> u32 {
     let instance = instance_of(vmctx);
     u32::from(instance.table_copy(dst_table, src_table, dst, src, len).is_err())

@@ -14,7 +14,7 @@ use crate::engine::Engine;
 use crate::environ::config::BoundsChecks;
 use crate::environ::error::{Error, Result};
 use crate::environ::trap::Trap;
-use crate::environ::types::MemoryType;
+use crate::environ::types::{AddressType, MemoryType};
 use crate::environ::vmctx::VMMemoryDefinition;
 use crate::runtime::memory_image::MemoryImage;
 use crate::runtime::shared_memory::SharedMemory;
@@ -29,6 +29,34 @@ pub const WASM_PAGE_SIZE: u64 = 65536;
 
 /// Largest number of pages a 32-bit memory may have.
 const MAX_PAGES: u64 = 65536;
+
+/// Largest number of pages a 64-bit memory may have: the JS API's limit (16 GiB).
+const MAX_PAGES_64: u64 = 262_144;
+
+/// The most pages a memory of address type `address` may ever hold.
+pub(crate) fn max_pages(address: AddressType) -> u64 {
+    match address {
+        AddressType::I32 => MAX_PAGES,
+        AddressType::I64 => MAX_PAGES_64,
+    }
+}
+
+/// Checks `ty` against the engine's size limits, and says whether a reservation can hold
+/// every size the memory may grow to: always for a 32-bit memory; for a 64-bit one only if
+/// its maximum is at most 4 GiB (its code then checks `index < 2^32` and lets the guard
+/// region catch the rest, see `compiler/translate/bounds.rs`).
+///
+/// A 64-bit memory's maximum may exceed the engine's limit (validation allows 2^48 pages):
+/// it then never grows past the limit, as one without a maximum.
+pub(crate) fn check_size_limits(ty: &MemoryType) -> Result<bool> {
+    let most = max_pages(ty.address);
+    let too_big = |pages: u64| pages > most;
+    if too_big(ty.limits.min) || (!ty.address.is_64() && ty.limits.max.is_some_and(too_big)) {
+        let gib = (most * WASM_PAGE_SIZE) >> 30;
+        return Err(Error::Resource(format!("memory size exceeds {most} pages ({gib} GiB)")));
+    }
+    Ok(ty.limits.max.unwrap_or(most).min(most) <= MAX_PAGES)
+}
 
 /// Address space reserved per memory: 4 GiB of index space, 4 GiB of offset space, and a
 /// page for the widest access. Only committed pages cost memory; the rest is PROT_NONE.
@@ -93,10 +121,8 @@ impl Memory {
         if ty.shared {
             return Ok(Memory::from(SharedMemory::new(ty, engine.guard_pages(), limit)?));
         }
-        if ty.limits.min > MAX_PAGES || ty.limits.max.is_some_and(|m| m > MAX_PAGES) {
-            return Err(Error::Resource("memory size exceeds 65536 pages (4 GiB)".into()));
-        }
-        let (base, mapped, bounds_checks) = match engine.guard_pages().then(reserve).flatten() {
+        let fits_reservation = check_size_limits(&ty)?;
+        let (base, mapped, bounds_checks) = match (engine.guard_pages() && fits_reservation).then(reserve).flatten() {
             Some(base) => (base, RESERVATION, BoundsChecks::GuardPages),
             None => {
                 // At least a page, so that the base is a real mapping even while empty.
@@ -188,7 +214,8 @@ impl Memory {
         }
         let mapped = self.inner.mapped.get();
         let old_pages = self.size();
-        let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
+        let most = max_pages(self.inner.ty.address);
+        let maximum = self.inner.ty.limits.max.unwrap_or(most).min(most);
         let new_pages = grown_size(&self.inner.ty, self.inner.limit_pages, old_pages, delta)?;
         if delta == 0 {
             return Ok(old_pages);
@@ -197,7 +224,8 @@ impl Memory {
         let new_bytes = (new_pages * WASM_PAGE_SIZE) as usize;
         match self.inner.bounds_checks {
             BoundsChecks::GuardPages => {
-                // SAFETY: the range lies inside this memory's reservation (new_pages <= 65536).
+                // SAFETY: the range lies inside this memory's reservation (new_pages <= 65536:
+                // only memories whose maximum is at most that get one).
                 let status = unsafe {
                     libc::mprotect(
                         self.data_ptr().add(old_bytes).cast(),
@@ -405,7 +433,8 @@ fn map_read_write(bytes: usize) -> Result<*mut u8> {
 /// the controls, has after growing by `delta` pages, or why it cannot grow. Shared by unshared
 /// and shared memories (`shared_memory.rs`).
 pub(crate) fn grown_size(ty: &MemoryType, limit_pages: u64, old_pages: u64, delta: u64) -> Result<u64> {
-    let maximum = ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
+    let most = max_pages(ty.address);
+    let maximum = ty.limits.max.unwrap_or(most).min(most);
     let Some(new_pages) = old_pages.checked_add(delta).filter(|p| *p <= maximum) else {
         return Err(Error::Resource(format!(
             "cannot grow memory from {old_pages} by {delta} pages (maximum {maximum})"

@@ -26,9 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// Largest number of pages a 32-bit memory may have.
-const MAX_PAGES: u64 = 65536;
-
 /// A shared linear memory. Cheap to clone; clones (on any thread) share the memory.
 #[derive(Clone)]
 pub struct SharedMemory {
@@ -67,9 +64,8 @@ impl SharedMemory {
         let Some(maximum) = ty.limits.max.filter(|_| ty.shared) else {
             return Err(Error::Resource("a shared memory must have a maximum size".into()));
         };
-        if ty.limits.min > MAX_PAGES || maximum > MAX_PAGES {
-            return Err(Error::Resource("memory size exceeds 65536 pages (4 GiB)".into()));
-        }
+        let fits_reservation = memory::check_size_limits(&ty)?;
+        let maximum = maximum.min(memory::max_pages(ty.address));
         let limit_pages = limit.map_or(u64::MAX, |bytes| bytes / WASM_PAGE_SIZE);
         if ty.limits.min > limit_pages {
             let (bytes, limit) = (ty.limits.min * WASM_PAGE_SIZE, limit.unwrap_or_default());
@@ -77,7 +73,7 @@ impl SharedMemory {
                 "the initial memory size of {bytes} bytes exceeds the memory limit of {limit} bytes"
             )));
         }
-        let (base, mapped, bounds_checks) = match guard_pages.then(reserve).flatten() {
+        let (base, mapped, bounds_checks) = match (guard_pages && fits_reservation).then(reserve).flatten() {
             Some(base) => (base, RESERVATION, BoundsChecks::GuardPages),
             None => {
                 let bytes = ((maximum * WASM_PAGE_SIZE) as usize).max(WASM_PAGE_SIZE as usize);
@@ -324,7 +320,7 @@ mod tests {
     use crate::environ::types::Limits;
 
     fn shared(min: u64, max: u64) -> SharedMemory {
-        let ty = MemoryType { limits: Limits { min, max: Some(max) }, shared: true };
+        let ty = MemoryType { limits: Limits { min, max: Some(max) }, shared: true, address: Default::default() };
         SharedMemory::new(ty, true, None).unwrap()
     }
 

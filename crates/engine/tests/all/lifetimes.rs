@@ -129,8 +129,12 @@ fn a_table_outlives_the_instance_that_defined_and_filled_it() {
 fn a_host_table_keeps_the_functions_wasm_put_in_it() {
     let engine = Engine::default();
     let limits = Limits { min: 2, max: None };
-    let host_table =
-        Table::new(&engine, TableType { element: ValType::FuncRef, limits }, Val::FuncRef(None)).expect("creates");
+    let host_table = Table::new(
+        &engine,
+        TableType { element: ValType::FuncRef, limits, address: Default::default() },
+        Val::FuncRef(None),
+    )
+    .expect("creates");
     let module = compile_wat(
         &engine,
         r#"(module

@@ -129,8 +129,11 @@ fn an_imported_memory_is_initialized_by_copying() {
     let bytes =
         wat_to_wasm(&module_text(r#"(import "env" "memory" (memory 1)) (data (i32.const 100) "\03\00\00\00")"#));
     let module = Module::new(&engine, &bytes).expect("compiles");
-    let memory = Memory::new(&engine, MemoryType { limits: heron_engine::Limits { min: 1, max: None }, shared: false })
-        .expect("a memory");
+    let memory = Memory::new(
+        &engine,
+        MemoryType { limits: heron_engine::Limits { min: 1, max: None }, shared: false, address: Default::default() },
+    )
+    .expect("a memory");
     let first = instantiate(&module, &[Extern::Memory(memory.clone())]);
     store(&first, 100, 8);
     store(&first, 200, 9);

@@ -111,7 +111,7 @@ fn rmw_op(op: &Operator<'_>) -> Option<(AtomicRmwOp, MemArg, Type)> {
 /// so the wasm address's alignment is the machine address's.
 fn atomic_address(b: &mut FunctionBuilder<'_>, env: &FuncEnv<'_>, memarg: &MemArg, index: Value, bytes: u32) -> Value {
     if bytes > 1 {
-        let wide = b.ins().uextend(types::I64, index);
+        let wide = widen(b, index, types::I64);
         let effective = b.ins().iadd_imm_u(wide, memarg.offset as i64);
         let misaligned = b.ins().band_imm_u(effective, i64::from(bytes - 1));
         b.ins().trapnz(misaligned, Trap::UnalignedAtomic.to_clif());
@@ -203,7 +203,7 @@ fn checked_offset(b: &mut FunctionBuilder<'_>, env: &FuncEnv<'_>, memarg: &MemAr
     let width = if bytes == 8 { types::I64 } else { types::I32 };
     let address = atomic_address(b, env, memarg, index, bytes);
     b.ins().atomic_load(width, FuncEnv::heap_flags(), address);
-    let wide = b.ins().uextend(types::I64, index);
+    let wide = widen(b, index, types::I64);
     b.ins().iadd_imm_u(wide, memarg.offset as i64)
 }
 

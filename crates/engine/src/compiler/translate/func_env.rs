@@ -3,6 +3,7 @@
 //! `VmOffsets` or generates calls of builtins (`atomics.rs` asks it for both).
 #![forbid(unsafe_code)]
 
+use super::memory64::{narrow_result, widen_address};
 use super::wasm_signature;
 use crate::environ::builtins::{Builtin, BuiltinType};
 use crate::environ::config::{BoundsChecks, CodeFlavour};
@@ -114,22 +115,25 @@ impl<'a> FuncEnv<'a> {
             O::I64Store32 { memarg } => self.store(b, stack, &memarg, Some(32)),
             O::MemorySize { mem } => {
                 let definition = self.memory_definition(b, mem);
-                let bytes =
-                    b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::memory_length() as i32);
+                let bytes = self.memory_length(b, definition);
                 let pages = b.ins().ushr_imm_u(bytes, 16);
-                stack.push(b.ins().ireduce(types::I32, pages));
+                stack.push(narrow_result(b, pages, self.memory64(mem)));
             }
             O::MemoryGrow { mem } => {
                 let delta = stack.pop().expect("validated");
+                let delta = widen_address(b, delta);
                 let index = b.ins().iconst(types::I32, i64::from(mem));
                 let args = [self.vmctx, index, delta];
                 let old = self.call_builtin(b, Builtin::memory_grow, &args);
-                stack.push(old.expect("memory_grow returns the old size"));
+                let old = old.expect("memory_grow returns the old size");
+                stack.push(narrow_result(b, old, self.memory64(mem)));
             }
             O::MemoryCopy { dst_mem, src_mem } => {
+                // The length has the smaller of the two address types.
                 let length = stack.pop().expect("validated");
                 let src = stack.pop().expect("validated");
                 let dst = stack.pop().expect("validated");
+                let [length, src, dst] = [length, src, dst].map(|v| widen_address(b, v));
                 let dst_memory = self.memory_definition(b, dst_mem);
                 let src_memory = self.memory_definition(b, src_mem);
                 if self.flavour.interruptible {
@@ -149,6 +153,7 @@ impl<'a> FuncEnv<'a> {
                 let length = stack.pop().expect("validated");
                 let value = stack.pop().expect("validated");
                 let dst = stack.pop().expect("validated");
+                let [length, dst] = [length, dst].map(|v| widen_address(b, v));
                 let memory = self.memory_definition(b, mem);
                 if self.flavour.interruptible {
                     let args = [self.vmctx, memory, dst, value, length];
@@ -167,6 +172,7 @@ impl<'a> FuncEnv<'a> {
                 let length = stack.pop().expect("validated");
                 let src = stack.pop().expect("validated");
                 let dst = stack.pop().expect("validated");
+                let dst = widen_address(b, dst);
                 let memory = b.ins().iconst(types::I32, i64::from(mem));
                 let segment = b.ins().iconst(types::I32, i64::from(data_index));
                 let args = [self.vmctx, memory, segment, dst, src, length];
@@ -207,25 +213,26 @@ impl<'a> FuncEnv<'a> {
             }
             O::TableSize { table } => {
                 let definition = self.table_definition(b, table);
-                stack.push(b.ins().load(
-                    types::I32,
-                    MemFlagsData::trusted(),
-                    definition,
-                    VmOffsets::table_length() as i32,
-                ));
+                let length =
+                    b.ins().load(types::I32, MemFlagsData::trusted(), definition, VmOffsets::table_length() as i32);
+                let length = if self.table64(table) { b.ins().uextend(types::I64, length) } else { length };
+                stack.push(length);
             }
             O::TableGrow { table } => {
                 let delta = stack.pop().expect("validated");
+                let delta = widen_address(b, delta);
                 let init = stack.pop().expect("validated");
                 let index = b.ins().iconst(types::I32, i64::from(table));
                 let args = [self.vmctx, index, init, delta];
                 let old = self.call_builtin(b, Builtin::table_grow, &args);
-                stack.push(old.expect("table_grow returns the old size"));
+                let old = old.expect("table_grow returns the old size");
+                stack.push(narrow_result(b, old, self.table64(table)));
             }
             O::TableFill { table } => {
                 let length = stack.pop().expect("validated");
                 let value = stack.pop().expect("validated");
                 let start = stack.pop().expect("validated");
+                let [length, start] = [length, start].map(|v| widen_address(b, v));
                 let index = b.ins().iconst(types::I32, i64::from(table));
                 let args = [self.vmctx, index, start, value, length];
                 self.call_trapping_builtin(b, Builtin::table_fill, &args, Trap::TableOutOfBounds);
@@ -234,6 +241,7 @@ impl<'a> FuncEnv<'a> {
                 let length = stack.pop().expect("validated");
                 let src = stack.pop().expect("validated");
                 let dst = stack.pop().expect("validated");
+                let [length, src, dst] = [length, src, dst].map(|v| widen_address(b, v));
                 let dst_index = b.ins().iconst(types::I32, i64::from(dst_table));
                 let src_index = b.ins().iconst(types::I32, i64::from(src_table));
                 let args = [self.vmctx, dst_index, src_index, dst, src, length];
@@ -243,6 +251,7 @@ impl<'a> FuncEnv<'a> {
                 let length = stack.pop().expect("validated");
                 let src = stack.pop().expect("validated");
                 let dst = stack.pop().expect("validated");
+                let dst = widen_address(b, dst);
                 let table = b.ins().iconst(types::I32, i64::from(table));
                 let segment = b.ins().iconst(types::I32, i64::from(elem_index));
                 let args = [self.vmctx, table, segment, dst, src, length];
@@ -272,17 +281,58 @@ impl<'a> FuncEnv<'a> {
     /// The address of element `index` of a table, trapping if it is out of bounds.
     fn table_slot(&self, b: &mut FunctionBuilder<'_>, table: u32, index: Value) -> Value {
         let definition = self.table_definition(b, table);
+        self.checked_table_slot(b, definition, index, Trap::TableOutOfBounds)
+    }
+
+    /// The address of element `index` (`i32`, or `i64` for a 64-bit table) of the table at
+    /// `definition`, trapping with `trap` if it is out of bounds.
+    fn checked_table_slot(&self, b: &mut FunctionBuilder<'_>, definition: Value, index: Value, trap: Trap) -> Value {
         let length = b.ins().load(types::I32, MemFlagsData::trusted(), definition, VmOffsets::table_length() as i32);
+        let index64 = b.func.dfg.value_type(index) == types::I64;
+        // A table's length fits in 32 bits (`runtime/table.rs`), whatever its address type.
+        let length = if index64 { b.ins().uextend(types::I64, length) } else { length };
         let in_bounds = b.ins().icmp(IntCC::UnsignedLessThan, index, length);
-        b.ins().trapz(in_bounds, Trap::TableOutOfBounds.to_clif());
+        b.ins().trapz(in_bounds, trap.to_clif());
         let base = b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::table_base() as i32);
-        let offset = b.ins().uextend(types::I64, index);
+        let offset = widen_address(b, index);
         let offset = b.ins().ishl_imm_u(offset, 3);
         b.ins().iadd(base, offset)
     }
 
     fn memory_definition(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
         b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.memory_pointer(index) as i32)
+    }
+
+    /// Whether memory `index` is a 64-bit memory.
+    fn memory64(&self, index: u32) -> bool {
+        self.module.memories[index as usize].address.is_64()
+    }
+
+    /// Whether table `index` is a 64-bit table.
+    fn table64(&self, index: u32) -> bool {
+        self.module.tables[index as usize].address.is_64()
+    }
+
+    /// How this code checks memory accesses.
+    pub(super) fn bounds_checks(&self) -> BoundsChecks {
+        self.flavour.bounds_checks
+    }
+
+    /// The current length in bytes of the memory at `definition`. Not read-only: it grows
+    /// while code runs.
+    pub(super) fn memory_length(&self, b: &mut FunctionBuilder<'_>, definition: Value) -> Value {
+        b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::memory_length() as i32)
+    }
+
+    /// The base address of the memory at `definition`: read-only with guard pages, where it
+    /// never moves (see memory.rs); loaded afresh otherwise, since such a memory moves when
+    /// it grows.
+    pub(super) fn memory_base(&self, b: &mut FunctionBuilder<'_>, definition: Value) -> Value {
+        let flags = match self.flavour.bounds_checks {
+            BoundsChecks::GuardPages => readonly(),
+            BoundsChecks::Explicit => MemFlagsData::trusted(),
+        };
+        b.ins().load(types::I64, flags, definition, VmOffsets::memory_base() as i32)
     }
 
     /// The address of an access at `index + memarg.offset`, as a base and an immediate offset.
@@ -298,6 +348,9 @@ impl<'a> FuncEnv<'a> {
             unreachable!("GC array accesses are rejected by validation")
         };
         let definition = self.memory_definition(b, memory);
+        if self.memory64(memory) {
+            return self.heap_address_64(b, memarg, definition, index);
+        }
         let index = b.ins().uextend(types::I64, index);
         let base = match self.flavour.bounds_checks {
             // The base never moves (see memory.rs), so this load is read-only too.
@@ -491,13 +544,7 @@ impl<'a> FuncEnv<'a> {
     ) -> (Value, Value) {
         let element_index = stack.pop().expect("validated");
         let table = self.table_definition(b, table_index);
-        let length = b.ins().load(types::I32, MemFlagsData::trusted(), table, VmOffsets::table_length() as i32);
-        let in_bounds = b.ins().icmp(IntCC::UnsignedLessThan, element_index, length);
-        b.ins().trapz(in_bounds, Trap::UndefinedElement.to_clif());
-        let base = b.ins().load(types::I64, MemFlagsData::trusted(), table, VmOffsets::table_base() as i32);
-        let element_offset = b.ins().uextend(types::I64, element_index);
-        let element_offset = b.ins().ishl_imm_u(element_offset, 3);
-        let slot = b.ins().iadd(base, element_offset);
+        let slot = self.checked_table_slot(b, table, element_index, Trap::UndefinedElement);
         let func_ref = b.ins().load(types::I64, MemFlagsData::trusted(), slot, 0);
         b.ins().trapz(func_ref, Trap::IndirectCallToNull.to_clif());
         let type_id = b.ins().load(types::I32, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_type_id() as i32);

@@ -1,13 +1,15 @@
 //! Translation of one wasm function body to Cranelift IR: locals, the operand stack, and
 //! structured control flow. Scalar numeric instructions are in `numeric.rs`, `v128` instructions
-//! in `simd.rs` (the relaxed ones in `relaxed_simd.rs`), the threads proposal's in `atomics.rs`;
-//! everything that reads the runtime layout (memories, globals, tables, calls) is in
-//! `func_env.rs`, and the execution controls' checks (interrupts, fuel) in `controls.rs`.
+//! in `simd.rs` (the relaxed ones in `relaxed_simd.rs`), the threads proposal's in `atomics.rs`,
+//! 64-bit memory addresses in `memory64.rs`; everything that reads the runtime layout
+//! (memories, globals, tables, calls) is in `func_env.rs`, and the execution controls' checks
+//! (interrupts, fuel) in `controls.rs`.
 #![forbid(unsafe_code)]
 
 mod atomics;
 mod controls;
 mod func_env;
+mod memory64;
 mod numeric;
 mod relaxed_simd;
 mod simd;
