@@ -1248,6 +1248,7 @@ for (const [name, value] of Object.entries({ remainingFuel, addFuel, interruptHa
 // Modules and shared memories sent to Workers (lib/transfer.js): a marker with a carrier of
 // the engine object on the way, the heron object again on arrival.
 installTransfer({
+  carrierCountBuffer: () => native.carrierCountBuffer(),
   toMarker(value) {
     const nativeModule = nativeModuleOf(value)
     if (nativeModule !== undefined) {

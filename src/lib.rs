@@ -18,6 +18,7 @@
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
 //! - `atomics.rs`: `Atomics.wait`/`notify` on shared memories' buffers, in heron's parking lot.
+//! - `termination.rs`: a terminating Worker stops its waits in heron's parking lot.
 //! - `transfer.rs`: carriers of modules and shared memories to other Workers (`lib/transfer.js`).
 //! - `shared_buffer.rs`: SharedArrayBuffers over shared memories (with the C++ shim in `shim/`).
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
@@ -43,4 +44,5 @@ mod scope;
 mod shared_buffer;
 mod slots;
 mod table;
+mod termination;
 mod transfer;

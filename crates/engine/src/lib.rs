@@ -39,6 +39,7 @@ pub use runtime::instance::{Extern, Instance};
 pub use runtime::interrupts::{interrupt_by_id, last_timeout, InterruptHandle};
 pub use runtime::memory::{GrowObserver, Memory, RESERVATION_BUDGET, WASM_PAGE_SIZE};
 pub use runtime::perf_map::{enable as enable_perf_map, path as perf_map_path};
+pub use runtime::parking_lot::{set_cancellation_hook as set_wait_cancellation_hook, AsyncWaiter};
 pub use runtime::shared_memory::{SharedMemory, Width as WaitWidth};
 pub use runtime::table::Table;
 pub use values::{ExternRef, Val, ValRaw};
