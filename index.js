@@ -1158,6 +1158,14 @@ function waitForCompilation(module) {
 }
 Object.defineProperty(namespace, 'waitForCompilation', { value: waitForCompilation, writable: true, configurable: true })
 
+// How many threads of the process (the main thread and Workers) have run wasm code so far:
+// shows that a multithreaded program (an Emscripten -pthread build) really runs wasm on
+// several threads. Heron's own, so non-enumerable.
+function threadsThatRanWasm() {
+  return native.threadsThatRanWasm()
+}
+Object.defineProperty(namespace, 'threadsThatRanWasm', { value: threadsThatRanWasm, writable: true, configurable: true })
+
 // --- The persistent code cache (README "Code cache") --------------------------------------
 
 // heron.cache: where compiled code is kept between processes, and clearing it. Heron's

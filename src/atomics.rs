@@ -131,7 +131,11 @@ impl ThreadsafeResolve {
         // SAFETY: the function has not been released yet (each pending wait releases it once:
         // here, or in `cancel` when the notify never came).
         unsafe {
-            sys::napi_call_threadsafe_function(self.0, id as usize as *mut c_void, sys::ThreadsafeFunctionCallMode::nonblocking);
+            sys::napi_call_threadsafe_function(
+                self.0,
+                id as usize as *mut c_void,
+                sys::ThreadsafeFunctionCallMode::nonblocking,
+            );
             sys::napi_release_threadsafe_function(self.0, sys::ThreadsafeFunctionReleaseMode::release);
         }
     }
@@ -241,7 +245,10 @@ fn threadsafe_resolve(env: sys::napi_env, callback: sys::napi_value) -> Result<T
         )
     };
     if status != sys::Status::napi_ok {
-        return Err(Error::new(Status::GenericFailure, "could not create the threadsafe function of Atomics.waitAsync"));
+        return Err(Error::new(
+            Status::GenericFailure,
+            "could not create the threadsafe function of Atomics.waitAsync",
+        ));
     }
     // SAFETY: a threadsafe function of this env, just made.
     unsafe { sys::napi_unref_threadsafe_function(env, function) };
@@ -250,7 +257,12 @@ fn threadsafe_resolve(env: sys::napi_env, callback: sys::napi_value) -> Result<T
 
 /// Runs on the waiting thread when a notify woke the wait `data` (its id): forgets it and
 /// calls its JS callback.
-unsafe extern "C" fn call_on_notify(env: sys::napi_env, callback: sys::napi_value, _context: *mut c_void, data: *mut c_void) {
+unsafe extern "C" fn call_on_notify(
+    env: sys::napi_env,
+    callback: sys::napi_value,
+    _context: *mut c_void,
+    data: *mut c_void,
+) {
     PENDING.with(|pending| pending.borrow_mut().remove(&(data as usize as u32)));
     if env.is_null() || callback.is_null() {
         return; // the env is going away

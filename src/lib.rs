@@ -10,7 +10,7 @@
 //! - `import.rs`: JS functions imported by wasm, as engine host functions.
 //! - `scope.rs`: the handle scopes that import calls under one entry into wasm share.
 //! - `slots.rs`: the call slots' layout, defined here once and handed to `index.js`.
-//! - `profiling.rs`: the perf map switch.
+//! - `profiling.rs`: the perf map switch; how many threads have run wasm.
 //! - `napi_raw.rs`: the small safe wrapper over the raw N-API calls of the hot paths.
 //! - `memory.rs`: `NativeMemory`, a memory and the ArrayBuffer over it.
 //! - `table.rs`, `global.rs`: `NativeTable` and `NativeGlobal`.

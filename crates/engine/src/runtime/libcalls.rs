@@ -4,8 +4,8 @@
 //! aborts the process.
 
 use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS, WAIT_TRAPS};
-use crate::environ::trap::Trap;
 use crate::environ::error::HostError;
+use crate::environ::trap::Trap;
 use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;

@@ -201,3 +201,56 @@ impl ParkingLot {
         woken
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    #[test]
+    fn notify_runs_async_callbacks_in_order_with_threads() {
+        let lot = ParkingLot::default();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let record = |n: u32| {
+            let order = order.clone();
+            Box::new(move || order.lock().unwrap().push(n)) as Box<dyn FnOnce() + Send>
+        };
+        let first = lot.park_async(8, || true, record(1)).ok().unwrap();
+        let _second = lot.park_async(8, || true, record(2)).ok().unwrap();
+        assert!(lot.park_async(8, || false, record(3)).is_err(), "a different value does not queue");
+        assert_eq!(lot.unpark(8, 1), 1);
+        assert_eq!(*order.lock().unwrap(), [1]);
+        assert!(!lot.cancel(&first), "already notified");
+        assert_eq!(lot.unpark(8, u32::MAX), 1);
+        assert_eq!(*order.lock().unwrap(), [1, 2]);
+    }
+
+    #[test]
+    fn a_cancelled_async_wait_is_not_woken() {
+        let lot = ParkingLot::default();
+        let ran = Arc::new(AtomicU32::new(0));
+        let counter = ran.clone();
+        let pending =
+            lot.park_async(0, || true, Box::new(move || drop(counter.fetch_add(1, Ordering::Relaxed)))).ok().unwrap();
+        assert!(lot.cancel(&pending));
+        assert_eq!(lot.unpark(0, 1), 0);
+        assert_eq!(ran.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn controls_and_the_cancellation_hook_stop_a_blocked_thread() {
+        let lot = ParkingLot::default();
+        let mut polls = 0;
+        let mut timeout_on_third_poll = || {
+            polls += 1;
+            (polls == 3).then_some(Trap::Timeout)
+        };
+        assert_eq!(lot.park(4, || true, None, &mut timeout_on_third_poll, true), Err(Trap::Timeout));
+        assert_eq!(lot.unpark(4, 1), 0, "the stopped waiter left the queue");
+        set_cancellation_hook(Some(Box::new(|| true)));
+        assert_eq!(lot.park(4, || true, None, &mut || None, false), Err(Trap::Interrupted));
+        set_cancellation_hook(None);
+        let deadline = Some(Instant::now() + Duration::from_millis(5));
+        assert_eq!(lot.park(4, || true, deadline, &mut || None, false), Ok(2));
+    }
+}
