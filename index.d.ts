@@ -231,6 +231,11 @@ export declare function uninstall(): void
  * function cannot be compiled.
  */
 export declare function waitForCompilation(module: Module): void
+/**
+ * heron's own: how many threads of the process (the main thread and Workers) have run wasm
+ * code so far (instantiating alone does not count).
+ */
+export declare function threadsThatRanWasm(): number
 
 /** The persistent code cache's contents and this process's use of it. */
 export interface CodeCacheStats {

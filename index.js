@@ -1253,6 +1253,14 @@ function waitForCompilation(module) {
 }
 Object.defineProperty(namespace, 'waitForCompilation', { value: waitForCompilation, writable: true, configurable: true })
 
+// How many threads of the process (the main thread and Workers) have run wasm code so far:
+// shows that a multithreaded program (an Emscripten -pthread build) really runs wasm on
+// several threads. Heron's own, so non-enumerable.
+function threadsThatRanWasm() {
+  return native.threadsThatRanWasm()
+}
+Object.defineProperty(namespace, 'threadsThatRanWasm', { value: threadsThatRanWasm, writable: true, configurable: true })
+
 // --- The persistent code cache (README "Code cache") --------------------------------------
 
 // heron.cache: where compiled code is kept between processes, and clearing it. Heron's
@@ -1343,6 +1351,7 @@ for (const [name, value] of Object.entries({ remainingFuel, addFuel, interruptHa
 // Modules and shared memories sent to Workers (lib/transfer.js): a marker with a carrier of
 // the engine object on the way, the heron object again on arrival.
 installTransfer({
+  carrierCountBuffer: () => native.carrierCountBuffer(),
   toMarker(value) {
     const nativeModule = nativeModuleOf(value)
     if (nativeModule !== undefined) {

@@ -121,6 +121,49 @@ test('an interrupt requested while an import runs fires when it returns into was
   assert.equal(instance.exports.count(3), 3)
 })
 
+// A wait forever on a shared memory nobody notifies: only the controls can end it.
+const waitForever = wat(`(module
+  (import "host" "started" (func $started))
+  (memory 1 1 shared)
+  (func (export "wait") (result i32)
+    (call $started)
+    (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1))))`, { threads: true })
+
+test('a timeout stops a wasm wait with the error a loop gets', () => {
+  const instance = new heron.Instance(new heron.Module(waitForever), noImports, { timeout: 30 })
+  assert.throws(() => instance.exports.wait(), (error) => {
+    assert.ok(isControlError('ERR_HERON_TIMEOUT')(error))
+    assert.equal(error.message, 'wasm execution timed out after 30 ms')
+    return true
+  })
+})
+
+test('an interrupt from another thread stops a wasm wait', async () => {
+  const instance = new heron.Instance(new heron.Module(waitForever), noImports, { interruptible: true })
+  // The Worker interrupts until this thread has returned: an interrupt before the call
+  // starts is forgotten, one during the wait must end it.
+  const returned = new Int32Array(new SharedArrayBuffer(4))
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads')
+     const handle = require(${JSON.stringify(indexPath)}).interruptHandle(workerData.handle)
+     while (Atomics.load(workerData.returned, 0) === 0) {
+       handle.interrupt()
+       Atomics.wait(workerData.returned, 0, 0, 5)
+     }`,
+    { eval: true, workerData: { handle: heron.interruptHandle(instance), returned } },
+  )
+  await once(worker, 'online')
+  assert.throws(() => instance.exports.wait(), isControlError('ERR_HERON_INTERRUPTED'))
+  Atomics.store(returned, 0, 1)
+  await once(worker, 'exit')
+})
+
+test('breakOnSigint: Ctrl-C during a wasm wait throws, and the process goes on', async () => {
+  const { code, output } = await sigintChild('{ breakOnSigint: true }', { wasm: waitForever, entry: 'wait' })
+  assert.equal(code, 0)
+  assert.match(output, /caught ERR_HERON_INTERRUPTED/)
+})
+
 test('interruptHandle needs an instance with interrupt checks', () => {
   const module = new heron.Module(spin)
   assert.throws(() => heron.interruptHandle(new heron.Instance(module, noImports)), TypeError)
@@ -350,11 +393,11 @@ test('HERON_TIMEOUT and HERON_FUEL set defaults for every instance; bad values s
   assert.equal(limited.stdout.trim(), 'RangeError')
 })
 
-const sigintScript = (options) => `
+const sigintScript = (options, wasm, entry) => `
 const heron = require(${JSON.stringify(indexPath)})
-const bytes = Buffer.from(${JSON.stringify(Buffer.from(spin).toString('base64'))}, 'base64')
+const bytes = Buffer.from(${JSON.stringify(Buffer.from(wasm).toString('base64'))}, 'base64')
 const instance = new heron.Instance(new heron.Module(bytes), { host: { started() { console.log('started') } } }, ${options})
-try { instance.exports.signalThenSpin() } catch (error) { console.log('caught', error.code) }
+try { instance.exports.${entry}() } catch (error) { console.log('caught', error.code) }
 `
 
 // The same in a Worker: the child's main thread waits for the loop to start (a flag in a
@@ -373,8 +416,8 @@ worker.on('message', (message) => console.log(message))
 const poll = setInterval(() => { if (Atomics.load(flag, 0) === 1) { clearInterval(poll); console.log('started') } }, 5)
 `
 
-async function sigintChild(options, { env = {}, inWorker = false } = {}) {
-  const script = (inWorker ? sigintWorkerScript : sigintScript)(options)
+async function sigintChild(options, { env = {}, inWorker = false, wasm = spin, entry = 'signalThenSpin' } = {}) {
+  const script = inWorker ? sigintWorkerScript(options) : sigintScript(options, wasm, entry)
   const child = spawn(process.execPath, ['-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },

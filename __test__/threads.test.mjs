@@ -1,6 +1,7 @@
 // Threads: shared memories and their SharedArrayBuffers, the atomic instructions,
-// memory.atomic.wait/notify, and modules and shared memories posted to Workers (a
-// pthread-style counter run by 4 Workers), each checked against Node's own V8 as well.
+// memory.atomic.wait/notify, Atomics.wait/notify/waitAsync on shared memories' buffers,
+// modules and shared memories posted to Workers (a pthread-style counter run by 4
+// Workers), and terminating Workers blocked in a wait, each checked against Node's own V8.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Worker, MessageChannel } from 'node:worker_threads'
@@ -141,7 +142,11 @@ const counter = wat(`(module
   (func (export "wait") (param i32 i32 i64) (result i32)
     (memory.atomic.wait32 (local.get 0) (local.get 1) (local.get 2)))
   (func (export "notify") (param i32 i32) (result i32)
-    (memory.atomic.notify (local.get 0) (local.get 1))))`, { threads: true })
+    (memory.atomic.notify (local.get 0) (local.get 1)))
+  (func (export "waitForever")
+    (loop $again
+      (drop (memory.atomic.wait32 (i32.const 12) (i32.const 0) (i64.const -1)))
+      (br $again))))`, { threads: true })
 
 // The Worker: loads the implementation named by argv first (heron must be loaded where the
 // objects arrive), then runs what the messages (or workerData) ask for.
@@ -158,6 +163,13 @@ function run({ task, module, memory, n }) {
   let waited
   if (task === 'wait') waited = exports.wait(4, 0, -1n)
   if (task === 'js-wait') waited = Atomics.wait(new Int32Array(memory.buffer), 2, 0)
+  if (task === 'wait-forever') exports.waitForever()
+  if (task === 'js-wait-forever') for (;;) Atomics.wait(new Int32Array(memory.buffer), 4, 0)
+  if (task === 'wait-async') {
+    const { async, value } = Atomics.waitAsync(new Int32Array(memory.buffer), 5, 0)
+    value.then((outcome) => parentPort.postMessage({ outcome }))
+    return { async }
+  }
   return { isModule, isMemory, isShared: memory.buffer instanceof SharedArrayBuffer, waited }
 }
 if (workerData !== undefined) parentPort.postMessage(run(workerData))
@@ -237,6 +249,63 @@ for (const [name, WebAssembly] of implementations) {
       await Promise.all([jsWaiter.terminate(), wasmWaiter.terminate()])
     })
 
+    // The Worker waits again as soon as it is woken, so once a notify has woken it, it is
+    // (or is about to be) blocked again when terminate() is called.
+    for (const [task, notify] of [
+      ['wait-forever', (exports) => exports.notify(12, 1)],
+      ['js-wait-forever', (exports, view) => Atomics.notify(view, 4, 1)],
+    ]) {
+      test(`terminate() ends a Worker blocked in ${task === 'wait-forever' ? 'a wasm wait' : 'Atomics.wait'}`, async () => {
+        const module = new WebAssembly.Module(counter)
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+        const { exports } = new WebAssembly.Instance(module, { env: { memory } })
+        const worker = startWorker()
+        worker.postMessage({ task, module, memory })
+        const view = new Int32Array(memory.buffer)
+        while (notify(exports, view) === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+        assert.equal(await worker.terminate(), 1, 'the exit code of a terminated Worker')
+      })
+    }
+
+    test('Atomics.waitAsync in a Worker is resolved by wasm notify on the main thread', async () => {
+      const module = new WebAssembly.Module(counter)
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+      const { exports } = new WebAssembly.Instance(module, { env: { memory } })
+      const worker = startWorker()
+      const messages = []
+      const outcome = new Promise((resolve) => worker.on('message', (m) => (messages.push(m), 'outcome' in m && resolve(m))))
+      const started = once(worker, 'message')
+      worker.postMessage({ task: 'wait-async', module, memory })
+      assert.equal((await started)[0].async, true)
+      assert.equal(exports.notify(20, 1), 1, 'the pending waitAsync counts as a waiter')
+      assert.equal((await outcome).outcome, 'ok')
+      await worker.terminate()
+    })
+
+    test('Atomics.waitAsync on a shared memory\'s buffer: at once, by Atomics.notify, by wasm notify, by timeout', async () => {
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(counter), { env: { memory } })
+      const view = new Int32Array(memory.buffer)
+      assert.deepEqual(Atomics.waitAsync(view, 0, 1), { async: false, value: 'not-equal' })
+      assert.deepEqual(Atomics.waitAsync(view, 0, 0, 0), { async: false, value: 'timed-out' })
+      assert.throws(() => Atomics.waitAsync(view, 16384, 0), RangeError)
+      const first = Atomics.waitAsync(view, 1, 0)
+      const second = Atomics.waitAsync(view, 1, 0)
+      assert.equal(first.async, true)
+      assert.ok(first.value instanceof Promise)
+      assert.equal(Atomics.notify(view, 1, 1), 1, 'oldest first')
+      assert.equal(await first.value, 'ok')
+      assert.equal(exports.notify(4, 5), 1, 'wasm notify wakes the JS waiter')
+      assert.equal(await second.value, 'ok')
+      assert.equal(Atomics.notify(view, 1), 0)
+      const big = Atomics.waitAsync(new BigInt64Array(memory.buffer), 2, 0n, 10)
+      // A pending waitAsync keeps no event loop alive, in V8 or heron: this timer does.
+      const keepAlive = setTimeout(() => {}, 60_000)
+      assert.equal(await big.value, 'timed-out')
+      clearTimeout(keepAlive)
+      assert.equal(Atomics.notify(new BigInt64Array(memory.buffer), 2), 0, 'the timed-out waiter left the queue')
+    })
+
     test('Atomics.wait and notify on a shared memory\'s buffer on this thread', () => {
       const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
       const view = new Int32Array(memory.buffer)
@@ -266,7 +335,7 @@ for (const [name, WebAssembly] of implementations) {
       port1.postMessage({ module, plain })
       const message = await received
       assert.ok(message.module instanceof WebAssembly.Module)
-      assert.deepEqual(WebAssembly.Module.exports(message.module).map((e) => e.name), ['increment', 'load', 'wait', 'notify'])
+      assert.deepEqual(WebAssembly.Module.exports(message.module).map((e) => e.name), ['increment', 'load', 'wait', 'notify', 'waitForever'])
       assert.deepEqual(message.plain, plain)
       port1.close()
       port2.close()

@@ -35,6 +35,9 @@ const packages = [
   { name: '@chainsafe/as-sha256', toolchain: 'assemblyscript', workload: 'as-sha256.js' },
   { name: 'xxhash-wasm', toolchain: 'hand-written-wat', workload: 'xxhash-wasm.js' },
   { name: 'hash-wasm', toolchain: 'clang-c', workload: 'hash-wasm.js' },
+  // Emscripten -pthread: a pool of Workers sharing the module and the memory, posted to
+  // them by Emscripten's own runtime; the workload checks that Workers ran wasm.
+  { name: '@squoosh/lib', toolchain: 'emscripten-c++-pthread', workload: 'squoosh-avif-mt.js' },
   // Not a package: Node's own fetch, whose HTTP parser (undici's llhttp) is wasm
   // compiled through globalThis.WebAssembly.
   { name: 'fetch', builtin: true, toolchain: 'undici-llhttp', workload: 'node-fetch.js' },
@@ -52,8 +55,12 @@ function expectedPath(pkg) {
   return path.join(__dirname, 'expected', `${pkg.name.replace(/^@/, '').replace(/\//g, '__')}.txt`)
 }
 
+// Installs compat/node_modules when it is missing or lacks a package of package.json (one
+// added since the last install).
 function ensureInstalled() {
-  if (fs.existsSync(path.join(__dirname, 'node_modules', '.package-lock.json'))) {
+  const { dependencies } = JSON.parse(fs.readFileSync(path.join(__dirname, 'package.json'), 'utf8'))
+  const installed = (name) => fs.existsSync(path.join(__dirname, 'node_modules', name, 'package.json'))
+  if (fs.existsSync(path.join(__dirname, 'node_modules', '.package-lock.json')) && Object.keys(dependencies).every(installed)) {
     return
   }
   console.log('installing compat/node_modules (npm ci --ignore-scripts)')

@@ -13,7 +13,9 @@
 // 'message' events, MessagePort listeners added with on/once/addListener/prependListener,
 // addEventListener or onmessage, receiveMessageOnPort, and workerData in the Worker (read
 // when heron loads there). Messages without heron objects pass through untouched (the
-// walk copies only the containers on the path to a heron object).
+// walk copies only the containers on the path to a heron object), and neither side walks
+// a message unless it could hold one: a thread sends none before it has made a heron Module
+// or Memory, and no thread receives one while no carrier is alive in the process.
 const workerThreads = require('node:worker_threads')
 const { syncBuiltinESMExports } = require('node:module')
 
@@ -30,12 +32,19 @@ function noteTransferable() {
 
 // `toMarker(value)`: a marker for a heron object, undefined for anything else (throws for
 // objects that cannot be sent). `fromMarker(marker)`: the heron object again.
-function installTransfer({ toMarker, fromMarker }) {
+function installTransfer({ toMarker, fromMarker, carrierCountBuffer }) {
   if (installed) return
   installed = true
+  const countBuffer = carrierCountBuffer()
+  const liveCarriers = countBuffer === null ? null : new Int32Array(countBuffer)
 
   const encode = (value) => (transferables ? rewrite(value, (v) => toMarker(v), new Map()) : value)
-  const decode = (value) => rewrite(value, (v) => (isMarker(v) ? fromMarker(v) : undefined), new Map())
+  // No carrier alive in the process (a count shared by every thread): no message can hold
+  // a marker, and receiving leaves it untouched without a walk.
+  const decode = (value) =>
+    liveCarriers !== null && liveCarriers[0] === 0
+      ? value
+      : rewrite(value, (v) => (isMarker(v) ? fromMarker(v) : undefined), new Map())
 
   const { Worker, MessagePort } = workerThreads
 

@@ -10,7 +10,7 @@
 //! - `import.rs`: JS functions imported by wasm, as engine host functions.
 //! - `scope.rs`: the handle scopes that import calls under one entry into wasm share.
 //! - `slots.rs`: the call slots' layout, defined here once and handed to `index.js`.
-//! - `profiling.rs`: the perf map switch.
+//! - `profiling.rs`: the perf map switch; how many threads have run wasm.
 //! - `napi_raw.rs`: the small safe wrapper over the raw N-API calls of the hot paths.
 //! - `memory.rs`: `NativeMemory`, a memory and the ArrayBuffer over it.
 //! - `table.rs`, `global.rs`: `NativeTable` and `NativeGlobal`.
@@ -18,6 +18,7 @@
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
 //! - `atomics.rs`: `Atomics.wait`/`notify` on shared memories' buffers, in heron's parking lot.
+//! - `termination.rs`: a terminating Worker stops its waits in heron's parking lot.
 //! - `transfer.rs`: carriers of modules and shared memories to other Workers (`lib/transfer.js`).
 //! - `shared_buffer.rs`: SharedArrayBuffers over shared memories (with the C++ shim in `shim/`).
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
@@ -43,4 +44,5 @@ mod scope;
 mod shared_buffer;
 mod slots;
 mod table;
+mod termination;
 mod transfer;

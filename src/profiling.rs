@@ -1,6 +1,7 @@
 //! Profiling switches the JS side sets: `index.js` turns heron's perf map on when Node runs
 //! with a V8 perf flag (`--perf-basic-prof` and the like), so `perf` names wasm functions
-//! next to V8's own code without `HERON_PERF_MAP=1`.
+//! next to V8's own code without `HERON_PERF_MAP=1`. And what the process's threads did:
+//! how many have run wasm (`heron.threadsThatRanWasm()`).
 
 use napi_derive::napi;
 
@@ -9,4 +10,10 @@ use napi_derive::napi;
 #[napi]
 pub fn enable_perf_map() {
     heron_engine::enable_perf_map();
+}
+
+/// How many threads of the process have run wasm code so far.
+#[napi]
+pub fn threads_that_ran_wasm() -> u32 {
+    u32::try_from(heron_engine::threads_that_ran_wasm()).unwrap_or(u32::MAX)
 }

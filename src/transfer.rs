@@ -16,6 +16,7 @@ use napi::sys;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use crate::shared_buffer::external_shared_buffer;
@@ -30,6 +31,11 @@ pub(crate) enum Carried {
 /// Carriers alive in the process, by the address of their bytes.
 static CARRIED: LazyLock<Mutex<HashMap<usize, Carried>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
+/// How many carriers are alive in the process (any thread), read by every thread's
+/// `lib/transfer.js` through a SharedArrayBuffer over it (`carrier_count_buffer`): while it is
+/// 0, no message anywhere can hold a heron object, and receiving skips the walk.
+static LIVE_CARRIERS: AtomicU32 = AtomicU32::new(0);
+
 /// Bytes of a carrier (their contents mean nothing; only their address does).
 const CARRIER_BYTES: usize = 8;
 
@@ -37,6 +43,7 @@ const CARRIER_BYTES: usize = 8;
 pub(crate) fn carrier(carried: Carried) -> Result<sys::napi_value> {
     let bytes = Box::into_raw(Box::new([0u8; CARRIER_BYTES]));
     lock().insert(bytes as usize, carried);
+    LIVE_CARRIERS.fetch_add(1, Ordering::AcqRel);
     // SAFETY: called from Node-API callbacks only; the 8 bytes (plain integers, which any
     // thread may read or write) stay allocated until `release`, which V8 calls once.
     let buffer = unsafe { external_shared_buffer(bytes.cast(), CARRIER_BYTES, release, bytes.cast()) };
@@ -49,6 +56,7 @@ pub(crate) fn carrier(carried: Carried) -> Result<sys::napi_value> {
 
 unsafe extern "C" fn release(_data: *mut c_void, _length: usize, owner: *mut c_void) {
     lock().remove(&(owner as usize));
+    LIVE_CARRIERS.fetch_sub(1, Ordering::AcqRel);
     // SAFETY: the Box leaked in `carrier`, freed once, here.
     drop(unsafe { Box::from_raw(owner.cast::<[u8; CARRIER_BYTES]>()) });
 }
@@ -71,3 +79,17 @@ pub(crate) fn carried(env: sys::napi_env, view: sys::napi_value) -> Option<Carri
     }
     lock().get(&(data as usize)).cloned()
 }
+
+/// A SharedArrayBuffer over the process's live-carrier count (4 bytes, one `Int32Array`
+/// element), or null without SharedArrayBuffer support (then every message is walked).
+#[napi_derive::napi]
+pub fn carrier_count_buffer(env: &Env) -> Result<Option<Unknown<'_>>> {
+    // SAFETY: inside a Node-API callback; the count is a static atomic, valid and accessible
+    // from any thread forever, so the buffer needs no owner and `keep` frees nothing.
+    let buffer = unsafe { external_shared_buffer(LIVE_CARRIERS.as_ptr().cast(), 4, keep, ptr::null_mut()) };
+    // SAFETY: a live value of this env, just made.
+    Ok(buffer.ok().map(|raw| unsafe { Unknown::from_raw_unchecked(env.raw(), raw) }))
+}
+
+/// The release of the count's buffers: the count is static, nothing to free.
+unsafe extern "C" fn keep(_data: *mut c_void, _length: usize, _owner: *mut c_void) {}

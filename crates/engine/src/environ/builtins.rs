@@ -47,7 +47,7 @@ macro_rules! foreach_builtin {
             /// `memory.fill` in interruptible code: `(vmctx, definition, dst, value, len)`, 0 or the trap to raise.
             memory_fill_interruptible(vmctx, pointer, i64, i32, i64) -> i32;
             /// `memory.atomic.wait32`: `(vmctx, memory, byte offset, expected, timeout ns)`,
-            /// 0 woken, 1 not equal, 2 timed out, or -1 if the memory is not shared.
+            /// 0 woken, 1 not equal, 2 timed out, or a negative code of `WAIT_TRAPS`.
             memory_atomic_wait32(vmctx, i32, i64, i32, i64) -> i32;
             /// `memory.atomic.wait64`: as `memory_atomic_wait32` with an `i64` expected value.
             memory_atomic_wait64(vmctx, i32, i64, i64, i64) -> i32;
@@ -57,6 +57,15 @@ macro_rules! foreach_builtin {
     };
 }
 pub(crate) use foreach_builtin;
+
+/// What the wait builtins return instead of the wait's outcome (0, 1 or 2) when compiled code
+/// must trap: the memory is not shared, or the call's timeout or an interrupt (including V8
+/// terminating the thread's Worker) stopped the wait.
+pub(crate) const WAIT_TRAPS: [(i32, crate::environ::trap::Trap); 3] = [
+    (-1, crate::environ::trap::Trap::ExpectedSharedMemory),
+    (-2, crate::environ::trap::Trap::Timeout),
+    (-3, crate::environ::trap::Trap::Interrupted),
+];
 
 /// The kind of a builtin's parameter or result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMFuncRef;
 use std::cell::{Cell, RefCell};
 use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One entry into compiled code on this thread.
 #[repr(C)]
@@ -97,6 +98,18 @@ struct EntryState {
     current: Cell<*mut Activation>,
     /// The lowest stack address wasm may use on this thread; 0 until computed.
     stack_limit: Cell<usize>,
+    /// Whether this thread has entered compiled code (counted in `THREADS_RAN_WASM`).
+    ran_wasm: Cell<bool>,
+}
+
+/// How many threads of the process have entered compiled code: a diagnostic showing that
+/// a multithreaded program really runs wasm on several threads.
+static THREADS_RAN_WASM: AtomicUsize = AtomicUsize::new(0);
+
+/// How many threads of the process have run wasm code so far (entered compiled code at
+/// least once; instantiating alone does not count).
+pub fn threads_that_ran_wasm() -> usize {
+    THREADS_RAN_WASM.load(Ordering::Relaxed)
 }
 
 impl EntryState {
@@ -111,7 +124,7 @@ impl EntryState {
 
 thread_local! {
     static STATE: EntryState =
-        const { EntryState { current: Cell::new(ptr::null_mut()), stack_limit: Cell::new(0) } };
+        const { EntryState { current: Cell::new(ptr::null_mut()), stack_limit: Cell::new(0), ran_wasm: Cell::new(false) } };
     /// The error of a failed host function, until the entry it unwinds to takes it.
     static HOST_ERROR: RefCell<Option<HostError>> = const { RefCell::new(None) };
 }
@@ -163,6 +176,10 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
     // Only the two small results leave the closure: copying the whole activation out would
     // reload bytes just written with narrower stores (a store-forwarding stall per call).
     let (trapped, trap_code) = STATE.with(|state| {
+        if !state.ran_wasm.get() {
+            state.ran_wasm.set(true);
+            THREADS_RAN_WASM.fetch_add(1, Ordering::Relaxed);
+        }
         let limit = state.stack_limit();
         // SAFETY: the caller guarantees `func_ref` is live; its context starts with a header.
         let (array_call, vmctx) = unsafe {

@@ -3,7 +3,7 @@
 //! through every context's `builtins` field). None may unwind: a panic across `extern "C"`
 //! aborts the process.
 
-use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS};
+use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS, WAIT_TRAPS};
 use crate::environ::error::HostError;
 use crate::environ::trap::Trap;
 use crate::environ::val_raw::ValRaw;
@@ -29,7 +29,7 @@ extern "C" fn memory_grow(vmctx: *mut VMContextHeader, memory_index: u32, delta:
 }
 
 /// `memory.atomic.wait32` at byte `offset` (in bounds and aligned: compiled code checked):
-/// 0 woken, 1 not equal, 2 timed out, or -1 (as u32) if the memory is not shared.
+/// 0 woken, 1 not equal, 2 timed out, or a negative code of `WAIT_TRAPS` to trap with.
 extern "C" fn memory_atomic_wait32(
     vmctx: *mut VMContextHeader,
     memory_index: u32,
@@ -37,11 +37,7 @@ extern "C" fn memory_atomic_wait32(
     expected: u32,
     timeout_ns: u64,
 ) -> u32 {
-    let memory = instance_of(vmctx).memory(memory_index);
-    match memory.shared() {
-        Some(shared) => shared.wait(offset, u64::from(expected), Width::Four, timeout_ns as i64),
-        None => u32::MAX,
-    }
+    wait(instance_of(vmctx), memory_index, offset, u64::from(expected), Width::Four, timeout_ns as i64)
 }
 
 /// `memory.atomic.wait64`: as `memory_atomic_wait32` with a 64-bit expected value.
@@ -52,11 +48,32 @@ extern "C" fn memory_atomic_wait64(
     expected: u64,
     timeout_ns: u64,
 ) -> u32 {
-    let memory = instance_of(vmctx).memory(memory_index);
-    match memory.shared() {
-        Some(shared) => shared.wait(offset, expected, Width::Eight, timeout_ns as i64),
-        None => u32::MAX,
-    }
+    wait(instance_of(vmctx), memory_index, offset, expected, Width::Eight, timeout_ns as i64)
+}
+
+/// A wait of `instance`'s code. Under controls (a timeout, interrupts, Ctrl-C) the instance's
+/// interrupt state is polled while the thread is blocked, so the wait stops with the trap a
+/// loop would have raised at its next check.
+fn wait(instance: &InstanceInner, memory_index: u32, offset: u64, expected: u64, width: Width, timeout_ns: i64) -> u32 {
+    let Some(shared) = instance.memory(memory_index).shared() else { return trap_code(Trap::ExpectedSharedMemory) };
+    let outcome = if instance.controls().interrupts.is_some() {
+        // As the checks in compiled code read `interrupt_check`'s answer.
+        let mut stop = || match crate::runtime::interrupts::check_instance(instance) {
+            0 => None,
+            code if code == Trap::Timeout as u32 => Some(Trap::Timeout),
+            _ => Some(Trap::Interrupted),
+        };
+        shared.wait_controlled(offset, expected, width, timeout_ns, Some(&mut stop))
+    } else {
+        shared.wait(offset, expected, width, timeout_ns)
+    };
+    outcome.unwrap_or_else(trap_code)
+}
+
+/// The code of `WAIT_TRAPS` for `trap`.
+fn trap_code(trap: Trap) -> u32 {
+    let (code, _) = WAIT_TRAPS.iter().find(|(_, t)| *t == trap).expect("a wait stops only with one of these traps");
+    *code as u32
 }
 
 /// `memory.atomic.notify` at byte `offset` (in bounds and aligned): the number of waiters

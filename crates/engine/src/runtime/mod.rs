@@ -16,6 +16,7 @@ pub(crate) mod lazy;
 pub(crate) mod libcalls;
 pub(crate) mod memory;
 pub(crate) mod memory_image;
+pub(crate) mod parking_lot;
 pub(crate) mod perf_map;
 pub(crate) mod shared_memory;
 pub(crate) mod sigint;

@@ -1,5 +1,5 @@
 //! Shared linear memory (the threads proposal): one memory used by instances on several
-//! threads at once, and the parking lot behind `memory.atomic.wait32/wait64/notify`.
+//! threads at once, with the parking lot (`parking_lot.rs`) behind `memory.atomic.wait32/wait64/notify`.
 //!
 //! A shared memory never moves: it lives in a guard-page reservation (see `memory.rs`), or,
 //! when the reservation budget is spent, in a mapping of its maximum size (a shared memory
@@ -20,10 +20,10 @@ use crate::environ::trap::Trap;
 use crate::environ::types::MemoryType;
 use crate::environ::vmctx::VMMemoryDefinition;
 use crate::runtime::memory::{self, release_reservation, reserve, RESERVATION, WASM_PAGE_SIZE};
+use crate::runtime::parking_lot::{AsyncWaiter, ParkingLot};
 use std::cell::UnsafeCell;
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A shared linear memory. Cheap to clone; clones (on any thread) share the memory.
@@ -183,22 +183,62 @@ impl SharedMemory {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    /// `memory.atomic.wait32` / `wait64` at byte `offset` (in bounds and aligned: the caller
-    /// checked), expecting `expected` (of `width` bytes). Blocks until notified (0), returns
-    /// at once if the value differs (1), or after `timeout` (2). A negative timeout, in
-    /// nanoseconds, waits forever.
-    pub fn wait(&self, offset: u64, expected: u64, width: Width, timeout_ns: i64) -> u32 {
+    /// `memory.atomic.wait32` / `wait64` (or `Atomics.wait`) at byte `offset` (in bounds and
+    /// aligned: the caller checked), expecting `expected` (of `width` bytes). Blocks until
+    /// notified (`Ok(0)`), returns at once if the value differs (`Ok(1)`), or after
+    /// `timeout_ns` (`Ok(2)`; a negative timeout waits forever). `Err(Trap::Interrupted)` when
+    /// the thread's cancellation hook stopped it (see `parking_lot.rs`).
+    pub fn wait(&self, offset: u64, expected: u64, width: Width, timeout_ns: i64) -> Result<u32, Trap> {
+        self.wait_controlled(offset, expected, width, timeout_ns, None)
+    }
+
+    /// `wait` in a call with controls: `stop`, polled every millisecond while blocked, ends
+    /// the wait with the trap it returns (a timeout or an interrupt).
+    pub(crate) fn wait_controlled(
+        &self,
+        offset: u64,
+        expected: u64,
+        width: Width,
+        timeout_ns: i64,
+        stop: Option<&mut dyn FnMut() -> Option<Trap>>,
+    ) -> Result<u32, Trap> {
         let deadline = u64::try_from(timeout_ns).ok().map(|ns| Instant::now() + Duration::from_nanos(ns));
-        // SAFETY: `offset` is in bounds and aligned to `width` (the caller checked) and the
-        // memory never shrinks or moves.
-        let address = unsafe { self.data_ptr().add(offset as usize) };
-        let current = || match width {
-            // SAFETY: as above; wasm memory is accessed atomically from any thread.
-            Width::Four => u64::from(unsafe { AtomicU32::from_ptr(address.cast()) }.load(Ordering::SeqCst)),
-            // SAFETY: as above.
-            Width::Eight => unsafe { AtomicU64::from_ptr(address.cast()) }.load(Ordering::SeqCst),
-        };
-        self.inner.parking_lot.park(offset, || current() == expected, deadline)
+        let controlled = stop.is_some();
+        let mut no_controls = || None;
+        let stop = stop.unwrap_or(&mut no_controls);
+        self.inner.parking_lot.park(offset, || self.load(offset, width) == expected, deadline, stop, controlled)
+    }
+
+    /// `Atomics.waitAsync` at byte `offset` (in bounds and aligned): queues `on_notify`, which
+    /// a notify at `offset` runs once on its own thread, unless `cancel_async` removed it
+    /// first; `Err(1)` at once if the value differs.
+    pub fn wait_async(
+        &self,
+        offset: u64,
+        expected: u64,
+        width: Width,
+        on_notify: Box<dyn FnOnce() + Send>,
+    ) -> std::result::Result<AsyncWaiter, u32> {
+        self.inner.parking_lot.park_async(offset, || self.load(offset, width) == expected, on_notify)
+    }
+
+    /// Removes a pending async wait (at its timeout): true if it was still pending, false
+    /// if a notify has taken it (its callback runs or has run).
+    pub fn cancel_async(&self, pending: &AsyncWaiter) -> bool {
+        self.inner.parking_lot.cancel(pending)
+    }
+
+    /// The value of `width` bytes at `offset` (in bounds and aligned), read atomically.
+    fn load(&self, offset: u64, width: Width) -> u64 {
+        // SAFETY: `offset` is in bounds and aligned to `width` (the callers checked) and the
+        // memory never shrinks or moves; wasm memory is accessed atomically from any thread.
+        unsafe {
+            let address = self.data_ptr().add(offset as usize);
+            match width {
+                Width::Four => u64::from(AtomicU32::from_ptr(address.cast()).load(Ordering::SeqCst)),
+                Width::Eight => AtomicU64::from_ptr(address.cast()).load(Ordering::SeqCst),
+            }
+        }
     }
 
     /// `memory.atomic.notify` at byte `offset`: wakes up to `count` waiters, oldest first;
@@ -247,73 +287,6 @@ fn map_inaccessible(bytes: usize) -> Result<*mut u8> {
     Ok(base.cast())
 }
 
-/// Threads parked on addresses of one memory (after Wasmtime's `parking_spot.rs`). One lock
-/// guards every queue: `park` checks the value under it, and `notify` takes it, so a waiter
-/// that saw the old value is queued before any notifier that wrote the new one looks.
-#[derive(Default)]
-struct ParkingLot {
-    queues: Mutex<HashMap<u64, VecDeque<Arc<Waiter>>>>,
-}
-
-#[derive(Default)]
-struct Waiter {
-    /// Set by `unpark` (under the lock) when it dequeues this waiter.
-    notified: AtomicBool,
-    wake: Condvar,
-}
-
-impl ParkingLot {
-    /// Parks the calling thread at `key` if `still_expected()` holds (checked under the lock);
-    /// returns 0 when woken, 1 if the value differed, 2 at the deadline.
-    fn park(&self, key: u64, still_expected: impl FnOnce() -> bool, deadline: Option<Instant>) -> u32 {
-        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        if !still_expected() {
-            return 1;
-        }
-        let waiter = Arc::new(Waiter::default());
-        queues.entry(key).or_default().push_back(waiter.clone());
-        loop {
-            if waiter.notified.load(Ordering::Relaxed) {
-                return 0;
-            }
-            match deadline {
-                None => queues = waiter.wake.wait(queues).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        if let Some(queue) = queues.get_mut(&key) {
-                            queue.retain(|w| !Arc::ptr_eq(w, &waiter));
-                            if queue.is_empty() {
-                                queues.remove(&key);
-                            }
-                        }
-                        return 2;
-                    }
-                    let woken = waiter.wake.wait_timeout(queues, deadline - now);
-                    queues = woken.unwrap_or_else(|e| e.into_inner()).0;
-                }
-            }
-        }
-    }
-
-    /// Wakes up to `count` threads parked at `key`, in the order they parked.
-    fn unpark(&self, key: u64, count: u32) -> u32 {
-        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(queue) = queues.get_mut(&key) else { return 0 };
-        let mut woken = 0;
-        while woken < count {
-            let Some(waiter) = queue.pop_front() else { break };
-            waiter.notified.store(true, Ordering::Relaxed);
-            waiter.wake.notify_one();
-            woken += 1;
-        }
-        if queue.is_empty() {
-            queues.remove(&key);
-        }
-        woken
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,8 +310,8 @@ mod tests {
     #[test]
     fn wait_returns_at_once_on_a_different_value_or_times_out() {
         let memory = shared(1, 1);
-        assert_eq!(memory.wait(0, 1, Width::Four, -1), 1);
-        assert_eq!(memory.wait(0, 0, Width::Eight, 1_000), 2);
+        assert_eq!(memory.wait(0, 1, Width::Four, -1), Ok(1));
+        assert_eq!(memory.wait(0, 0, Width::Eight, 1_000), Ok(2));
         assert_eq!(memory.notify(0, 1), 0);
     }
 
@@ -354,6 +327,6 @@ mod tests {
             woken = memory.notify(8, 1);
             std::thread::yield_now();
         }
-        assert_eq!(waiter.join().unwrap(), 0);
+        assert_eq!(waiter.join().unwrap(), Ok(0));
     }
 }

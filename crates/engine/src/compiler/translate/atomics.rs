@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 use super::FuncEnv;
-use crate::environ::builtins::Builtin;
+use crate::environ::builtins::{Builtin, WAIT_TRAPS};
 use crate::environ::trap::Trap;
 use cranelift_codegen::ir::{condcodes::IntCC, types, AtomicRmwOp, InstBuilder, Type, Value};
 use cranelift_frontend::FunctionBuilder;
@@ -225,8 +225,10 @@ fn translate_wait(b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, env: &Fun
     let builtin = if ty == types::I32 { Builtin::memory_atomic_wait32 } else { Builtin::memory_atomic_wait64 };
     let result = env.call_builtin_with_vmctx(b, builtin, &[memory, offset, expected, timeout]);
     let result = result.expect("wait returns its outcome");
-    let unshared = b.ins().icmp_imm_s(IntCC::Equal, result, -1);
-    b.ins().trapnz(unshared, Trap::ExpectedSharedMemory.to_clif());
+    for (code, trap) in WAIT_TRAPS {
+        let failed = b.ins().icmp_imm_s(IntCC::Equal, result, i64::from(code));
+        b.ins().trapnz(failed, trap.to_clif());
+    }
     stack.push(result);
 }
 
