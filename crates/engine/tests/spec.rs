@@ -182,6 +182,12 @@ fn collect_scripts(suite_root: &Path) -> Vec<Script> {
     for version in versions {
         collect_wast_files(&suite_root.join(version), &mut paths);
     }
+    // Exception handling runs by default: 3.0's exception scripts (unless all of 3.0 runs)
+    // and the legacy instructions' own suite.
+    if versions.len() == 1 {
+        collect_wast_files(&suite_root.join("3.0/exceptions"), &mut paths);
+    }
+    collect_wast_files(&suite_root.join("legacy-exceptions"), &mut paths);
     paths.sort();
     let mut scripts: Vec<Script> =
         paths.into_iter().map(|path| Script { key: key_for(&path, suite_root), path }).collect();
@@ -526,7 +532,6 @@ fn unsupported(directive: &WastDirective) -> Option<&'static str> {
         WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
             Some("custom-section assertion")
         }
-        WastDirective::AssertException { .. } => Some("exceptions"),
         WastDirective::AssertSuspension { .. } => Some("stack switching"),
         WastDirective::Thread(_) | WastDirective::Wait { .. } => Some("threads"),
         _ => None,
@@ -622,6 +627,11 @@ impl ScriptRunner {
                 Err(Error::Trap(trap)) if trap_message_matches(&trap.to_string(), message) => Ok(()),
                 Err(e) => Err(format!("expected trap \"{message}\", got {}", describe_error(&e))),
                 Ok(values) => Err(format!("expected trap \"{message}\", got results {}", show_vals(&values))),
+            },
+            WastDirective::AssertException { exec, .. } => match self.execute(exec)? {
+                Err(Error::Exception(_)) => Ok(()),
+                Err(e) => Err(format!("expected an exception, got {}", describe_error(&e))),
+                Ok(values) => Err(format!("expected an exception, got results {}", show_vals(&values))),
             },
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call)? {
                 Err(Error::Trap(Trap::StackOverflow)) => Ok(()),
@@ -809,6 +819,7 @@ fn arg_to_val(arg: &WastArg) -> Result<Val, String> {
         WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(heap) if is_func_heap(heap) => Val::FuncRef(None),
         WastArgCore::RefNull(heap) if is_extern_heap(heap) => Val::ExternRef(None),
+        WastArgCore::RefNull(heap) if is_exn_heap(heap) => Val::ExnRef(None),
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(host_ref(*n))),
         other => return Err(format!("unsupported argument {other:?}")),
     })
@@ -822,6 +833,10 @@ fn is_extern_heap(heap: &HeapType) -> bool {
     matches!(heap, HeapType::Abstract { ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern, .. })
 }
 
+fn is_exn_heap(heap: &HeapType) -> bool {
+    matches!(heap, HeapType::Abstract { ty: AbstractHeapType::Exn | AbstractHeapType::NoExn, .. })
+}
+
 fn result_matches(actual: &Val, expected: &WastRetCore) -> bool {
     match (expected, actual) {
         (WastRetCore::I32(e), Val::I32(a)) => a == e,
@@ -831,6 +846,7 @@ fn result_matches(actual: &Val, expected: &WastRetCore) -> bool {
         (WastRetCore::V128(e), Val::V128(a)) => v128_matches(*a, e),
         (WastRetCore::RefNull(heap), Val::FuncRef(None)) => heap.as_ref().is_none_or(is_func_heap),
         (WastRetCore::RefNull(heap), Val::ExternRef(None)) => heap.as_ref().is_none_or(is_extern_heap),
+        (WastRetCore::RefNull(heap), Val::ExnRef(None)) => heap.as_ref().is_none_or(is_exn_heap),
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
         (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => *r == host_ref(*n),
@@ -891,6 +907,7 @@ fn describe_error(error: &Error) -> String {
         Error::Link(_) => format!("link error: {error}"),
         Error::Trap(_) => format!("trap: {error}"),
         Error::Host(_) => format!("host error: {error}"),
+        Error::Exception(_) => format!("exception: {error}"),
         Error::Resource(_) => format!("resource error: {error}"),
     }
 }
@@ -906,6 +923,8 @@ fn show_val(value: &Val) -> String {
         Val::FuncRef(Some(_)) => "funcref".to_string(),
         Val::ExternRef(None) => "null externref".to_string(),
         Val::ExternRef(Some(r)) => format!("ref.extern {}", r.0.get() - 1),
+        Val::ExnRef(None) => "null exnref".to_string(),
+        Val::ExnRef(Some(_)) => "exnref".to_string(),
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod builtins;
 pub(crate) mod compiled;
 pub(crate) mod config;
 pub(crate) mod error;
+pub(crate) mod exception;
 pub(crate) mod index;
 pub(crate) mod info;
 pub(crate) mod limits;

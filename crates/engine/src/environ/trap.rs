@@ -39,9 +39,11 @@ pub enum Trap {
     Interrupted,
     /// The instance used up its fuel (`Controls::fuel`).
     OutOfFuel,
+    /// `throw_ref` of a null exception reference.
+    NullExceptionReference,
 }
 
-const ALL: [Trap; 15] = [
+const ALL: [Trap; 16] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -57,6 +59,7 @@ const ALL: [Trap; 15] = [
     Trap::Timeout,
     Trap::Interrupted,
     Trap::OutOfFuel,
+    Trap::NullExceptionReference,
 ];
 
 impl Trap {
@@ -78,6 +81,7 @@ impl Trap {
             Trap::Timeout => "wasm execution timed out",
             Trap::Interrupted => "wasm execution was interrupted",
             Trap::OutOfFuel => "wasm execution ran out of fuel",
+            Trap::NullExceptionReference => "null exception reference",
         }
     }
 

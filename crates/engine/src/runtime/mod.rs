@@ -1,4 +1,5 @@
 //! Everything that maps memory, runs code or handles signals: code memory, signals, entry,
+//! exceptions and their unwinder,
 //! builtins (libcalls), memories, tables, globals, instances, stores, and the scheduler
 //! that fills a module's code table. Depends on `environ`; reaches the compiler only
 //! through `lazy::CodeSource`, which the API layer implements.
@@ -6,6 +7,7 @@
 pub(crate) mod backtrace;
 pub(crate) mod code_memory;
 pub(crate) mod entry;
+pub(crate) mod exception;
 pub(crate) mod global;
 pub(crate) mod instance;
 pub(crate) mod instance_registry;
@@ -19,3 +21,5 @@ pub(crate) mod signals;
 pub(crate) mod store;
 pub(crate) mod sys;
 pub(crate) mod table;
+pub(crate) mod tag;
+pub(crate) mod throw;
