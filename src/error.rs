@@ -64,6 +64,8 @@ pub(crate) fn throw(env: sys::napi_env, error: heron_engine::Error) -> Pending {
         E::Resource(message) => throw_range_error(env, &message),
         // The host function's exception is still pending: it reaches the caller unchanged.
         E::Host(_) => Pending,
+        // WebAssembly.Exception objects are not made yet (issue 17, JS API part).
+        E::Exception(_) => throw_class(env, Class::Runtime, "uncaught wasm exception (WebAssembly.Exception is not supported yet)"),
     }
 }
 

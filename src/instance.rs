@@ -168,6 +168,7 @@ fn interface_name(ty: &ExternType) -> &'static str {
         ExternType::Memory(_) => "Memory",
         ExternType::Table(_) => "Table",
         ExternType::Global(_) => "Global",
+        ExternType::Tag(_) => "Tag",
     }
 }
 
@@ -193,6 +194,9 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
             Extern::Global(global) => {
                 // SAFETY: as above.
                 unsafe { NativeGlobal::to_napi_value(env, NativeGlobal::wrap(global)) }.map_err(|_| Pending)?
+            }
+            Extern::Tag(_) => {
+                return Err(error::throw_link_error(env, "exporting a tag to JS needs WebAssembly.Tag, not supported yet"))
             }
         };
         raw.set_element(array, i as u32, Value(js))?;

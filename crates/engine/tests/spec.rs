@@ -462,6 +462,8 @@ fn run_script(engine: &Engine, path: &Path, verbosity: u8, report: &mut FileRepo
         Ok(source) => source,
         Err(e) => return report.fail(format!("cannot read the script: {e}")),
     };
+    // The wast crate reads the legacy `try` only in its flat form.
+    let source = if source.contains("(try") { unfold_legacy_try(&source) } else { source };
     let mut lexer = Lexer::new(&source);
     // names.wast uses bidirectional-override characters in names on purpose.
     lexer.allow_confusing_unicode(true);
@@ -507,6 +509,117 @@ fn run_script(engine: &Engine, path: &Path, verbosity: u8, report: &mut FileRepo
             }
         }
     }
+}
+
+/// Rewrites the folded legacy `(try ... (do ...) (catch $e ...) (catch_all ...))` and
+/// `(try ... (do ...) (delegate l))` into the flat `try ... catch $e ... catch_all ... end`
+/// and `try ... delegate l`, which the wast crate parses (`legacy-exceptions/` uses the
+/// folded form). Comments and strings are copied as they are.
+fn unfold_legacy_try(source: &str) -> String {
+    let bytes = source.as_bytes();
+    let mut out = String::with_capacity(source.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(skip) = verbatim_len(bytes, i) {
+            out.push_str(&source[i..i + skip]);
+            i += skip;
+        } else if source[i..].starts_with("(try") && bytes.get(i + 4).is_some_and(|c| c.is_ascii_whitespace() || *c == b')') {
+            let end = matching_paren(bytes, i);
+            out.push_str(&unfold_try(&source[i + 1..end]));
+            i = end + 1;
+        } else {
+            let c = source[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// `try ...` (the inside of a folded `try`) in flat form, its parts unfolded too.
+fn unfold_try(inner: &str) -> String {
+    let bytes = inner.as_bytes();
+    let mut out = String::from("try");
+    let mut i = 3;
+    let mut ends_with_delegate = false;
+    while i < bytes.len() {
+        if let Some(skip) = verbatim_len(bytes, i) {
+            out.push_str(&inner[i..i + skip]);
+            i += skip;
+            continue;
+        }
+        if bytes[i] == b'(' {
+            let end = matching_paren(bytes, i);
+            let list = &inner[i + 1..end];
+            let head: String = list.chars().take_while(|c| !c.is_whitespace() && *c != '(' && *c != ')').collect();
+            match head.as_str() {
+                "do" => out.push_str(&unfold_legacy_try(&list[2..])),
+                "catch" | "catch_all" => {
+                    out.push(' ');
+                    out.push_str(&head);
+                    out.push_str(&unfold_legacy_try(&list[head.len()..]));
+                }
+                "delegate" => {
+                    out.push_str(" delegate");
+                    out.push_str(&list[8..]);
+                    ends_with_delegate = true;
+                }
+                // Block annotations: (result ..), (param ..), (type ..).
+                _ => out.push_str(&inner[i..=end]),
+            }
+            i = end + 1;
+        } else {
+            let c = inner[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    if !ends_with_delegate {
+        out.push_str(" end");
+    }
+    out
+}
+
+/// The length of a comment or string starting at `i`, to copy unchanged.
+fn verbatim_len(bytes: &[u8], i: usize) -> Option<usize> {
+    if bytes[i..].starts_with(b";;") {
+        return Some(bytes[i..].iter().position(|c| *c == b'\n').unwrap_or(bytes.len() - i));
+    }
+    if bytes[i..].starts_with(b"(;") {
+        return Some(bytes[i..].windows(2).position(|w| w == b";)").map_or(bytes.len() - i, |p| p + 2));
+    }
+    if bytes[i] == b'"' {
+        let mut j = i + 1;
+        while j < bytes.len() && bytes[j] != b'"' {
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
+        }
+        return Some((j + 1).min(bytes.len()) - i);
+    }
+    None
+}
+
+/// The index of the `)` closing the `(` at `open`, skipping comments and strings.
+fn matching_paren(bytes: &[u8], open: usize) -> usize {
+    let mut depth = 0;
+    let mut i = open;
+    while i < bytes.len() {
+        if let Some(skip) = verbatim_len(bytes, i) {
+            i += skip;
+            continue;
+        }
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len() - 1
 }
 
 fn parse_failure(error: wast::Error, source: &str) -> String {
