@@ -65,7 +65,9 @@ pub(crate) fn throw(env: sys::napi_env, error: heron_engine::Error) -> Pending {
         // The host function's exception is still pending: it reaches the caller unchanged.
         E::Host(_) => Pending,
         // WebAssembly.Exception objects are not made yet (issue 17, JS API part).
-        E::Exception(_) => throw_class(env, Class::Runtime, "uncaught wasm exception (WebAssembly.Exception is not supported yet)"),
+        E::Exception(_) => {
+            throw_class(env, Class::Runtime, "uncaught wasm exception (WebAssembly.Exception is not supported yet)")
+        }
     }
 }
 

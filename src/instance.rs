@@ -196,7 +196,10 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
                 unsafe { NativeGlobal::to_napi_value(env, NativeGlobal::wrap(global)) }.map_err(|_| Pending)?
             }
             Extern::Tag(_) => {
-                return Err(error::throw_link_error(env, "exporting a tag to JS needs WebAssembly.Tag, not supported yet"))
+                return Err(error::throw_link_error(
+                    env,
+                    "exporting a tag to JS needs WebAssembly.Tag, not supported yet",
+                ))
             }
         };
         raw.set_element(array, i as u32, Value(js))?;

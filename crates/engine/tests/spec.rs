@@ -523,7 +523,9 @@ fn unfold_legacy_try(source: &str) -> String {
         if let Some(skip) = verbatim_len(bytes, i) {
             out.push_str(&source[i..i + skip]);
             i += skip;
-        } else if source[i..].starts_with("(try") && bytes.get(i + 4).is_some_and(|c| c.is_ascii_whitespace() || *c == b')') {
+        } else if source[i..].starts_with("(try")
+            && bytes.get(i + 4).is_some_and(|c| c.is_ascii_whitespace() || *c == b')')
+        {
             let end = matching_paren(bytes, i);
             out.push_str(&unfold_try(&source[i + 1..end]));
             i = end + 1;

@@ -5,12 +5,12 @@
 
 use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS};
 use crate::environ::error::HostError;
-use crate::environ::val_raw::ValRaw;
 use crate::environ::exception::Exception;
+use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::{VMContextHeader, VMException, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;
-use crate::runtime::throw::heron_throw as throw;
 use crate::runtime::instance::InstanceInner;
+use crate::runtime::throw::heron_throw as throw;
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
 fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {
