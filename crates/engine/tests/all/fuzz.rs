@@ -368,7 +368,7 @@ fn run(engine: &Engine, module: &Module, seed: u64) -> Result<Trace, String> {
                     final_state.push((format!("{name}[{i}]"), Value::of(&element, Some(&instance))));
                 }
             }
-            Extern::Func(_) => {}
+            Extern::Func(_) | Extern::Tag(_) => {}
         }
     }
     Ok(Trace { steps, host_calls: host_calls.take(), final_state })
