@@ -161,7 +161,10 @@ export declare function instantiateStreaming(
 
 /** heron's compile options (README "Controls"). */
 export interface CompileOptions {
-  /** Every NaN a float instruction produces is the canonical NaN: bit-identical results on every machine. */
+  /**
+   * Every NaN a float instruction produces is the canonical NaN, and the relaxed SIMD
+   * instructions follow the spec's deterministic profile: bit-identical results on every machine.
+   */
   deterministic?: boolean
 }
 
@@ -214,6 +217,39 @@ export declare function uninstall(): void
  * function cannot be compiled.
  */
 export declare function waitForCompilation(module: Module): void
+
+/** The persistent code cache's contents and this process's use of it. */
+export interface CodeCacheStats {
+  /** The cache directory. */
+  directory: string
+  /** The most bytes its entries may take (HERON_CACHE_MAX_SIZE, default 1 GiB). */
+  maxSize: number
+  /** Entries in the directory now, and their total size in bytes. */
+  entries: number
+  bytes: number
+  /** Modules this process found in the cache, did not find, and entries it wrote. */
+  hits: number
+  misses: number
+  writes: number
+}
+
+/**
+ * The persistent code cache (README "Code cache"): compiled code is kept between processes
+ * in `HERON_CACHE_DIR`, else `$XDG_CACHE_HOME/heron`, else `~/.cache/heron`; `HERON_CACHE=off`
+ * turns it off. Fixed when heron loads.
+ */
+export declare const cache: {
+  /** The cache directory, or null when the cache is off. */
+  readonly directory: string | null
+  /** Whether modules are looked up in and stored to the cache. */
+  readonly enabled: boolean
+  /** What the cache holds and how this process used it; null when it is off. */
+  stats(): CodeCacheStats | null
+  /** Removes every entry of the cache directory (heron's files only). */
+  clear(): void
+  /** Writes now the compiled code the cache lacks (heron does after a quiet second, when background compilation ends, and at exit). */
+  flush(): void
+}
 
 export interface WASIOptions {
   /** Required: 'preview1' (imports under `wasi_snapshot_preview1`) or 'unstable' (`wasi_unstable`), as node:wasi. */

@@ -9,6 +9,8 @@
 
 const { types } = require('node:util')
 const native = require('./binding.js')
+const { installTransfer, noteTransferable, MARKER: TRANSFER_MARKER } = require('./lib/transfer.js')
+const { installAtomics } = require('./lib/atomics.js')
 
 // --- Error classes ------------------------------------------------------------
 
@@ -47,6 +49,13 @@ const RuntimeError = defineErrorClass('RuntimeError')
 // From now on native code throws instances of these classes directly, so no
 // error needs translating on the way out.
 native.setErrorClasses(CompileError, LinkError, RuntimeError)
+
+// Errors leaving wasm get its frames in their stack, as with V8 (lib/stack-traces.js).
+const stackTraces = require('./lib/stack-traces.js')
+native.setStackTraceSupport(stackTraces.wasmFrameWriter(__filename), stackTraces.v8UsesRapidHash())
+
+// Node profiling for perf (--perf-basic-prof): heron's perf map names wasm code too.
+if (require('./lib/profiling.js').nodeProfilesWithPerf()) native.enablePerfMap()
 
 // --- Exported functions -------------------------------------------------------
 
@@ -129,7 +138,9 @@ function makeExportFunction(native, index, signature, name, length) {
   const key = `${fast ? 'fast' : 'native'} ${signature}`
   let make = exportFunctionMakers.get(key)
   if (make === undefined) {
-    make = new Function('native', 'views', 'index', 'name', exportFunctionSource(signature, fast))
+    // The sourceURL marks the wrapper's frame, for lib/stack-traces.js to replace.
+    const source = `${exportFunctionSource(signature, fast)}\n//# sourceURL=${stackTraces.EXPORTED_FUNCTION_URL}`
+    make = new Function('native', 'views', 'index', 'name', source)
     exportFunctionMakers.set(key, make)
   }
   return make(native, slotViews, index, name)
@@ -235,6 +246,7 @@ class ResolvedImports {
 // Module's private state, opened to the rest of this file (and nobody else) by
 // its static block.
 let nativeModuleOf
+let moduleBytesOf
 let importDescriptorsOf
 let exportDescriptorsOf
 
@@ -249,6 +261,7 @@ class Module {
   // The second argument, heron's compile options ({ deterministic }), is read through
   // `arguments` so that Module.length stays 1.
   constructor(bytes) {
+    noteTransferable()
     const compiled = CompiledModule.unwrap(bytes)
     if (compiled !== undefined) {
       this.#bytes = compiled.bytes
@@ -299,6 +312,7 @@ class Module {
 
   static {
     nativeModuleOf = (moduleObject) => (isObject(moduleObject) && #native in moduleObject ? moduleObject.#native : undefined)
+    moduleBytesOf = (moduleObject) => moduleObject.#bytes
     importDescriptorsOf = (moduleObject) => moduleObject.#importDescriptors()
     exportDescriptorsOf = (moduleObject) => moduleObject.#exportDescriptors()
   }
@@ -435,6 +449,7 @@ class Memory {
   #buffer
 
   constructor(descriptor) {
+    noteTransferable()
     const adopted = Adopt.unwrap(descriptor)
     if (adopted !== undefined) {
       this.#native = adopted
@@ -453,8 +468,9 @@ class Memory {
     const initial = enforceRangeU32(initialValue, 'WebAssembly.Memory(): initial')
     const maximumValue = descriptor.maximum
     const maximum = maximumValue === undefined ? undefined : enforceRangeU32(maximumValue, 'WebAssembly.Memory(): maximum')
-    if (descriptor.shared) {
-      throw new TypeError('WebAssembly.Memory(): shared memories (threads) are not supported by heron yet')
+    const shared = Boolean(descriptor.shared)
+    if (shared && maximum === undefined) {
+      throw new TypeError('WebAssembly.Memory(): a shared memory needs a maximum size')
     }
     if (initial > MAX_PAGES || (maximum !== undefined && maximum > MAX_PAGES)) {
       throw new RangeError(`WebAssembly.Memory(): sizes are limited to ${MAX_PAGES} pages`)
@@ -462,7 +478,7 @@ class Memory {
     if (maximum !== undefined && maximum < initial) {
       throw new RangeError('WebAssembly.Memory(): the maximum is below the initial size')
     }
-    return new native.NativeMemory(initial, maximum)
+    return new native.NativeMemory(initial, maximum, shared)
   }
 
   get buffer() {
@@ -470,7 +486,8 @@ class Memory {
       throw new TypeError('WebAssembly.Memory.buffer: receiver is not a WebAssembly.Memory')
     }
     const buffer = this.#buffer
-    if (buffer !== undefined && buffer.byteLength !== 0) {
+    // A shared memory's buffers never detach; the native side hands out the current one.
+    if (buffer !== undefined && buffer.byteLength !== 0 && !(buffer instanceof SharedArrayBuffer)) {
       return buffer
     }
     return (this.#buffer = this.#native.buffer())
@@ -702,19 +719,17 @@ function isNativeExtern(value) {
   return value instanceof native.NativeMemory || value instanceof native.NativeTable || value instanceof native.NativeGlobal
 }
 
-// The exports object: built once per instance, null prototype, frozen.
+// The exports object: built once per instance, null prototype, frozen. The binding gives a
+// function for each function export and a native Memory, Table or Global for the others.
 function createExportsObject(moduleObject, values) {
   const exportsObject = Object.create(null)
   const descriptors = exportDescriptorsOf(moduleObject)
   for (let i = 0; i < descriptors.length; i++) {
-    const value = isNativeExtern(values[i]) ? objectFor(values[i]) : values[i]
-    // defineProperty rather than assignment, so a name like "__proto__" is an ordinary key.
-    Object.defineProperty(exportsObject, descriptors[i].name, {
-      value,
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    })
+    const value = values[i]
+    // Plain assignment defines the same writable, enumerable, configurable data property as
+    // defineProperty, even for "__proto__" (a null-prototype object inherits no setter),
+    // and is about 3 times faster: instances of one module share one chain of shapes.
+    exportsObject[descriptors[i].name] = typeof value === 'function' ? value : objectFor(value)
   }
   return Object.freeze(exportsObject)
 }
@@ -1143,6 +1158,27 @@ function waitForCompilation(module) {
 }
 Object.defineProperty(namespace, 'waitForCompilation', { value: waitForCompilation, writable: true, configurable: true })
 
+// --- The persistent code cache (README "Code cache") --------------------------------------
+
+// heron.cache: where compiled code is kept between processes, and clearing it. Heron's
+// own, so non-enumerable. The directory is fixed when heron loads (HERON_CACHE_DIR, ...).
+const cacheDirectory = native.codeCacheDirectory()
+const cache = Object.freeze({
+  get directory() { return cacheDirectory },
+  get enabled() { return cacheDirectory !== null },
+  // The cache's directory and size bound, what it holds, and this process's hits, misses
+  // and writes; null when the cache is off.
+  stats() { return native.codeCacheStats() },
+  // Removes every entry (only heron's files) of the directory.
+  clear() { native.clearCodeCache() },
+  // Writes the code compiled so far that the cache lacks (heron also does after a quiet
+  // second, when background compilation ends, and at exit).
+  flush() { native.flushCodeCache() },
+})
+Object.defineProperty(namespace, 'cache', { value: cache, writable: true, configurable: true })
+// Functions compiled lazily since the last write reach the cache before the process ends.
+if (cacheDirectory !== null) process.on('exit', () => native.flushCodeCache())
+
 // --- Execution controls on instances ------------------------------------------------------
 
 function controlledInstance(instance, caller) {
@@ -1208,5 +1244,42 @@ function interruptHandle(source) {
 for (const [name, value] of Object.entries({ remainingFuel, addFuel, interruptHandle, InterruptHandle })) {
   Object.defineProperty(namespace, name, { value, writable: true, configurable: true })
 }
+
+// Modules and shared memories sent to Workers (lib/transfer.js): a marker with a carrier of
+// the engine object on the way, the heron object again on arrival.
+installTransfer({
+  toMarker(value) {
+    const nativeModule = nativeModuleOf(value)
+    if (nativeModule !== undefined) {
+      return { [TRANSFER_MARKER]: 'module', carrier: nativeModule.carrier(), bytes: moduleBytesOf(value) }
+    }
+    const nativeMemory = nativeMemoryOf(value)
+    if (nativeMemory !== undefined) {
+      if (!nativeMemory.isShared()) {
+        throw new DOMException('#<Memory> could not be cloned.', 'DataCloneError')
+      }
+      return { [TRANSFER_MARKER]: 'memory', carrier: nativeMemory.carrier() }
+    }
+    return undefined
+  },
+  fromMarker(marker) {
+    if (!(marker.carrier instanceof SharedArrayBuffer)) return undefined
+    const view = new Uint8Array(marker.carrier)
+    try {
+      if (marker[TRANSFER_MARKER] === 'module' && marker.bytes instanceof Uint8Array) {
+        return new Module(new CompiledModule(marker.bytes, native.NativeModule.fromCarrier(view)))
+      }
+      if (marker[TRANSFER_MARKER] === 'memory') {
+        return new Memory(new Adopt(native.NativeMemory.fromCarrier(view)))
+      }
+    } catch {
+      // Not a live carrier: a user object that happens to look like a marker stays as it is.
+    }
+    return undefined
+  },
+})
+
+// Atomics.wait/notify on shared memories' buffers meet wasm's wait/notify (lib/atomics.js).
+installAtomics(native)
 
 module.exports = namespace

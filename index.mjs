@@ -21,6 +21,7 @@ export const {
   install,
   uninstall,
   waitForCompilation,
+  cache,
   remainingFuel,
   addFuel,
   interruptHandle,

@@ -247,7 +247,7 @@ describe('compile', () => {
   test('compiles every function and says how many', () => {
     const result = heron('compile', 'calc.wasm')
     assert.equal(result.code, 0, result.stderr)
-    assert.match(result.stdout, /^calc\.wasm: compiled 6 function\(s\) in \d+\.\d ms\n$/)
+    assert.match(result.stdout, /^calc\.wasm: compiled 6 function\(s\) in \d+\.\d ms; code cache( off|: .+)\n$/)
   })
 
   test('an invalid module is one line, exit 1', () => {

@@ -19,14 +19,6 @@ const importing = wat(`(module
 
 for (const [name, WebAssembly] of implementations) {
   describe(name, () => {
-    test('shared memories are refused clearly until threads are supported', { skip: name === 'v8' && 'V8 supports threads' }, () => {
-      assert.throws(() => new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }), /shared memories/)
-      // (module (memory 1 1 shared))
-      const sharedMemoryModule = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1])
-      assert.equal(WebAssembly.validate(sharedMemoryModule), false)
-      assert.throws(() => new WebAssembly.Module(sharedMemoryModule), (error) => error instanceof WebAssembly.CompileError && /shared memories/.test(error.message))
-    })
-
     test('the constructor checks its descriptor', () => {
       assert.throws(() => new WebAssembly.Memory(), TypeError)
       assert.throws(() => new WebAssembly.Memory({}), TypeError)

@@ -2,6 +2,10 @@
 //! `RuntimeError` classes once per thread (each Node thread has its own JS environment);
 //! errors are thrown as instances of them, stack exhaustion as a `RangeError`, and a host
 //! function's exception is left pending untouched.
+//!
+//! An exception leaving a call into wasm also gets the call's wasm frames in its `stack`:
+//! this file formats them as V8 does, and `lib/stack-traces.js` (registered by
+//! `setStackTraceSupport`) writes them in place of the exported function's JS frame.
 
 use crate::napi_raw::{Env as RawEnv, ErrorKind, Reference, Value};
 use napi::bindgen_prelude::*;
@@ -30,6 +34,8 @@ enum Class {
 thread_local! {
     /// References to this thread's error constructors, set by `setErrorClasses`.
     static CLASSES: Cell<Option<[Reference; 3]>> = const { Cell::new(None) };
+    /// `addWasmFrames(error, frames)` of `lib/stack-traces.js`, set by `setStackTraceSupport`.
+    static ADD_WASM_FRAMES: Cell<Option<Reference>> = const { Cell::new(None) };
 }
 
 /// Registers the JS error classes heron throws on this thread.
@@ -42,6 +48,79 @@ pub fn set_error_classes(env: Env, compile_error: Unknown, link_error: Unknown, 
     let refs = [reference(&compile_error)?, reference(&link_error)?, reference(&runtime_error)?];
     CLASSES.with(|c| c.set(Some(refs)));
     Ok(())
+}
+
+/// Registers the function that writes wasm frames into an exception's `stack` on this thread
+/// (the first registration on a thread stays: the function keeps no state), and picks the
+/// hash of `wasm://` URLs for the process: `rapidHash` for V8 14.1 and later.
+#[napi]
+pub fn set_stack_trace_support(env: Env, add_wasm_frames: Unknown, rapid_hash: bool) -> Result<()> {
+    heron_engine::set_v8_hash(if rapid_hash { heron_engine::V8Hash::Rapid } else { heron_engine::V8Hash::OneAtATime });
+    if ADD_WASM_FRAMES.with(Cell::get).is_none() {
+        let reference = RawEnv::of(&env)
+            .reference(Value::of(&add_wasm_frames), 1)
+            .ok_or_else(|| Error::new(Status::GenericFailure, "cannot reference addWasmFrames"))?;
+        ADD_WASM_FRAMES.with(|f| f.set(Some(reference)));
+    }
+    Ok(())
+}
+
+/// Throws `error`, the failure of a call into wasm (for a host function's failure, leaves
+/// its exception pending), with the call's wasm frames written into the exception's stack.
+pub(crate) fn throw_from_wasm(env: sys::napi_env, error: heron_engine::Error) -> Pending {
+    // Taken whatever the error, so that no later failure finds this one's frames.
+    let backtrace = heron_engine::Backtrace::take_last();
+    let ran_wasm = matches!(error, heron_engine::Error::Trap(_) | heron_engine::Error::Host(_));
+    let pending = throw(env, error);
+    if let Some(backtrace) = backtrace.filter(|backtrace| ran_wasm && !backtrace.frames().is_empty()) {
+        add_wasm_frames(raw_env(env), &backtrace);
+    }
+    pending
+}
+
+/// Passes the pending exception and `backtrace`'s frames to `addWasmFrames`, then throws
+/// the same exception again. Only objects are passed: other thrown values have no stack.
+fn add_wasm_frames(env: RawEnv, backtrace: &heron_engine::Backtrace) {
+    let Some(exception) = env.take_exception() else { return };
+    if env.type_of(exception) == sys::ValueType::napi_object {
+        if let Some(add) = ADD_WASM_FRAMES.with(Cell::get).and_then(|add| env.reference_value(add)) {
+            let frames = env.string(&format_frames(backtrace));
+            if env.call(env.undefined(), add, &[exception, frames]).is_err() {
+                // `addWasmFrames` does not throw, but may fail to run (no JS stack left):
+                // the exception keeps its stack as it was.
+                env.take_exception();
+            }
+        }
+    }
+    env.throw(exception);
+}
+
+/// The frames as V8 writes them in a stack, innermost first, one line each:
+/// `    at MODULE.FUNCTION (wasm://wasm/MODULE-HASH:wasm-function[INDEX]:0xOFFSET)`, where
+/// the parts the name section does not give are left out (`MODULE (URL)`, `FUNCTION (URL)`
+/// or just `URL`).
+fn format_frames(backtrace: &heron_engine::Backtrace) -> String {
+    let lines: Vec<String> = backtrace
+        .frames()
+        .iter()
+        .map(|frame| {
+            let hash = frame.module_hash();
+            let (script, name) = match (frame.module_name(), frame.func_name()) {
+                (Some(module), Some(function)) => {
+                    (format!("{module}-{hash:08x}"), Some(format!("{module}.{function}")))
+                }
+                (Some(module), None) => (format!("{module}-{hash:08x}"), Some(module.to_owned())),
+                (None, function) => (format!("{hash:08x}"), function.map(str::to_owned)),
+            };
+            let location =
+                format!("wasm://wasm/{script}:wasm-function[{}]:0x{:x}", frame.func_index(), frame.module_offset());
+            match name {
+                Some(name) => format!("    at {name} ({location})"),
+                None => format!("    at {location}"),
+            }
+        })
+        .collect();
+    lines.join("\n")
 }
 
 /// Throws `error` as the JS exception the JS API specifies for it.

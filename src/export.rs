@@ -349,7 +349,7 @@ unsafe extern "C" fn call_export_fast(env: sys::napi_env, _info: sys::napi_callb
     };
     match outcome {
         Ok(()) => slots.write_values(&values[..results]),
-        Err(error) => drop(error::throw(env, error)),
+        Err(error) => drop(error::throw_from_wasm(env, error)),
     }
     ptr::null_mut()
 }
@@ -417,7 +417,7 @@ unsafe fn call_with(
         // SAFETY: the slots hold one converted value per parameter and room for the results.
         unsafe { export.func.call_raw(slots) }
     };
-    outcome.map_err(|e| error::throw(env, e))?;
+    outcome.map_err(|e| error::throw_from_wasm(env, e))?;
     match export.results.len() {
         0 => Ok(token.undefined().0),
         // SAFETY: the current env.

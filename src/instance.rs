@@ -159,7 +159,8 @@ fn link_and_run(
         let _entry = scope::WasmEntry::enter(env);
         Instance::with_controls(module, &externs, controls)
     };
-    instance.map_err(|e| error::throw(env, e))
+    // A start function's failure gets its wasm frames.
+    instance.map_err(|e| error::throw_from_wasm(env, e))
 }
 
 fn interface_name(ty: &ExternType) -> &'static str {
@@ -176,11 +177,11 @@ fn interface_name(ty: &ExternType) -> &'static str {
 /// memories, tables and globals as fresh native wrappers that `index.js` exchanges for the
 /// JS object already standing for the same memory, table or global, if there is one.
 fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result<sys::napi_value, Pending> {
-    let exports = instance.exports();
+    let exports = instance.export_values();
     // SAFETY: `instantiate` passes the env of its call.
     let raw = unsafe { RawEnv::from_raw(env) };
     let array = raw.array(exports.len());
-    for (i, (_, value)) in exports.into_iter().enumerate() {
+    for (i, value) in exports.enumerate() {
         let js = match value {
             Extern::Func(f) => export::function_object(env, f)?,
             Extern::Memory(memory) => {

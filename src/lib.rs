@@ -10,15 +10,22 @@
 //! - `import.rs`: JS functions imported by wasm, as engine host functions.
 //! - `scope.rs`: the handle scopes that import calls under one entry into wasm share.
 //! - `slots.rs`: the call slots' layout, defined here once and handed to `index.js`.
+//! - `profiling.rs`: the perf map switch.
 //! - `napi_raw.rs`: the small safe wrapper over the raw N-API calls of the hot paths.
 //! - `memory.rs`: `NativeMemory`, a memory and the ArrayBuffer over it.
 //! - `table.rs`, `global.rs`: `NativeTable` and `NativeGlobal`.
 //! - `link.rs`: the ids by which memory, table and global imports are passed in.
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
+//! - `atomics.rs`: `Atomics.wait`/`notify` on shared memories' buffers, in heron's parking lot.
+//! - `transfer.rs`: carriers of modules and shared memories to other Workers (`lib/transfer.js`).
+//! - `shared_buffer.rs`: SharedArrayBuffers over shared memories (with the C++ shim in `shim/`).
 //! - `convert.rs`: ToWebAssemblyValue / ToJSValue.
+//! - `cache.rs`: the code cache's directory, statistics, clearing and flushing.
 //! - `error.rs`: engine errors thrown as the JS error classes `index.js` registers.
 
+mod atomics;
+mod cache;
 mod convert;
 mod error;
 mod export;
@@ -31,6 +38,9 @@ mod link;
 mod memory;
 mod module;
 mod napi_raw;
+mod profiling;
 mod scope;
+mod shared_buffer;
 mod slots;
 mod table;
+mod transfer;

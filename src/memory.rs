@@ -110,10 +110,12 @@ fn detach_current_buffer(id: usize) {
 
 #[napi]
 impl NativeMemory {
-    /// A new memory of `initial` pages, growable to `maximum` pages if given.
+    /// A new memory of `initial` pages, growable to `maximum` pages if given; shared
+    /// between threads if `shared` (then `maximum` is required).
     #[napi(constructor)]
-    pub fn new(env: Env, initial: u32, maximum: Option<u32>) -> Result<Self> {
-        let ty = MemoryType { limits: Limits { min: initial.into(), max: maximum.map(u64::from) }, shared: false };
+    pub fn new(env: Env, initial: u32, maximum: Option<u32>, shared: Option<bool>) -> Result<Self> {
+        let limits = Limits { min: initial.into(), max: maximum.map(u64::from) };
+        let ty = MemoryType { limits, shared: shared.unwrap_or(false) };
         match Memory::new(&Engine::default(), ty) {
             Ok(inner) => Ok(NativeMemory::wrap(env.raw(), inner)),
             Err(e) => Err(error::throw(env.raw(), e).into()),
@@ -137,6 +139,11 @@ impl NativeMemory {
     #[napi]
     pub fn buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
         let env = env.raw();
+        if let Some(shared) = self.inner.shared() {
+            let buffer = crate::shared_buffer::shared_buffer(env, shared)?;
+            // SAFETY: `buffer` is a live value of this env.
+            return Ok(unsafe { Unknown::from_raw_unchecked(env, buffer) });
+        }
         let id = self.inner.id();
         let known = CURRENT_BUFFERS.with(|map| map.borrow().get(&id).map(|current| current.buffer));
         if let Some(reference) = known {
@@ -171,11 +178,44 @@ impl NativeMemory {
         Ok(unsafe { Unknown::from_raw_unchecked(env, buffer) })
     }
 
+    /// A carrier of this shared memory to another Worker (see `transfer.rs`); throws for an
+    /// unshared memory (`index.js` throws V8's DataCloneError before asking).
+    #[napi]
+    pub fn carrier<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let Some(shared) = self.inner.shared() else {
+            return Err(Error::new(Status::InvalidArg, "only a shared memory can be sent to another thread"));
+        };
+        let carrier = crate::transfer::carrier(crate::transfer::Carried::Memory(shared.clone()))?;
+        // SAFETY: a live value of this env.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), carrier) })
+    }
+
+    /// The shared memory a carrier made by `carrier` (in any Worker) carries, wrapped for
+    /// this thread; throws if `view` is not a live carrier of a memory.
+    #[napi(factory)]
+    pub fn from_carrier(env: Env, view: Unknown) -> Result<NativeMemory> {
+        match crate::transfer::carried(env.raw(), view.raw()) {
+            Some(crate::transfer::Carried::Memory(shared)) => Ok(NativeMemory::wrap(env.raw(), Memory::from(shared))),
+            _ => Err(Error::new(Status::InvalidArg, "not a carrier of a heron memory")),
+        }
+    }
+
+    /// Whether the memory is shared between threads.
+    #[napi]
+    pub fn is_shared(&self) -> bool {
+        self.inner.shared().is_some()
+    }
+
     /// Grows by `delta` pages and returns the old size in pages; detaches the old buffer
-    /// (even for a delta of 0, as the JS API specifies).
+    /// (even for a delta of 0, as the JS API specifies), unless the memory is shared: a
+    /// shared memory's buffers stay valid, and `buffer` gives one of the new length.
     #[napi]
     pub fn grow(&mut self, env: Env, delta: u32) -> Result<u32> {
         match self.inner.grow(delta.into()) {
+            Ok(old) if self.inner.shared().is_some() => {
+                self.report_size();
+                Ok(old as u32)
+            }
             Ok(old) => {
                 detach_current_buffer(self.inner.id());
                 self.report_size();

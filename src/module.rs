@@ -44,6 +44,24 @@ impl NativeModule {
         }
     }
 
+    /// A carrier of this module to another Worker (see `transfer.rs`).
+    #[napi]
+    pub fn carrier<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let carrier = crate::transfer::carrier(crate::transfer::Carried::Module(self.inner.clone()))?;
+        // SAFETY: a live value of this env.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), carrier) })
+    }
+
+    /// The module a carrier made by `carrier` (in any Worker) carries; throws if `view` (a
+    /// Uint8Array over the whole carrier) is not a live carrier of a module.
+    #[napi(factory)]
+    pub fn from_carrier(env: Env, view: Unknown) -> Result<NativeModule> {
+        match crate::transfer::carried(env.raw(), view.raw()) {
+            Some(crate::transfer::Carried::Module(inner)) => Ok(NativeModule { inner }),
+            _ => Err(Error::new(Status::InvalidArg, "not a carrier of a heron module")),
+        }
+    }
+
     /// Returns once every function is compiled; throws `CompileError` if one cannot be.
     #[napi]
     pub fn wait_for_compilation(&self, env: Env) -> Result<()> {

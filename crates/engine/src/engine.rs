@@ -1,15 +1,21 @@
 //! `Engine`: the target ISA and Cranelift flags, the engine-wide registry of signatures
-//! (so `call_indirect` compares one integer), and the per-signature trampolines.
+//! (so `call_indirect` compares one integer), the per-signature trampolines, the code
+//! cache (`runtime/code_cache.rs`) with the fingerprint that keys its entries, and the map
+//! of live modules by wasm hash through which a second `Module::new` of the same bytes
+//! reuses the first one's code.
 
 use crate::compiler;
-use crate::environ::config::{Compilation, Tier};
+use crate::environ::cache_entry;
+use crate::environ::config::{CodeFlavour, Compilation, Tier};
 use crate::environ::error::{Error, Result};
 use crate::environ::types::FuncType;
+use crate::module::ModuleInner;
+use crate::runtime::code_cache::{CacheConfig, CodeCache};
 use crate::runtime::code_memory::CodeMemory;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// Compiles and runs modules. Cheap to clone; all clones share one state.
 #[derive(Clone)]
@@ -27,7 +33,16 @@ struct EngineInner {
     deterministic_isas: OnceLock<std::result::Result<(OwnedTargetIsa, OwnedTargetIsa), String>>,
     config: Config,
     signatures: Mutex<SignatureRegistry>,
+    /// The persistent code cache, unless turned off.
+    cache: Option<Arc<CodeCache>>,
+    /// Live modules by what makes their code: a second `Module::new` of the same bytes with
+    /// the same options shares the first one's `ModuleInner` (and so its code).
+    live_modules: Mutex<HashMap<LiveModuleKey, Weak<ModuleInner>>>,
 }
+
+/// What makes two `Module::new` calls of one engine give the same module: the bytes (by
+/// SHA-256), the compilation mode and determinism.
+pub(crate) type LiveModuleKey = ([u8; 32], Compilation, bool);
 
 #[derive(Default)]
 struct SignatureRegistry {
@@ -53,27 +68,31 @@ unsafe impl Send for Trampolines {}
 unsafe impl Sync for Trampolines {}
 
 /// How an engine compiles and runs modules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// How `Module::new` turns function bodies into code.
     pub compilation: Compilation,
     /// Whether memories reserve address space with guard pages while the budget lasts
     /// ([`crate::BoundsChecks::GuardPages`]); if false, every memory uses explicit bounds checks.
     pub guard_pages: bool,
+    /// The persistent code cache, or `None` for none.
+    pub code_cache: Option<CacheConfig>,
 }
 
 impl Default for Config {
+    /// Lazy compilation, guard pages, no persistent code cache.
     fn default() -> Self {
-        Config { compilation: Compilation::Lazy, guard_pages: true }
+        Config { compilation: Compilation::Lazy, guard_pages: true, code_cache: None }
     }
 }
 
 impl Config {
-    /// The defaults, changed by `HERON_COMPILATION` ([`Compilation::from_env`]) and by
-    /// `HERON_BOUNDS_CHECKS=explicit`, which turns guard pages off.
+    /// The defaults, changed by `HERON_COMPILATION` ([`Compilation::from_env`]), by
+    /// `HERON_BOUNDS_CHECKS=explicit`, which turns guard pages off, and with the code cache
+    /// the `HERON_CACHE*` variables describe ([`CacheConfig::from_env`]; on by default).
     pub fn from_env() -> Config {
         let explicit = std::env::var("HERON_BOUNDS_CHECKS").is_ok_and(|v| v == "explicit");
-        Config { compilation: Compilation::from_env(), guard_pages: !explicit }
+        Config { compilation: Compilation::from_env(), guard_pages: !explicit, code_cache: CacheConfig::from_env() }
     }
 }
 
@@ -105,6 +124,7 @@ impl Engine {
         let baseline_isa = Engine::build_isa(&[("opt_level", "none"), ("regalloc_algorithm", "single_pass")])?;
         crate::runtime::signals::install();
         crate::runtime::perf_map::enable_from_env();
+        let cache = config.code_cache.clone().map(|c| Arc::new(CodeCache::new(c)));
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 isa,
@@ -112,8 +132,57 @@ impl Engine {
                 deterministic_isas: OnceLock::new(),
                 config,
                 signatures: Mutex::default(),
+                cache,
+                live_modules: Mutex::default(),
             }),
         })
+    }
+
+    /// The persistent code cache, if on.
+    pub fn code_cache(&self) -> Option<&Arc<CodeCache>> {
+        self.inner.cache.as_ref()
+    }
+
+    /// The live module made from the same bytes with the same options, if any.
+    pub(crate) fn live_module(&self, key: &LiveModuleKey) -> Option<Arc<ModuleInner>> {
+        let live = self.inner.live_modules.lock().unwrap_or_else(|e| e.into_inner());
+        live.get(key).and_then(Weak::upgrade)
+    }
+
+    /// Records `module` as the live module of `key`, forgetting dropped ones now and then.
+    pub(crate) fn add_live_module(&self, key: LiveModuleKey, module: &Arc<ModuleInner>) {
+        let mut live = self.inner.live_modules.lock().unwrap_or_else(|e| e.into_inner());
+        if live.len() >= 64 && live.len().is_power_of_two() {
+            live.retain(|_, module| module.strong_count() > 0);
+        }
+        live.insert(key, Arc::downgrade(module));
+    }
+
+    /// The fingerprint that keys this engine's cache entries of optimized code of `flavour`:
+    /// everything that changes the code but the wasm bytes (heron's version and build id,
+    /// Cranelift's version, every Cranelift flag including the detected CPU features, tier,
+    /// flavour, determinism, the enabled wasm features). `None` if the deterministic
+    /// compiler cannot be built.
+    pub(crate) fn code_fingerprint(&self, flavour: CodeFlavour, deterministic: bool) -> Option<[u8; 32]> {
+        let isa = if deterministic {
+            self.deterministic_isa_for(Tier::Optimized).ok()?
+        } else {
+            self.isa_for(Tier::Optimized)
+        };
+        let mut parts = vec![
+            concat!("heron-engine ", env!("CARGO_PKG_VERSION")).to_owned(),
+            concat!("build ", env!("HERON_BUILD_ID")).to_owned(),
+            concat!("cranelift ", env!("HERON_CRANELIFT_VERSION")).to_owned(),
+            isa.triple().to_string(),
+            isa.flags().to_string(),
+        ];
+        parts.extend(isa.isa_flags().iter().map(|flag| flag.to_string()));
+        parts.push(format!("tier {:?}", Tier::Optimized));
+        parts.push(format!("{flavour:?}"));
+        parts.push(format!("deterministic {deterministic}"));
+        parts.push(format!("{:?}", crate::environ::info::features()));
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        Some(cache_entry::fingerprint(&parts))
     }
 
     /// A Cranelift ISA for the host with heron's flags plus `tier_flags`.

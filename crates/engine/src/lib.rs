@@ -1,6 +1,8 @@
 //! heron-engine: a WebAssembly engine on Cranelift, with no knowledge of JS.
 //!
 //! The pipeline, by layer (ARCHITECTURE.md at the repository root has the rules):
+//! 0. [`Module::new`] looks the bytes up in the engine's live modules and in the persistent
+//!    code cache (`runtime/code_cache.rs`); a hit skips validation and compilation.
 //! 1. `environ/`: [`Module::new`] decodes and validates the binary with wasmparser
 //!    (`environ/info.rs`) into a `ModuleInfo`: types, imports, exports, segments and function
 //!    bodies; `environ/vmctx.rs` lays out the instances' `VMContext`.
@@ -26,16 +28,19 @@ pub use engine::{Config, Engine};
 pub use environ::config::{BoundsChecks, CodeFlavour, Compilation, Controls};
 pub use environ::error::{Error, HostError, Result};
 pub use environ::exception::Exception;
+pub use environ::names::{set_v8_hash, V8Hash};
 pub use environ::trap::Trap;
 pub use environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 pub use func::Func;
 pub use module::{ExportDesc, ImportDesc, Module};
 pub use runtime::backtrace::{Backtrace, Frame};
+pub use runtime::code_cache::{flush_all as flush_code_cache, CacheConfig, CacheStats, CodeCache, DEFAULT_MAX_SIZE};
 pub use runtime::global::Global;
 pub use runtime::instance::{Extern, Instance};
 pub use runtime::interrupts::{interrupt_by_id, last_timeout, InterruptHandle};
 pub use runtime::memory::{GrowObserver, Memory, RESERVATION_BUDGET, WASM_PAGE_SIZE};
 pub use runtime::perf_map::{enable as enable_perf_map, path as perf_map_path};
+pub use runtime::shared_memory::{SharedMemory, Width as WaitWidth};
 pub use runtime::table::Table;
 pub use runtime::tag::Tag;
 pub use values::{ExternRef, Val, ValRaw};

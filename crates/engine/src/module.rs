@@ -1,16 +1,29 @@
 //! `Module`: a validated module (`environ/info.rs` decodes it into a `ModuleInfo`) with its
 //! runtime handle, the tables of code that `runtime/lazy.rs` fills, eagerly or lazily, by
 //! calling the compiler through `ModuleInner::compile`. Cheap to clone and shareable.
+//!
+//! Creating a module goes through two caches. The engine's map of live modules: a second
+//! `Module::new` of the same bytes and options shares the first one's code. The persistent
+//! code cache (`runtime/code_cache.rs`): on a hit, the bytes are decoded without validation
+//! (the entry's SHA-256 of them proves they were validated when it was written; re-parsing
+//! the 18 MB @swc/wasm this way takes a few ms, so `ModuleInfo` is not serialized) and every
+//! cached function is loaded at once; functions the entry lacks compile as usual. Every
+//! function compiled by the optimizing tier for the main table is queued for the entry.
 #![forbid(unsafe_code)]
 
 use crate::compiler;
-use crate::engine::Engine;
+use crate::engine::{Engine, LiveModuleKey, Trampolines};
+use crate::environ::cache_entry::{self, CacheKey, CachedFunction};
 use crate::environ::config::{BoundsChecks, CodeFlavour, Compilation, Tier};
 use crate::environ::error::Result;
+use crate::environ::index::DefinedFuncIndex;
 use crate::environ::info::ModuleInfo;
 use crate::environ::vmctx::VmOffsets;
+use crate::runtime::code_cache::{self, PendingEntry};
 use crate::runtime::code_memory::CodeMemory;
 use crate::runtime::lazy::{CodeSource, LazyCode};
+use crate::runtime::memory_image::MemoryImages;
+use cranelift_entity::EntityRef;
 use std::sync::{Arc, OnceLock};
 
 pub use crate::environ::info::{ExportDesc, ImportDesc};
@@ -28,6 +41,9 @@ pub(crate) struct ModuleInner {
     /// Engine-wide signature id of each type index, copied into every instance's vmctx
     /// (compiled code reads them there; they are this process's, not the module's).
     pub type_ids: Vec<u32>,
+    /// The trampolines of each type index, looked up once so that instantiation does not
+    /// take the engine's signature lock per function.
+    pub trampolines: Vec<Trampolines>,
     pub offsets: VmOffsets,
     /// The code `Module::new` compiles (eagerly or lazily): for memories with guard pages,
     /// unless the engine turned them off.
@@ -38,9 +54,21 @@ pub(crate) struct ModuleInner {
     other_code: [OnceLock<LazyCode>; CodeFlavour::COUNT],
     /// Whether every NaN the code produces is canonical (see `Module::with_options`).
     deterministic: bool,
+    /// Where newly compiled functions of `code` go to be written to the code cache; `None`
+    /// without a cache.
+    pending: Option<Arc<PendingEntry>>,
+    /// Copy-on-write images of the initial memories, made by the first instantiation;
+    /// `None` inside if the data segments must be copied (`runtime/memory_image.rs`).
+    memory_images: OnceLock<Option<MemoryImages>>,
 }
 
 impl ModuleInner {
+    /// The images of the defined memories' initial contents, made on first use; `None` if
+    /// instances must copy the data segments.
+    pub fn memory_images(&self) -> Option<&MemoryImages> {
+        self.memory_images.get_or_init(|| MemoryImages::build(&self.info)).as_ref()
+    }
+
     /// The table of code of `flavour`.
     pub fn code_for(&self, flavour: CodeFlavour) -> &LazyCode {
         if self.code.flavour() == flavour {
@@ -49,6 +77,25 @@ impl ModuleInner {
             self.other_code[flavour.index()]
                 .get_or_init(|| LazyCode::new(self.info.bodies.len(), flavour, Compilation::OnDemand))
         }
+    }
+
+    /// Loads functions from a cache entry into executable memory; returns their defined
+    /// indices (without duplicates) and the code, in that order.
+    fn load_cached(&self, functions: Vec<CachedFunction>) -> Result<(Vec<usize>, CodeMemory)> {
+        let mut seen = vec![false; self.info.bodies.len()];
+        let mut defined = Vec::with_capacity(functions.len());
+        let mut code = Vec::with_capacity(functions.len());
+        for CachedFunction { index, code: mut function } in functions {
+            let index = index as usize;
+            if std::mem::replace(&mut seen[index], true) {
+                continue;
+            }
+            function.func_index = Some(self.info.func_index(DefinedFuncIndex::new(index)).as_u32());
+            defined.push(index);
+            code.push(function);
+        }
+        let memory = CodeMemory::load(self.engine.isa_owned(), code, Some(&self.info.names))?;
+        Ok((defined, memory))
     }
 }
 
@@ -69,8 +116,28 @@ impl CodeSource for ModuleInner {
     /// `tier` and loads the code.
     fn compile(&self, flavour: CodeFlavour, tier: Tier, defined: &[usize], parallel: bool) -> Result<CodeMemory> {
         let isa = if self.deterministic { self.engine.deterministic_isa_for(tier)? } else { self.engine.isa_for(tier) };
-        let compiled = compiler::compile_functions(isa, &self.info, &self.offsets, flavour, defined, parallel)?;
+        let compiled = compiler::compile_functions(
+            isa,
+            self.deterministic,
+            &self.info,
+            &self.offsets,
+            flavour,
+            defined,
+            parallel,
+        )?;
+        if let Some(pending) = &self.pending {
+            if tier == Tier::Optimized && flavour == self.code.flavour() {
+                let copies = defined.iter().zip(&compiled);
+                pending.add(copies.map(|(&index, code)| CachedFunction { index: index as u32, code: code.clone() }));
+            }
+        }
         CodeMemory::load(self.engine.isa_owned(), compiled, Some(&self.info.names))
+    }
+
+    fn compilation_finished(&self) {
+        if let Some(pending) = &self.pending {
+            pending.flush();
+        }
     }
 }
 
@@ -96,27 +163,83 @@ impl Module {
         compilation: Compilation,
         deterministic: bool,
     ) -> Result<Module> {
-        // Validation rejects everything heron cannot compile (`translate::check_supported`
-        // finds nothing more today), so a lazy module fails here or not at all.
-        let info = ModuleInfo::parse(bytes)?;
-        let type_ids = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
-        let offsets = VmOffsets::new(&info);
+        let wasm_hash = cache_entry::wasm_hash(bytes);
+        let live_key: LiveModuleKey = (wasm_hash, compilation, deterministic);
+        if let Some(inner) = engine.live_module(&live_key) {
+            return Ok(Module { inner });
+        }
         let bounds_checks = if engine.guard_pages() { BoundsChecks::GuardPages } else { BoundsChecks::Explicit };
-        let code = LazyCode::new(info.bodies.len(), CodeFlavour::plain(bounds_checks), compilation);
+        let flavour = CodeFlavour::plain(bounds_checks);
+        let cache = engine.code_cache().and_then(|cache| {
+            let fingerprint = engine.code_fingerprint(flavour, deterministic)?;
+            Some((cache.clone(), CacheKey { wasm_hash, fingerprint }))
+        });
+        // On a likely hit, the entry is read and verified while the bytes are decoded (without
+        // validation: a hit proves they were validated before); on a miss, or if anything
+        // is off, the bytes are validated as usual.
+        let started = std::time::Instant::now();
+        let (cached, trusted) = match &cache {
+            Some((cache, key)) if cache.has_entry(key) => {
+                let parse = || {
+                    let started = std::time::Instant::now();
+                    let info = ModuleInfo::parse_trusted(bytes).ok();
+                    code_cache::debug(&format!(
+                        "decoded the module in {:.1} ms",
+                        started.elapsed().as_secs_f64() * 1e3
+                    ));
+                    info
+                };
+                rayon::join(|| cache.load(key), parse)
+            }
+            Some((cache, key)) => (cache.load(key), None),
+            None => (None, None),
+        };
+        let (info, cached) = match (cached, trusted) {
+            (Some(functions), Some(info)) if functions.iter().all(|f| (f.index as usize) < info.bodies.len()) => {
+                (info, functions)
+            }
+            _ => (ModuleInfo::parse(bytes)?, Vec::new()),
+        };
+        let read = started.elapsed();
+        let type_ids: Vec<u32> = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
+        let trampolines = type_ids.iter().map(|id| engine.trampolines(*id)).collect();
+        let offsets = VmOffsets::new(&info);
+        let code = LazyCode::new(info.bodies.len(), flavour, compilation);
+        let complete = cached.len() == info.bodies.len();
+        let pending = match cache {
+            Some((cache, key)) if !complete => Some(Arc::new(PendingEntry::new(cache, key))),
+            _ => None,
+        };
         let inner = Arc::new(ModuleInner {
             engine: engine.clone(),
             info,
             type_ids,
+            trampolines,
             offsets,
             code,
             other_code: std::array::from_fn(|_| OnceLock::new()),
             deterministic,
+            pending,
+            memory_images: OnceLock::new(),
         });
+        // Code that does not load (out of memory) is compiled instead.
+        if !cached.is_empty() {
+            let count = cached.len();
+            if let Ok((defined, memory)) = inner.load_cached(cached) {
+                LazyCode::install_cached(&*inner, &defined, memory);
+            }
+            code_cache::debug(&format!(
+                "hit: {count} functions; read, verified and decoded with the module in {:.1} ms, loaded by {:.1} ms",
+                read.as_secs_f64() * 1e3,
+                started.elapsed().as_secs_f64() * 1e3
+            ));
+        }
         match compilation {
             Compilation::Eager => LazyCode::compile_all(&*inner)?,
             Compilation::Lazy => LazyCode::start_background(&inner),
             Compilation::OnDemand | Compilation::Baseline => {}
         }
+        engine.add_live_module(live_key, &inner);
         Ok(Module { inner })
     }
 
@@ -159,6 +282,7 @@ impl Module {
         let isa = inner.engine.isa_for(Tier::Optimized);
         let compiled = compiler::compile_functions(
             isa,
+            false,
             &inner.info,
             &inner.offsets,
             CodeFlavour::plain(BoundsChecks::GuardPages),
@@ -166,6 +290,13 @@ impl Module {
             false,
         )?;
         Ok(compiled.into_iter().map(|f| f.bytes).collect())
+    }
+
+    /// Whether `self` and `other` run the same code (a second `Module::new` of the same bytes
+    /// shares the first one's).
+    #[doc(hidden)]
+    pub fn shares_code_with(&self, other: &Module) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The engine this module was compiled with.

@@ -1,9 +1,11 @@
 //! The WebAssembly spec testsuite, run against heron-engine.
 //!
-//! Runs every `.wast` script under the testsuite's `2.0` directory, and `3.0` with
-//! `HERON_WAST_3=1` (by default
+//! Runs every `.wast` script under the testsuite's `2.0` and `3.0` directories (by default
 //! `../shared/testsuite` beside the workspace; `HERON_TESTSUITE` may name that directory or its
-//! `2.0` directory) and every `tests/misc/*.wast`, and prints one line per script. Scripts that
+//! `2.0` directory) and every `tests/misc/*.wast`, and prints one line per script. Each script
+//! runs with its version's features: a `2.0` script's modules must also validate as
+//! WebAssembly 2.0 (its `assert_invalid`s reject what later versions allow, such as a second
+//! memory), while `3.0` and `misc` scripts get everything the engine enables. Scripts that
 //! do not pass completely yet are listed, with the number of commands they pass, in
 //! `tests/spec-expectations.txt`: the run fails only when an unlisted script fails a command or a
 //! listed one passes fewer commands than recorded, so progress is kept and regressions are caught.
@@ -16,18 +18,20 @@
 
 use heron_engine::{
     Compilation, Config, Engine, Error, Extern, ExternRef, Func, FuncType, Global, GlobalType, ImportDesc, Instance,
-    Limits, Memory, MemoryType, Module, Table, TableType, Trap, Val, ValType,
+    Limits, Memory, MemoryType, Module, SharedMemory, Table, TableType, Trap, Val, ValType,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
+use wasmparser::WasmFeatures;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::lexer::Lexer;
 use wast::parser::ParseBuffer;
 use wast::token::{Id, F32, F64};
-use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
+use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, WastThread, Wat};
 
 /// The controls every instance gets: none, or under `HERON_WAST_CONTROLS=1` interrupt checks
 /// (a deadline never reached) and fuel (a budget never used up).
@@ -78,7 +82,7 @@ fn main() {
 
     let mut results = Vec::new();
     for script in &scripts {
-        let report = run_script_isolated(&Engine::default(), &script.path, verbosity);
+        let report = run_script_isolated(&Engine::default(), script, false, verbosity);
         println!("{}", report.summary_line(&script.key));
         results.push((script.key.clone(), report));
     }
@@ -142,10 +146,19 @@ fn tests_dir() -> PathBuf {
 /// The testsuite's directories that are run, one per version of the spec.
 const SUITE_VERSIONS: [&str; 2] = ["2.0", "3.0"];
 
+/// The testsuite's directories of proposals heron implements beyond those versions, always run.
+const PROPOSAL_DIRS: [&str; 2] = ["threads", "legacy-exceptions"];
+
 /// A `.wast` file and the key it is reported and recorded under.
 struct Script {
     key: String,
     path: PathBuf,
+    /// What its modules must validate as besides the engine's own features: WebAssembly 2.0
+    /// for the `2.0` scripts, nothing more for the others.
+    version_features: Option<WasmFeatures>,
+    /// Whether this is a `3.0` script whose file name a `2.0` script has too: mostly the
+    /// same commands again, so the extra passes leave it out (the main pass runs it).
+    repeats_2_0: bool,
 }
 
 /// The directory holding the testsuite's `2.0` directory.
@@ -174,23 +187,35 @@ fn locate_testsuite() -> Result<PathBuf, String> {
     ))
 }
 
-/// All scripts, sorted: the testsuite's `2.0` and `3.0` trees, then `tests/misc`.
+/// All scripts, sorted: the testsuite's `2.0` and `3.0` trees and proposal directories, then
+/// `tests/misc`.
 fn collect_scripts(suite_root: &Path) -> Vec<Script> {
-    let mut paths = Vec::new();
-    // 3.0 is opt-in until its expectations are recorded (HERON_WAST_3=1 HERON_BLESS=1).
-    let versions = if env_flag("HERON_WAST_3") { &SUITE_VERSIONS[..] } else { &SUITE_VERSIONS[..1] };
-    for version in versions {
+    let mut scripts = Vec::new();
+    let mut names_2_0 = std::collections::HashSet::new();
+    for version in SUITE_VERSIONS {
+        let mut paths = Vec::new();
         collect_wast_files(&suite_root.join(version), &mut paths);
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+            let (version_features, repeats_2_0) = match version {
+                "2.0" => {
+                    names_2_0.insert(name);
+                    (Some(WasmFeatures::WASM2), false)
+                }
+                _ => (None, names_2_0.contains(&name)),
+            };
+            scripts.push(Script { key: key_for(&path, suite_root), path, version_features, repeats_2_0 });
+        }
     }
-    // Exception handling runs by default: 3.0's exception scripts (unless all of 3.0 runs)
-    // and the legacy instructions' own suite.
-    if versions.len() == 1 {
-        collect_wast_files(&suite_root.join("3.0/exceptions"), &mut paths);
+    for dir in PROPOSAL_DIRS {
+        let mut paths = Vec::new();
+        collect_wast_files(&suite_root.join(dir), &mut paths);
+        paths.sort();
+        for path in paths {
+            scripts.push(Script { key: key_for(&path, suite_root), path, version_features: None, repeats_2_0: false });
+        }
     }
-    collect_wast_files(&suite_root.join("legacy-exceptions"), &mut paths);
-    paths.sort();
-    let mut scripts: Vec<Script> =
-        paths.into_iter().map(|path| Script { key: key_for(&path, suite_root), path }).collect();
 
     let misc = tests_dir().join("misc");
     let mut misc_paths = Vec::new();
@@ -198,7 +223,12 @@ fn collect_scripts(suite_root: &Path) -> Vec<Script> {
         collect_wast_files(&misc, &mut misc_paths);
     }
     misc_paths.sort();
-    scripts.extend(misc_paths.into_iter().map(|path| Script { key: key_for(&path, &tests_dir()), path }));
+    scripts.extend(misc_paths.into_iter().map(|path| Script {
+        key: key_for(&path, &tests_dir()),
+        path,
+        version_features: None,
+        repeats_2_0: false,
+    }));
     scripts
 }
 
@@ -389,19 +419,29 @@ const MEMORY_SCRIPTS: &[&str] = &[
     "traps",
 ];
 
-/// An extra pass: its label, its engine's configuration, and which scripts it runs.
-type Pass = (&'static str, Config, fn(&Script) -> bool);
+/// An extra pass: its label, its engine's configuration, whether its modules are compiled
+/// deterministic, and which scripts it runs.
+type Pass = (&'static str, Config, bool, fn(&Script) -> bool);
 
 /// The passes after the main one (the default engine, whose code is partly baseline and
-/// partly optimized, as the background gets to it): each code tier alone over every script,
-/// and explicit bounds checks over the memory scripts.
-fn extra_passes() -> [Pass; 3] {
-    let all = |_: &Script| true;
-    let memory = |script: &Script| MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name));
+/// partly optimized, as the background gets to it): each code tier alone over every script
+/// (but the `3.0` ones that repeat a `2.0` script), and explicit bounds checks over the memory
+/// scripts, and deterministic code over the SIMD scripts (the relaxed instructions' other
+/// lowering).
+fn extra_passes() -> [Pass; 4] {
+    let all = |script: &Script| !script.repeats_2_0;
+    let simd = |script: &Script| !script.repeats_2_0 && script.key.contains("simd");
+    let memory = |script: &Script| !script.repeats_2_0 && MEMORY_SCRIPTS.iter().any(|name| script.key.contains(name));
     [
-        ("optimized code", Config { compilation: Compilation::Eager, guard_pages: true }, all),
-        ("baseline code", Config { compilation: Compilation::Baseline, guard_pages: true }, all),
-        ("explicit bounds checks", Config { guard_pages: false, ..Config::default() }, memory),
+        ("optimized code", Config { compilation: Compilation::Eager, ..Config::from_env() }, false, all),
+        (
+            "baseline code",
+            Config { compilation: Compilation::Baseline, guard_pages: true, code_cache: None },
+            false,
+            all,
+        ),
+        ("explicit bounds checks", Config { guard_pages: false, ..Config::from_env() }, false, memory),
+        ("deterministic", Config::from_env(), true, simd),
     ]
 }
 
@@ -409,10 +449,10 @@ fn extra_passes() -> [Pass; 3] {
 /// the main pass (all, unless listed in the expectations). Returns the problems.
 fn run_extra_passes(scripts: &[Script], expectations: &BTreeMap<String, usize>, verbosity: u8) -> Vec<String> {
     let mut problems = Vec::new();
-    for (label, config, selects) in extra_passes() {
+    for (label, config, deterministic, selects) in extra_passes() {
         let engine = Engine::with_config(config).expect("engine");
         for script in scripts.iter().filter(|script| selects(script)) {
-            let report = run_script_isolated(&engine, &script.path, verbosity);
+            let report = run_script_isolated(&engine, script, deterministic, verbosity);
             let key = format!("{} ({label})", script.key);
             println!("{}", report.summary_line(&key));
             let expected = expectations.get(&script.key).copied();
@@ -425,11 +465,12 @@ fn run_extra_passes(scripts: &[Script], expectations: &BTreeMap<String, usize>, 
 }
 
 /// Runs one script, turning a panic into failures of the commands that did not get to run.
-fn run_script_isolated(engine: &Engine, path: &Path, verbosity: u8) -> FileReport {
+fn run_script_isolated(engine: &Engine, script: &Script, deterministic: bool, verbosity: u8) -> FileReport {
     let mut report = FileReport::default();
     let mut progress = Progress::default();
-    let outcome =
-        panic::catch_unwind(AssertUnwindSafe(|| run_script(engine, path, verbosity, &mut report, &mut progress)));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        run_script(engine, script, deterministic, verbosity, &mut report, &mut progress)
+    }));
     if let Err(payload) = outcome {
         let message = payload
             .downcast_ref::<&str>()
@@ -457,13 +498,21 @@ struct Progress {
     position: String,
 }
 
-fn run_script(engine: &Engine, path: &Path, verbosity: u8, report: &mut FileReport, progress: &mut Progress) {
-    let source = match std::fs::read_to_string(path) {
-        Ok(source) => source,
+fn run_script(
+    engine: &Engine,
+    script: &Script,
+    deterministic: bool,
+    verbosity: u8,
+    report: &mut FileReport,
+    progress: &mut Progress,
+) {
+    let path = script.path.as_path();
+    let source: Arc<str> = match std::fs::read_to_string(path) {
+        Ok(source) => source.into(),
         Err(e) => return report.fail(format!("cannot read the script: {e}")),
     };
     // The wast crate reads the legacy `try` only in its flat form.
-    let source = if source.contains("(try") { unfold_legacy_try(&source) } else { source };
+    let source: Arc<str> = if source.contains("(try") { unfold_legacy_try(&source).into() } else { source };
     let mut lexer = Lexer::new(&source);
     // names.wast uses bidirectional-override characters in names on purpose.
     lexer.allow_confusing_unicode(true);
@@ -477,7 +526,7 @@ fn run_script(engine: &Engine, path: &Path, verbosity: u8, report: &mut FileRepo
     };
     progress.planned = wast.directives.iter().filter(|d| unsupported(d).is_none()).count();
 
-    let mut runner = match ScriptRunner::new(engine) {
+    let mut runner = match ScriptRunner::new(engine, source.clone(), script.version_features, deterministic) {
         Ok(runner) => runner,
         Err(e) => {
             report.failed = progress.planned.max(1);
@@ -648,7 +697,6 @@ fn unsupported(directive: &WastDirective) -> Option<&'static str> {
             Some("custom-section assertion")
         }
         WastDirective::AssertSuspension { .. } => Some("stack switching"),
-        WastDirective::Thread(_) | WastDirective::Wait { .. } => Some("threads"),
         _ => None,
     }
 }
@@ -665,6 +713,8 @@ fn one_line(message: &str) -> String {
 enum Namespace {
     Host(HashMap<&'static str, Extern>),
     Instance(Rc<Instance>),
+    /// An instance of another thread, of which only the shared memories came along.
+    Shared(HashMap<String, Extern>),
 }
 
 /// The state of one script: instances, registrations and the module commands default to.
@@ -677,6 +727,17 @@ struct ScriptRunner {
     current: Option<Rc<Instance>>,
     /// `(module definition ...)` modules, by name; the unnamed one under "".
     definitions: HashMap<String, Module>,
+    /// The script's text, which `thread` commands parse again on their own thread.
+    source: Arc<str>,
+    /// Threads started by `thread` commands and not yet waited for, by name.
+    threads: HashMap<String, std::thread::JoinHandle<Result<(), String>>>,
+    /// Instances a `thread` command shared with this (thread's) runner, by name: their
+    /// shared memories, by export name.
+    shared_instances: HashMap<String, SharedExports>,
+    /// The script's version's features, which its modules must validate with too.
+    version_features: Option<WasmFeatures>,
+    /// Whether modules are compiled deterministic (`Module::with_options`).
+    deterministic: bool,
 }
 
 /// What a command ran into: `Err` is a problem of the script or the runner (no such module or
@@ -684,7 +745,12 @@ struct ScriptRunner {
 type Execution = Result<Result<Vec<Val>, Error>, String>;
 
 impl ScriptRunner {
-    fn new(engine: &Engine) -> Result<Self, Error> {
+    fn new(
+        engine: &Engine,
+        source: Arc<str>,
+        version_features: Option<WasmFeatures>,
+        deterministic: bool,
+    ) -> Result<Self, Error> {
         let engine = engine.clone();
         let mut namespaces = HashMap::new();
         namespaces.insert("spectest".to_string(), Namespace::Host(spectest(&engine)?));
@@ -694,7 +760,23 @@ impl ScriptRunner {
             named_instances: HashMap::new(),
             current: None,
             definitions: HashMap::new(),
+            source,
+            threads: HashMap::new(),
+            shared_instances: HashMap::new(),
+            version_features,
+            deterministic,
         })
+    }
+
+    /// Compiles `bytes` as the script's version of WebAssembly: a module using a feature of
+    /// a later version is rejected as invalid, as that version's testsuite expects.
+    fn new_module(&self, bytes: &[u8]) -> Result<Module, Error> {
+        if let Some(features) = self.version_features {
+            wasmparser::Validator::new_with_features(features)
+                .validate_all(bytes)
+                .map_err(|e| Error::compile(e.message(), e.offset() as u64))?;
+        }
+        Module::with_options(&self.engine, bytes, self.engine.compilation(), self.deterministic)
     }
 
     /// Runs one supported command; `Err` explains how it did not do what the script expects.
@@ -728,6 +810,12 @@ impl ScriptRunner {
                 };
                 self.set_current(instance.map(|id| id.name().to_string()), result)
             }
+            WastDirective::Register { name, module: Some(id), .. } if self.shared_instances.contains_key(id.name()) => {
+                let exports = &self.shared_instances[id.name()];
+                let items = exports.iter().map(|(n, m)| (n.clone(), Extern::Memory(Memory::from(m.clone())))).collect();
+                self.namespaces.insert(name.to_string(), Namespace::Shared(items));
+                Ok(())
+            }
             WastDirective::Register { name, module, .. } => {
                 let instance = self.instance(module)?.clone();
                 self.namespaces.insert(name.to_string(), Namespace::Instance(instance));
@@ -757,7 +845,7 @@ impl ScriptRunner {
             WastDirective::AssertMalformed { module, .. } => self.assert_rejected(module, "malformed"),
             WastDirective::AssertUnlinkable { mut module, message, .. } => {
                 let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
-                let module = Module::new(&self.engine, &bytes).map_err(|e| {
+                let module = self.new_module(&bytes).map_err(|e| {
                     format!("expected unlinkable (\"{message}\"), but compiling failed: {}", describe_error(&e))
                 })?;
                 match self.instantiate(&module) {
@@ -766,6 +854,8 @@ impl ScriptRunner {
                     Ok(_) => Err(format!("expected link error \"{message}\", but the module instantiated")),
                 }
             }
+            WastDirective::Thread(thread) => self.spawn_thread(&thread),
+            WastDirective::Wait { thread, .. } => self.wait_thread(thread),
             _ => Err("the runner does not handle this command".to_string()),
         }
     }
@@ -785,7 +875,7 @@ impl ScriptRunner {
 
     fn compile(&self, module: &mut QuoteWat) -> Result<Module, String> {
         let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
-        Module::new(&self.engine, &bytes).map_err(|e| describe_error(&e))
+        self.new_module(&bytes).map_err(|e| describe_error(&e))
     }
 
     fn instantiate(&self, module: &Module) -> Result<Instance, Error> {
@@ -798,6 +888,7 @@ impl ScriptRunner {
         let found = match self.namespaces.get(&import.module) {
             Some(Namespace::Host(items)) => items.get(import.name.as_str()).cloned(),
             Some(Namespace::Instance(instance)) => instance.get_export(&import.name),
+            Some(Namespace::Shared(items)) => items.get(&import.name).cloned(),
             None => None,
         };
         // Type mismatches are the engine's to find; a missing import is a link error too.
@@ -837,7 +928,7 @@ impl ScriptRunner {
             // segment initialiser should trap); the instance itself is dropped.
             WastExecute::Wat(mut module) => {
                 let bytes = module.encode().map_err(|e| format!("wast cannot encode the module: {e}"))?;
-                let module = match Module::new(&self.engine, &bytes) {
+                let module = match self.new_module(&bytes) {
                     Ok(module) => module,
                     Err(e) => return Ok(Err(e)),
                 };
@@ -871,12 +962,106 @@ impl ScriptRunner {
             Err(_) if kind == "malformed" && matches!(module, QuoteWat::QuoteModule(..)) => return Ok(()),
             Err(e) => return Err(format!("wast cannot encode the module: {e}")),
         };
-        match Module::new(&self.engine, &bytes) {
+        match self.new_module(&bytes) {
             Err(Error::Compile { .. }) => Ok(()),
             Err(e) => Err(format!("expected a compile error ({kind} module), got {}", describe_error(&e))),
             Ok(_) => Err(format!("expected a compile error ({kind} module), but it compiled")),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads: the threads proposal's `thread` and `wait` commands
+
+/// What a `thread` command shares of an instance: its shared memories, by export name. Only
+/// those can cross threads (instances and everything else are single-threaded), and the
+/// testsuite's shared modules export nothing else.
+type SharedExports = Vec<(String, SharedMemory)>;
+
+impl ScriptRunner {
+    /// `(thread $name (shared (module $m))? command*)`: runs the commands on a new thread,
+    /// with a runner of their own that sees `$m`'s shared memories.
+    fn spawn_thread(&mut self, thread: &WastThread) -> Result<(), String> {
+        let mut shared = HashMap::new();
+        if let Some(id) = thread.shared_module {
+            shared.insert(id.name().to_string(), self.shared_exports(id)?);
+        }
+        let (engine, source, offset) = (self.engine.clone(), self.source.clone(), thread.span.offset());
+        let (version_features, deterministic) = (self.version_features, self.deterministic);
+        let name = thread.name.name().to_string();
+        let handle = std::thread::Builder::new()
+            .name(format!("wast thread ${name}"))
+            .spawn(move || run_thread(&engine, source, offset, shared, version_features, deterministic))
+            .map_err(|e| format!("cannot start thread ${name}: {e}"))?;
+        self.threads.insert(name, handle);
+        Ok(())
+    }
+
+    /// `(wait $name)`: joins the thread; fails if any of its commands failed.
+    fn wait_thread(&mut self, id: Id) -> Result<(), String> {
+        let handle = self.threads.remove(id.name()).ok_or_else(|| format!("no running thread named ${}", id.name()))?;
+        match handle.join() {
+            Ok(outcome) => outcome.map_err(|e| format!("thread ${}: {e}", id.name())),
+            Err(_) => Err(format!("thread ${} panicked", id.name())),
+        }
+    }
+
+    /// The shared memories an instance of this runner (or one shared with it) exports.
+    fn shared_exports(&self, id: Id) -> Result<SharedExports, String> {
+        if let Some(exports) = self.shared_instances.get(id.name()) {
+            return Ok(exports.clone());
+        }
+        let instance = self.instance(Some(id))?;
+        let memories = instance.exports().into_iter().filter_map(|(name, export)| match export {
+            Extern::Memory(memory) => memory.shared().map(|shared| (name, shared.clone())),
+            _ => None,
+        });
+        Ok(memories.collect())
+    }
+}
+
+/// The body of a `thread` command, on its own thread: parses the script again (the parsed
+/// commands borrow the text and cannot cross threads), finds the `thread` command that starts
+/// at `offset`, and runs its commands in order. The first failure is the thread's.
+fn run_thread(
+    engine: &Engine,
+    source: Arc<str>,
+    offset: usize,
+    shared: HashMap<String, SharedExports>,
+    version_features: Option<WasmFeatures>,
+    deterministic: bool,
+) -> Result<(), String> {
+    let mut lexer = Lexer::new(&source);
+    lexer.allow_confusing_unicode(true);
+    let buffer = ParseBuffer::new_with_lexer(lexer).map_err(|e| e.message())?;
+    let wast = wast::parser::parse::<Wast>(&buffer).map_err(|e| e.message())?;
+    let thread = find_thread(wast.directives, offset).ok_or("the thread's command is gone")?;
+    let mut runner =
+        ScriptRunner::new(engine, source.clone(), version_features, deterministic).map_err(|e| describe_error(&e))?;
+    runner.shared_instances = shared;
+    for directive in thread.directives {
+        if unsupported(&directive).is_some() {
+            continue;
+        }
+        let (line, column) = directive.span().linecol_in(&source);
+        runner.run(directive).map_err(|e| format!("{}:{}: {}", line + 1, column + 1, one_line(&e)))?;
+    }
+    Ok(())
+}
+
+/// The `thread` command starting at `offset`, among `directives` or nested in their threads.
+fn find_thread(directives: Vec<WastDirective<'_>>, offset: usize) -> Option<WastThread<'_>> {
+    for directive in directives {
+        if let WastDirective::Thread(thread) = directive {
+            if thread.span.offset() == offset {
+                return Some(thread);
+            }
+            if let Some(found) = find_thread(thread.directives, offset) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }
 
 /// The `spectest` module the testsuite imports from.

@@ -21,19 +21,31 @@ use rayon::prelude::*;
 /// Compiles defined functions `defined` (indices among defined functions) of `info` with
 /// `isa` (the tier's), as flavour `flavour` (bounds checks, interrupt checks, fuel), and returns their code
 /// in that order; in parallel on rayon's pool if `parallel`, else on the calling thread.
+/// `deterministic` code gives the relaxed SIMD instructions their deterministic semantics.
 pub(crate) fn compile_functions(
     isa: &dyn TargetIsa,
+    deterministic: bool,
     info: &ModuleInfo,
     offsets: &VmOffsets,
     flavour: CodeFlavour,
     defined: &[usize],
     parallel: bool,
 ) -> Result<Vec<CompiledFunction>> {
+    let relaxed_simd = translate::RelaxedSimd::new(isa, deterministic);
     let compile_one = |(context, builder_context): &mut (Context, FunctionBuilderContext), defined: usize| {
         context.clear();
         let index = info.func_index(DefinedFuncIndex::new(defined)).as_u32();
         let frontend = isa.frontend_config();
-        translate::translate_function(info, offsets, frontend, index, flavour, &mut context.func, builder_context)?;
+        translate::translate_function(
+            info,
+            offsets,
+            frontend,
+            index,
+            flavour,
+            relaxed_simd,
+            &mut context.func,
+            builder_context,
+        )?;
         let mut compiled = finish(isa, context, info.bodies[defined].start as u64)?;
         compiled.func_index = Some(index);
         Ok(compiled)
@@ -48,7 +60,7 @@ pub(crate) fn compile_functions(
 }
 
 /// Compiles the function in `context` and takes its code, trap sites, exception handlers
-/// and source locations (the caller sets `func_index`).
+/// and source locations (the caller sets `func_index`). `offset` is the body's in the module.
 pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) -> Result<CompiledFunction> {
     let code = context
         .compile(isa, &mut Default::default())
@@ -58,12 +70,14 @@ pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) ->
     }
     let traps =
         code.buffer.traps().iter().filter_map(|t| Trap::from_clif(t.code).map(|trap| (t.offset, trap))).collect();
+    // Code without a wasm instruction's location is the prologue (whose stack check traps
+    // on overflow, out of line) and the entry's checks: located at the body's start, as V8
+    // locates them.
     let srclocs = code
         .buffer
         .get_srclocs_sorted()
         .iter()
-        .filter(|s| !s.loc.is_default())
-        .map(|s| (s.start, s.loc.bits()))
+        .map(|s| (s.start, if s.loc.is_default() { offset as u32 } else { s.loc.bits() }))
         .collect();
     let mut handlers = Vec::new();
     for site in code.buffer.call_sites() {

@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 
 /// Calls `$mac!` with every builtin as `name(param, ...) -> result;`. Parameter and result
-/// kinds: `vmctx` (the caller's context), `pointer` (any other address), `i32`.
+/// kinds: `vmctx` (the caller's context), `pointer` (any other address), `i32`, `i64`.
 macro_rules! foreach_builtin {
     ($mac:ident) => {
         $mac! {
@@ -47,6 +47,13 @@ macro_rules! foreach_builtin {
             throw(vmctx, pointer);
             /// An interrupt check found `epoch >= deadline`: `(vmctx)`, the trap to raise (`Trap as u32`) or 0.
             interrupt_check(vmctx) -> i32;
+            /// `memory.atomic.wait32`: `(vmctx, memory, byte offset, expected, timeout ns)`,
+            /// 0 woken, 1 not equal, 2 timed out, or -1 if the memory is not shared.
+            memory_atomic_wait32(vmctx, i32, i64, i32, i64) -> i32;
+            /// `memory.atomic.wait64`: as `memory_atomic_wait32` with an `i64` expected value.
+            memory_atomic_wait64(vmctx, i32, i64, i64, i64) -> i32;
+            /// `memory.atomic.notify`: `(vmctx, memory, byte offset, count)`, the number woken.
+            memory_atomic_notify(vmctx, i32, i64, i32) -> i32;
         }
     };
 }
@@ -61,6 +68,8 @@ pub(crate) enum BuiltinType {
     Pointer,
     /// A 32-bit integer.
     I32,
+    /// A 64-bit integer.
+    I64,
 }
 
 macro_rules! builtin_type {
@@ -72,6 +81,9 @@ macro_rules! builtin_type {
     };
     (i32) => {
         BuiltinType::I32
+    };
+    (i64) => {
+        BuiltinType::I64
     };
 }
 

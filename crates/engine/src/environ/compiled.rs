@@ -6,6 +6,7 @@
 use crate::environ::trap::Trap;
 
 /// One function's machine code as the compiler produced it.
+#[derive(Clone)]
 pub(crate) struct CompiledFunction {
     /// The code, ready to be copied anywhere.
     pub bytes: Vec<u8>,

@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 /// How `Module::new` turns function bodies into code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Compilation {
     /// Compile every function before `Module::new` returns.
     Eager,

@@ -24,6 +24,10 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::BULK_MEMORY
         | WasmFeatures::SIMD
         | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::THREADS
+        | WasmFeatures::MULTI_MEMORY
+        | WasmFeatures::TAIL_CALL
+        | WasmFeatures::RELAXED_SIMD
         | WasmFeatures::EXCEPTIONS
         | WasmFeatures::LEGACY_EXCEPTIONS
 }
@@ -196,6 +200,26 @@ impl ModuleInfo {
         // A bad body comes before anything the walk found wrong after the code section.
         validate_bodies(bodies)?;
         walked?;
+        info.names = Arc::new(ModuleNames::parse(bytes));
+        Ok(info)
+    }
+
+    /// Decodes `bytes` without validating them: only for bytes known to be valid, those
+    /// whose SHA-256 a code-cache entry records (entries are written only for modules that
+    /// `parse` accepted). Skips the body validation that dominates `parse`.
+    pub fn parse_trusted(bytes: &[u8]) -> Result<ModuleInfo> {
+        let mut info = ModuleInfo { bytes: bytes.to_vec(), ..Default::default() };
+        let mut parser = Parser::new(0);
+        parser.set_features(features());
+        for payload in parser.parse_all(bytes) {
+            match payload? {
+                Payload::CodeSectionEntry(body) => {
+                    let range = body.range();
+                    info.bodies.push(range.start as usize..range.end as usize);
+                }
+                payload => info.read_payload(payload)?,
+            }
+        }
         info.names = Arc::new(ModuleNames::parse(bytes));
         Ok(info)
     }

@@ -3,6 +3,7 @@
 //! the crate (an architecture test checks it).
 
 pub(crate) mod builtins;
+pub(crate) mod cache_entry;
 pub(crate) mod compiled;
 pub(crate) mod config;
 pub(crate) mod error;

@@ -39,11 +39,15 @@ pub enum Trap {
     Interrupted,
     /// The instance used up its fuel (`Controls::fuel`).
     OutOfFuel,
+    /// An atomic access at an address that is not a multiple of its size.
+    UnalignedAtomic,
+    /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
+    ExpectedSharedMemory,
     /// `throw_ref` of a null exception reference.
     NullExceptionReference,
 }
 
-const ALL: [Trap; 16] = [
+const ALL: [Trap; 18] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -59,6 +63,8 @@ const ALL: [Trap; 16] = [
     Trap::Timeout,
     Trap::Interrupted,
     Trap::OutOfFuel,
+    Trap::UnalignedAtomic,
+    Trap::ExpectedSharedMemory,
     Trap::NullExceptionReference,
 ];
 
@@ -81,6 +87,8 @@ impl Trap {
             Trap::Timeout => "wasm execution timed out",
             Trap::Interrupted => "wasm execution was interrupted",
             Trap::OutOfFuel => "wasm execution ran out of fuel",
+            Trap::UnalignedAtomic => "unaligned atomic",
+            Trap::ExpectedSharedMemory => "expected shared memory",
             Trap::NullExceptionReference => "null exception reference",
         }
     }

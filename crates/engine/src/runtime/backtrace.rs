@@ -126,6 +126,6 @@ impl Frame {
 
     /// The hash of the module's bytes that V8 shows in its `wasm://wasm/` URLs.
     pub fn module_hash(&self) -> u32 {
-        self.names.hash
+        self.names.hash()
     }
 }

@@ -212,8 +212,8 @@ pub(crate) fn wasm_frame_at(pc: usize, return_address: bool) -> Option<WasmFrame
         let func_index = function.func_index?;
         let names = info.names.clone()?;
         let at = function.srclocs.partition_point(|(code, _)| *code <= offset);
-        // Code before the first located instruction (the prologue, whose stack check can
-        // trap) is attributed to the function's first instruction.
+        // The compiler locates all code (the prologue at the body's start); code before the
+        // first location, had a function any, would be at its first instruction.
         let module_offset = function.srclocs.get(at.saturating_sub(1)).map_or(0, |(_, wasm)| *wasm);
         Some(WasmFrame { names, func_index, module_offset })
     })

@@ -472,10 +472,35 @@ impl Instance {
                 }
             }
         }
+        match inner.module.inner.memory_images() {
+            // Every active segment is in bounds of a defined memory: none can trap, so each
+            // memory is initialized on its own, from its image or by copying.
+            Some(images) => {
+                let imported = info.num_imported_memories;
+                for defined in 0..images.len() {
+                    let Some(image) = images.get(defined) else { continue };
+                    let index = imported + defined as u32;
+                    if !inner.memory(index).map_image(image)? {
+                        self.copy_data_segments(Some(index))?;
+                    }
+                }
+            }
+            None => self.copy_data_segments(None)?,
+        }
+        Ok(())
+    }
+
+    /// Copies the active data segments (those of memory `only`, if given) in order.
+    fn copy_data_segments(&self, only: Option<u32>) -> Result<()> {
+        let inner = &self.inner;
+        let info = &inner.module.inner.info;
         for segment in &info.data {
             let SegmentMode::Active { index, offset } = &segment.mode else {
                 continue;
             };
+            if only.is_some_and(|only| only != *index) {
+                continue;
+            }
             let start = const_address(offset, &inner.globals);
             inner.memory(*index).write_bytes(start, &info.bytes[segment.range.clone()])?;
         }
@@ -493,6 +518,12 @@ impl Instance {
     pub fn exports(&self) -> Vec<(String, Extern)> {
         let info = &self.inner.module.inner.info;
         info.exports.iter().map(|e| (e.name.clone(), self.export(e.index))).collect()
+    }
+
+    /// The value of every export, in the module's export order (`exports` without the
+    /// names, which a caller that has them need not copy).
+    pub fn export_values(&self) -> impl ExactSizeIterator<Item = Extern> + '_ {
+        self.inner.module.inner.info.exports.iter().map(|e| self.export(e.index))
     }
 
     fn export(&self, index: EntityIndex) -> Extern {
@@ -562,7 +593,6 @@ static NO_DEADLINE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 /// `inner.vmctx` must be the zeroed allocation of `inner.offsets.size()` bytes made for it.
 unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<()> {
     let info = &inner.module.inner.info;
-    let engine = inner.module.engine();
     let code = inner.module.inner.code_for(inner.flavour);
     let vmctx = inner.vmctx;
     let offsets = &inner.offsets;
@@ -613,11 +643,12 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
         }
         for defined in info.defined_funcs() {
             let index = info.func_index(defined).as_u32();
-            let type_id = inner.module.inner.type_ids[info.funcs[index as usize] as usize];
+            let type_index = info.funcs[index as usize] as usize;
+            let type_id = inner.module.inner.type_ids[type_index];
             let defined = defined.index();
             *at(offsets.func_ref(index)).cast::<VMFuncRef>() = VMFuncRef {
                 wasm_call: code.entry(defined) as *const u8,
-                array_call: engine.trampolines(type_id).array_call,
+                array_call: inner.module.inner.trampolines[type_index].array_call,
                 vmctx: vmctx.cast(),
                 type_id,
                 func_index: index,

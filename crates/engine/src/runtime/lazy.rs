@@ -64,6 +64,8 @@ pub(crate) trait CodeSource: Send + Sync + 'static {
     /// `flavour`, and loads them, in that order, into one `CodeMemory`; on all cores if
     /// `parallel`.
     fn compile(&self, flavour: CodeFlavour, tier: Tier, defined: &[usize], parallel: bool) -> Result<CodeMemory>;
+    /// Called once every function of the main table (`code()`) is compiled or failed.
+    fn compilation_finished(&self);
 }
 
 /// A batch of background work: at most this many functions...
@@ -148,13 +150,25 @@ impl LazyCode {
     /// Compiles every function of `module` in parallel now (eager mode).
     pub fn compile_all<M: CodeSource>(module: &M) -> Result<()> {
         let code = module.code();
-        for state in code.states.iter() {
-            state.store(CLAIMED, Ordering::Relaxed);
+        let pending: Vec<usize> = (0..code.entries.len()).filter(|&defined| code.claim(defined)).collect();
+        if pending.is_empty() {
+            return Ok(());
         }
-        let all: Vec<usize> = (0..code.entries.len()).collect();
-        let memory = module.compile(code.flavour, Tier::Optimized, &all, true)?;
-        code.publish(module, &all, Ok(memory));
+        let memory = module.compile(code.flavour, Tier::Optimized, &pending, true)?;
+        code.publish(module, &pending, Ok(memory));
         Ok(())
+    }
+
+    /// Installs code loaded from the code cache into the main table of `module`: `memory`
+    /// holds the optimized code of the defined functions `defined`, in that order, none of
+    /// which may be claimed yet (a fresh table).
+    pub fn install_cached<M: CodeSource>(module: &M, defined: &[usize], memory: CodeMemory) {
+        let code = module.code();
+        for &index in defined {
+            let claimed = code.claim(index);
+            debug_assert!(claimed, "cached code goes into a fresh table");
+        }
+        code.publish(module, defined, Ok(memory));
     }
 
     /// Starts the background workers of `module`.
@@ -308,9 +322,12 @@ impl LazyCode {
                 loaded.error.get_or_insert(error);
             }
         }
-        self.finished.fetch_add(batch.len(), Ordering::AcqRel);
+        let finished = self.finished.fetch_add(batch.len(), Ordering::AcqRel) + batch.len();
         drop(loaded);
         self.changed.notify_all();
+        if finished == self.entries.len() && !batch.is_empty() && std::ptr::eq(self, module.code()) {
+            module.compilation_finished();
+        }
         if self.tiered && !installed.is_empty() {
             self.instances.install(&installed);
         }

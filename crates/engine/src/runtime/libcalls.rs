@@ -10,6 +10,7 @@ use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::{VMContextHeader, VMException, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;
 use crate::runtime::instance::InstanceInner;
+use crate::runtime::shared_memory::Width;
 use crate::runtime::throw::heron_throw as throw;
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
@@ -26,6 +27,44 @@ extern "C" fn memory_grow(vmctx: *mut VMContextHeader, memory_index: u32, delta:
         Ok(old) => old as u32,
         Err(_) => u32::MAX,
     }
+}
+
+/// `memory.atomic.wait32` at byte `offset` (in bounds and aligned: compiled code checked):
+/// 0 woken, 1 not equal, 2 timed out, or -1 (as u32) if the memory is not shared.
+extern "C" fn memory_atomic_wait32(
+    vmctx: *mut VMContextHeader,
+    memory_index: u32,
+    offset: u64,
+    expected: u32,
+    timeout_ns: u64,
+) -> u32 {
+    let memory = instance_of(vmctx).memory(memory_index);
+    match memory.shared() {
+        Some(shared) => shared.wait(offset, u64::from(expected), Width::Four, timeout_ns as i64),
+        None => u32::MAX,
+    }
+}
+
+/// `memory.atomic.wait64`: as `memory_atomic_wait32` with a 64-bit expected value.
+extern "C" fn memory_atomic_wait64(
+    vmctx: *mut VMContextHeader,
+    memory_index: u32,
+    offset: u64,
+    expected: u64,
+    timeout_ns: u64,
+) -> u32 {
+    let memory = instance_of(vmctx).memory(memory_index);
+    match memory.shared() {
+        Some(shared) => shared.wait(offset, expected, Width::Eight, timeout_ns as i64),
+        None => u32::MAX,
+    }
+}
+
+/// `memory.atomic.notify` at byte `offset` (in bounds and aligned): the number of waiters
+/// woken; always 0 on an unshared memory, which nobody can wait on.
+extern "C" fn memory_atomic_notify(vmctx: *mut VMContextHeader, memory_index: u32, offset: u64, count: u32) -> u32 {
+    let memory = instance_of(vmctx).memory(memory_index);
+    memory.shared().map_or(0, |shared| shared.notify(offset, count))
 }
 
 /// The code of the function `func_ref` describes, whose `wasm_call` is null: compiles it

@@ -16,6 +16,8 @@ use crate::environ::error::{Error, Result};
 use crate::environ::trap::Trap;
 use crate::environ::types::MemoryType;
 use crate::environ::vmctx::VMMemoryDefinition;
+use crate::runtime::memory_image::MemoryImage;
+use crate::runtime::shared_memory::SharedMemory;
 use crate::runtime::sys;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::rc::Rc;
@@ -30,7 +32,7 @@ const MAX_PAGES: u64 = 65536;
 
 /// Address space reserved per memory: 4 GiB of index space, 4 GiB of offset space, and a
 /// page for the widest access. Only committed pages cost memory; the rest is PROT_NONE.
-const RESERVATION: usize = (8 << 30) + 65536;
+pub(crate) const RESERVATION: usize = (8 << 30) + 65536;
 
 /// Address space all live reservations together may take: half of what a process has, so the
 /// rest of the process (the JS heap, thread stacks, malloc) never runs short because of wasm
@@ -41,13 +43,16 @@ pub const RESERVATION_BUDGET: usize = 64 << 40;
 /// Address space held by live reservations.
 static RESERVED: AtomicUsize = AtomicUsize::new(0);
 
-/// A linear memory. Cheap to clone; clones share the memory. Single-threaded (`Rc`), like
-/// the instances using it: heron has no wasm threads (shared memories), so the definition
-/// compiled code reads and `grow` writes is only ever touched by one thread, and the type
-/// system keeps it so.
+/// A linear memory. Cheap to clone; clones share the memory. A handle is single-threaded
+/// (`Rc`), like the instances using it. An unshared memory is only ever touched by its one
+/// thread, and the type system keeps it so; a shared one (`shared_memory.rs`) is reached
+/// from other threads through their own handles (`Memory::from(SharedMemory)`).
 #[derive(Clone)]
 pub struct Memory {
     inner: Rc<MemoryInner>,
+    /// Set for a shared memory, whose storage lives there; `inner` then only holds the
+    /// handle's own state (the grow observer).
+    shared: Option<SharedMemory>,
 }
 
 struct MemoryInner {
@@ -86,7 +91,7 @@ impl Memory {
             )));
         }
         if ty.shared {
-            return Err(Error::Resource("shared memories (threads) are not supported yet".into()));
+            return Ok(Memory::from(SharedMemory::new(ty, engine.guard_pages(), limit)?));
         }
         if ty.limits.min > MAX_PAGES || ty.limits.max.is_some_and(|m| m > MAX_PAGES) {
             return Err(Error::Resource("memory size exceeds 65536 pages (4 GiB)".into()));
@@ -109,6 +114,7 @@ impl Memory {
                 grow_observer: RefCell::new(None),
                 limit_pages,
             }),
+            shared: None,
         };
         memory.grow(ty.limits.min)?;
         Ok(memory)
@@ -116,11 +122,17 @@ impl Memory {
 
     /// How code using this memory must check its accesses; instances pick their code by it.
     pub fn bounds_checks(&self) -> BoundsChecks {
+        if let Some(shared) = &self.shared {
+            return shared.bounds_checks();
+        }
         self.inner.bounds_checks
     }
 
     /// The type it was created with (its minimum is the initial size).
     pub fn ty(&self) -> MemoryType {
+        if let Some(shared) = &self.shared {
+            return shared.ty();
+        }
         self.inner.ty
     }
 
@@ -131,6 +143,9 @@ impl Memory {
 
     /// Current size in bytes.
     pub fn data_size(&self) -> usize {
+        if let Some(shared) = &self.shared {
+            return shared.data_size();
+        }
         // SAFETY: a plain read of the definition this memory owns; nothing writes it
         // meanwhile: `grow` runs on this thread (the memory is not `Send`) and holds no
         // reference across calls.
@@ -140,6 +155,9 @@ impl Memory {
     /// Start of the memory; valid for `data_size()` bytes until the next grow. With
     /// [`BoundsChecks::Explicit`] a grow may move the memory.
     pub fn data_ptr(&self) -> *mut u8 {
+        if let Some(shared) = &self.shared {
+            return shared.data_ptr();
+        }
         // SAFETY: as in `data_size`.
         unsafe { (*self.inner.definition.get()).base }
     }
@@ -165,21 +183,13 @@ impl Memory {
     }
 
     fn grow_locked(&self, delta: u64) -> Result<u64> {
+        if let Some(shared) = &self.shared {
+            return shared.grow(delta);
+        }
         let mapped = self.inner.mapped.get();
         let old_pages = self.size();
         let maximum = self.inner.ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
-        let new_pages = old_pages.checked_add(delta).filter(|p| *p <= maximum);
-        let Some(new_pages) = new_pages else {
-            return Err(Error::Resource(format!(
-                "cannot grow memory from {old_pages} by {delta} pages (maximum {maximum})"
-            )));
-        };
-        if new_pages > self.inner.limit_pages {
-            let limit = self.inner.limit_pages * WASM_PAGE_SIZE;
-            return Err(Error::Resource(format!(
-                "cannot grow memory from {old_pages} by {delta} pages: the memory limit is {limit} bytes"
-            )));
-        }
+        let new_pages = grown_size(&self.inner.ty, self.inner.limit_pages, old_pages, delta)?;
         if delta == 0 {
             return Ok(old_pages);
         }
@@ -228,6 +238,9 @@ impl Memory {
     /// Copies `bytes` to `offset`; fails, writing nothing, unless the whole range lies inside
     /// the memory.
     pub(crate) fn write_bytes(&self, offset: u64, bytes: &[u8]) -> std::result::Result<(), Trap> {
+        if let Some(shared) = &self.shared {
+            return shared.write_bytes(offset, bytes);
+        }
         let fits = offset.checked_add(bytes.len() as u64).is_some_and(|end| end <= self.data_size() as u64);
         if !fits {
             return Err(Trap::MemoryOutOfBounds);
@@ -239,25 +252,97 @@ impl Memory {
         Ok(())
     }
 
+    /// Maps `image` (copy on write) over this memory, as if its bytes had been written.
+    /// `Ok(false)` if this memory cannot take an image: the caller copies the segments
+    /// instead. Only for a memory nothing has written to yet.
+    pub(crate) fn map_image(&self, image: &MemoryImage) -> Result<bool> {
+        // A memory with explicit bounds checks may move when it grows, and `mremap` moves
+        // only a range that is one mapping; images are for guard-page reservations.
+        // A shared memory may already be visible to other threads: its segments are copied.
+        let fits = image.offset().checked_add(image.len()).is_some_and(|end| end <= self.data_size());
+        if self.shared.is_some() || self.inner.bounds_checks != BoundsChecks::GuardPages || !fits {
+            return Ok(false);
+        }
+        // SAFETY: `offset` is host-page-aligned and `[offset, offset + len)` lies inside the
+        // accessible part of this memory's own reservation (checked above), which nothing
+        // has written to: its zero pages are replaced by the image's.
+        let addr = unsafe { self.data_ptr().add(image.offset()) };
+        // SAFETY: as above.
+        if unsafe { image.map_at(addr) } {
+            return Ok(true);
+        }
+        // A failed MAP_FIXED may have unmapped the range: put zero pages back, so the
+        // caller's copy lands in accessible memory.
+        // SAFETY: the same range of this memory's reservation, replaced by fresh zero pages.
+        let restored = unsafe {
+            libc::mmap(
+                addr.cast(),
+                image.len(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if restored != addr.cast() {
+            return Err(Error::Resource("out of memory initializing a memory".into()));
+        }
+        Ok(false)
+    }
+
     /// The definition compiled code reads through an instance's vmctx.
     pub(crate) fn definition(&self) -> *mut VMMemoryDefinition {
+        if let Some(shared) = &self.shared {
+            return shared.definition();
+        }
         self.inner.definition.get()
     }
 
     /// A number identifying this memory among the live ones (stable while any handle lives).
     pub fn id(&self) -> usize {
-        Rc::as_ptr(&self.inner) as usize
+        match &self.shared {
+            Some(shared) => shared.id(),
+            None => Rc::as_ptr(&self.inner) as usize,
+        }
     }
 
     /// Whether two handles name the same memory.
     pub fn same(&self, other: &Memory) -> bool {
-        Rc::ptr_eq(&self.inner, &other.inner)
+        match (&self.shared, &other.shared) {
+            (Some(a), Some(b)) => a.same(b),
+            (None, None) => Rc::ptr_eq(&self.inner, &other.inner),
+            _ => false,
+        }
+    }
+
+    /// The thread-safe memory behind this handle, if it is shared.
+    pub fn shared(&self) -> Option<&SharedMemory> {
+        self.shared.as_ref()
+    }
+}
+
+impl From<SharedMemory> for Memory {
+    /// A handle for this thread on a shared memory.
+    fn from(shared: SharedMemory) -> Memory {
+        let inner = MemoryInner {
+            definition: Box::new(UnsafeCell::new(VMMemoryDefinition { base: std::ptr::null_mut(), current_length: 0 })),
+            ty: shared.ty(),
+            bounds_checks: shared.bounds_checks(),
+            mapped: Cell::new(0),
+            grow_observer: RefCell::new(None),
+            limit_pages: u64::MAX,
+        };
+        Memory { inner: Rc::new(inner), shared: Some(shared) }
     }
 }
 
 impl Drop for MemoryInner {
     fn drop(&mut self) {
         let mapped = self.mapped.get();
+        if mapped == 0 {
+            // A shared memory's handle: the storage belongs to the `SharedMemory`.
+            return;
+        }
         // SAFETY: the mapping made in `new` (or moved by `grow`); no instance refers to it any
         // more, since instances hold a `Memory` handle.
         unsafe { libc::munmap(self.definition.get_mut().base.cast(), mapped) };
@@ -269,7 +354,7 @@ impl Drop for MemoryInner {
 
 /// Reserves `RESERVATION` bytes of inaccessible address space, if the budget and the system
 /// allow.
-fn reserve() -> Option<*mut u8> {
+pub(crate) fn reserve() -> Option<*mut u8> {
     let claimed = RESERVED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |reserved| {
         (reserved + RESERVATION <= RESERVATION_BUDGET).then_some(reserved + RESERVATION)
     });
@@ -292,6 +377,11 @@ fn reserve() -> Option<*mut u8> {
     Some(base.cast())
 }
 
+/// Returns a reservation's share of the budget (after unmapping it).
+pub(crate) fn release_reservation() {
+    RESERVED.fetch_sub(RESERVATION, Ordering::Relaxed);
+}
+
 /// Maps `bytes` of zeroed read-write memory.
 fn map_read_write(bytes: usize) -> Result<*mut u8> {
     // SAFETY: a fresh private mapping; nothing else refers to it.
@@ -309,4 +399,23 @@ fn map_read_write(bytes: usize) -> Result<*mut u8> {
         return Err(Error::Resource("could not map memory for a linear memory".into()));
     }
     Ok(base.cast())
+}
+
+/// The size in pages a memory of type `ty` and size `old_pages`, limited to `limit_pages` by
+/// the controls, has after growing by `delta` pages, or why it cannot grow. Shared by unshared
+/// and shared memories (`shared_memory.rs`).
+pub(crate) fn grown_size(ty: &MemoryType, limit_pages: u64, old_pages: u64, delta: u64) -> Result<u64> {
+    let maximum = ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
+    let Some(new_pages) = old_pages.checked_add(delta).filter(|p| *p <= maximum) else {
+        return Err(Error::Resource(format!(
+            "cannot grow memory from {old_pages} by {delta} pages (maximum {maximum})"
+        )));
+    };
+    if new_pages > limit_pages {
+        let limit = limit_pages * WASM_PAGE_SIZE;
+        return Err(Error::Resource(format!(
+            "cannot grow memory from {old_pages} by {delta} pages: the memory limit is {limit} bytes"
+        )));
+    }
+    Ok(new_pages)
 }

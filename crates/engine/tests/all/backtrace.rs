@@ -38,6 +38,19 @@ fn offsets_of(bytes: &[u8], defined: usize, wanted: fn(&Operator<'_>) -> bool) -
     offsets
 }
 
+/// Module offset of the body of defined function `defined` (its locals, after the size).
+fn body_start(bytes: &[u8], defined: usize) -> u32 {
+    let body = Parser::new(0)
+        .parse_all(bytes)
+        .filter_map(|payload| match payload.expect("the test's module parses") {
+            Payload::CodeSectionEntry(body) => Some(body),
+            _ => None,
+        })
+        .nth(defined)
+        .expect("the function exists");
+    body.range().start as u32
+}
+
 fn instantiate(compilation: Compilation, bytes: &[u8]) -> Instance {
     let engine = Engine::default();
     let module = Module::with_compilation(&engine, bytes, compilation).expect("the module compiles");
@@ -104,15 +117,20 @@ fn a_stack_overflow_keeps_the_innermost_frames() {
     let backtrace = Backtrace::take_last().expect("a trap leaves a backtrace");
     let call = offsets_of(&bytes, 3, |op| matches!(op, Operator::Call { .. }))[0];
     assert!(backtrace.frames().len() > 10, "{} frames", backtrace.frames().len());
-    // Every frame below the innermost waits on the recursive call.
+    // Every frame below the innermost waits on the recursive call; the innermost overflowed
+    // in the prologue, which is at the body's start (where V8 places it too).
     assert!(backtrace.frames()[1..].iter().all(|f| f.func_index() == 4 && f.module_offset() == call));
+    assert_eq!(backtrace.frames()[0].module_offset(), body_start(&bytes, 3));
 }
 
 #[test]
 fn the_perf_map_names_each_loaded_function() {
     heron_engine::enable_perf_map();
     let bytes = wat_to_wasm(NAMED);
-    let _instance = instantiate(Compilation::Eager, &bytes);
+    // An engine of its own: the process-wide one may share code another test loaded before
+    // the map was on (a live module of the same bytes), and then nothing would be written.
+    let engine = Engine::new().expect("an engine");
+    let _module = Module::with_compilation(&engine, &bytes, Compilation::Eager).expect("the module compiles");
     let map = std::fs::read_to_string(heron_engine::perf_map_path()).expect("the perf map was written");
     for name in ["wasm:mymod:inner", "wasm:mymod:outer", "wasm:mymod:wasm-function[3]", "wasm:mymod:recurse"] {
         let line = map.lines().find(|line| line.ends_with(&format!(" {name}"))).unwrap_or_else(|| panic!("{name}"));

@@ -6,6 +6,13 @@ use heron_engine::{Compilation, Engine, Error, Func, Instance, Module, Trap, Val
 
 use crate::common::{export, wat_to_wasm};
 
+/// The engine of these tests: without a code cache, so that what they observe of compilation
+/// (tiers, progress) is compilation's, not an entry's.
+fn uncached_engine() -> Engine {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| Engine::with_config(heron_engine::Config::default()).expect("an engine")).clone()
+}
+
 fn call_i32(func: &Func, args: &[i32]) -> Result<i32, Error> {
     let args: Vec<Val> = args.iter().map(|a| Val::I32(*a)).collect();
     match func.call(&args)?.as_slice() {
@@ -41,7 +48,7 @@ const PROGRAM: &str = r#"(module
     (func (export "get") (param i32) (result funcref) (table.get (local.get 0))))"#;
 
 fn instantiate(mode: Compilation) -> Instance {
-    let module = Module::with_compilation(&Engine::default(), &wat_to_wasm(PROGRAM), mode).expect("compiles");
+    let module = Module::with_compilation(&uncached_engine(), &wat_to_wasm(PROGRAM), mode).expect("compiles");
     Instance::new(&module, &[]).expect("instantiates")
 }
 
@@ -87,7 +94,7 @@ fn first_call_deep_in_recursion_compiles() {
             (func $leaf (param i32) (result i32)
                 (i32.mul (local.get 0) (i32.add (local.get 0) (i32.const 1)))))"#,
     );
-    let module = Module::with_compilation(&Engine::default(), &bytes, Compilation::OnDemand).unwrap();
+    let module = Module::with_compilation(&uncached_engine(), &bytes, Compilation::OnDemand).unwrap();
     let instance = Instance::new(&module, &[]).unwrap();
     let down = export(&instance, "down");
     // Deep enough to leave well under the compile threshold of stack, short of overflowing.
@@ -150,7 +157,7 @@ fn big_module(functions: usize) -> Vec<u8> {
 #[test]
 fn many_instances_before_compilation_finishes() {
     let bytes = big_module(3000);
-    let engine = Engine::default();
+    let engine = uncached_engine();
     let eager = Module::with_compilation(&engine, &bytes, Compilation::Eager).unwrap();
     let reference = Instance::new(&eager, &[]).unwrap();
     let expected = call_i32(&export(&reference, "chain"), &[5]).unwrap();
@@ -187,7 +194,7 @@ fn many_instances_before_compilation_finishes() {
 #[test]
 fn a_module_dropped_while_compiling_cancels_its_work() {
     let bytes = big_module(3000);
-    let engine = Engine::default();
+    let engine = uncached_engine();
     for _ in 0..5 {
         let module = Module::with_compilation(&engine, &bytes, Compilation::Lazy).unwrap();
         let instance = Instance::new(&module, &[]).unwrap();
@@ -206,7 +213,7 @@ fn invalid_modules_fail_at_once_in_every_mode() {
     let bad = wat_to_wasm("(module (func (result i32) (i64.const 1)))");
     let bad = bad.as_slice();
     for mode in ALL_MODES {
-        match Module::with_compilation(&Engine::default(), bad, mode) {
+        match Module::with_compilation(&uncached_engine(), bad, mode) {
             Err(Error::Compile { .. }) => {}
             Err(e) => panic!("{mode:?}: {e:?}"),
             Ok(_) => panic!("{mode:?}: an invalid module compiled"),
@@ -219,7 +226,7 @@ fn invalid_modules_fail_at_once_in_every_mode() {
 /// where another instance calls the function through an import, and the results stay.
 #[test]
 fn optimized_code_replaces_baseline_code_in_live_instances() {
-    let engine = Engine::default();
+    let engine = uncached_engine();
     let module = Module::with_compilation(&engine, &wat_to_wasm(PROGRAM), Compilation::Baseline).unwrap();
     let first = Instance::new(&module, &[]).unwrap();
     let second = Instance::new(&module, &[]).unwrap();

@@ -9,8 +9,12 @@ mod common;
 
 mod api;
 mod backtrace;
+mod cache;
 mod controls;
 mod fuzz;
 mod lazy;
 mod lifetimes;
+mod memory_image;
 mod pic;
+mod relaxed_simd;
+mod tail_calls;

@@ -1,6 +1,6 @@
 //! What translation knows about the runtime: how compiled code reaches memories, globals,
 //! tables and functions through `vmctx`. The only file under `translate/` that reads
-//! `VmOffsets` or generates calls of builtins.
+//! `VmOffsets` or generates calls of builtins (`atomics.rs` asks it for both).
 #![forbid(unsafe_code)]
 
 use super::wasm_signature;
@@ -24,7 +24,7 @@ pub(crate) fn call_builtin(
     args: &[Value],
 ) -> Option<Value> {
     let clif = |ty: BuiltinType| match ty {
-        BuiltinType::Vmctx | BuiltinType::Pointer => types::I64,
+        BuiltinType::Vmctx | BuiltinType::Pointer | BuiltinType::I64 => types::I64,
         BuiltinType::I32 => types::I32,
     };
     let (params, result) = builtin.signature();
@@ -433,6 +433,19 @@ impl<'a> FuncEnv<'a> {
         };
     }
 
+    /// Calls `builtin` with this function's `vmctx` followed by `args` (for the other
+    /// instruction files: `atomics.rs`).
+    pub(super) fn call_builtin_with_vmctx(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        builtin: Builtin,
+        args: &[Value],
+    ) -> Option<Value> {
+        let mut all = vec![self.vmctx];
+        all.extend_from_slice(args);
+        self.call_builtin(b, builtin, &all)
+    }
+
     /// Calls `builtin` through this function's builtins table.
     fn call_builtin(&self, b: &mut FunctionBuilder<'_>, builtin: Builtin, args: &[Value]) -> Option<Value> {
         call_builtin(b, self.vmctx, builtin, args)
@@ -470,22 +483,33 @@ impl<'a> FuncEnv<'a> {
     fn translate_call(&mut self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
         let ty = self.module.func_type(index);
         let sig = b.import_signature(wasm_signature(ty));
-        // An imported function is called through its canonical `VMFuncRef` (in the vmctx of
-        // the instance defining it), where optimized code replaces baseline code.
-        let (func_ref, callee_vmctx) = if self.module.is_defined_func(index) {
-            (b.ins().iadd_imm_s(self.vmctx, i64::from(self.offsets.func_ref(index))), self.vmctx)
-        } else {
-            let pointer = self.offsets.imported_func_ref_pointer(index) as i32;
-            let func_ref = b.ins().load(types::I64, readonly(), self.vmctx, pointer);
-            let callee_vmctx = b.ins().load(types::I64, readonly(), func_ref, VmOffsets::func_ref_vmctx() as i32);
-            (func_ref, callee_vmctx)
-        };
+        let (func_ref, callee_vmctx) = self.direct_callee(b, index);
         let code = self.func_ref_code(b, func_ref);
-        let at = stack.len() - ty.params().len();
-        let mut args = vec![callee_vmctx];
-        args.extend(stack.drain(at..));
-        let results = self.emit_call(b, sig, code, &args);
-        stack.extend(results);
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Call);
+    }
+
+    /// `return_call`: like `call`, but the caller's frame is gone when the callee runs.
+    pub fn translate_return_call(&mut self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
+        let ty = self.module.func_type(index);
+        let sig = b.import_signature(wasm_signature(ty));
+        let (func_ref, callee_vmctx) = self.direct_callee(b, index);
+        let code = self.func_ref_code(b, func_ref);
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Tail);
+    }
+
+    /// `return_call_indirect`: like `call_indirect`, but the caller's frame is gone when the
+    /// callee runs.
+    pub fn translate_return_call_indirect(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        stack: &mut Vec<Value>,
+        type_index: u32,
+        table_index: u32,
+    ) {
+        let ty = &self.module.types[type_index as usize];
+        let (code, callee_vmctx) = self.indirect_callee(b, stack, type_index, table_index);
+        let sig = b.import_signature(wasm_signature(ty));
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Tail);
     }
 
     fn translate_call_indirect(
@@ -496,6 +520,35 @@ impl<'a> FuncEnv<'a> {
         table_index: u32,
     ) {
         let ty = &self.module.types[type_index as usize];
+        let (code, callee_vmctx) = self.indirect_callee(b, stack, type_index, table_index);
+        let sig = b.import_signature(wasm_signature(ty));
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Call);
+    }
+
+    /// The `VMFuncRef` of function `index` and the vmctx to call it with. An imported
+    /// function is called through its canonical `VMFuncRef` (in the vmctx of the instance
+    /// defining it), where optimized code replaces baseline code.
+    fn direct_callee(&self, b: &mut FunctionBuilder<'_>, index: u32) -> (Value, Value) {
+        if self.module.is_defined_func(index) {
+            (b.ins().iadd_imm_s(self.vmctx, i64::from(self.offsets.func_ref(index))), self.vmctx)
+        } else {
+            let pointer = self.offsets.imported_func_ref_pointer(index) as i32;
+            let func_ref = b.ins().load(types::I64, readonly(), self.vmctx, pointer);
+            let callee_vmctx = b.ins().load(types::I64, readonly(), func_ref, VmOffsets::func_ref_vmctx() as i32);
+            (func_ref, callee_vmctx)
+        }
+    }
+
+    /// Pops the element index of an indirect call and returns the code and vmctx of the
+    /// function at it in table `table_index`, trapping if the index is out of bounds, the
+    /// element null, or its type not `type_index`.
+    fn indirect_callee(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        stack: &mut Vec<Value>,
+        type_index: u32,
+        table_index: u32,
+    ) -> (Value, Value) {
         let element_index = stack.pop().expect("validated");
         let table = self.table_definition(b, table_index);
         let length = b.ins().load(types::I32, MemFlagsData::trusted(), table, VmOffsets::table_length() as i32);
@@ -516,20 +569,39 @@ impl<'a> FuncEnv<'a> {
         let code = self.func_ref_code(b, func_ref);
         let callee_vmctx =
             b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_vmctx() as i32);
-        let sig = b.import_signature(wasm_signature(ty));
-        let at = stack.len() - ty.params().len();
-        let mut args = vec![callee_vmctx];
-        args.extend(stack.drain(at..));
-        let results = self.emit_call(b, sig, code, &args);
-        stack.extend(results);
+        (code, callee_vmctx)
     }
 
-    /// A call of a wasm function: a `try_call` inside a handler's scope.
-    fn emit_call(&mut self, b: &mut FunctionBuilder<'_>, sig: ir::SigRef, callee: Value, args: &[Value]) -> Vec<Value> {
-        if let Some(pad) = self.handler {
-            self.used_landing_pads.insert(pad);
+    /// Calls `code` with `callee_vmctx` and the top `num_params` operands. A plain call
+    /// pushes the results and, inside a handler's scope, is a `try_call` to its landing pad;
+    /// a tail call ends the block and leaves every handler of this frame behind, as the
+    /// spec says (the frame is gone).
+    #[allow(clippy::too_many_arguments)]
+    fn emit_call(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        stack: &mut Vec<Value>,
+        sig: ir::SigRef,
+        code: Value,
+        callee_vmctx: Value,
+        num_params: usize,
+        kind: CallKind,
+    ) {
+        let at = stack.len() - num_params;
+        let mut args = vec![callee_vmctx];
+        args.extend(stack.drain(at..));
+        match kind {
+            CallKind::Call => {
+                if let Some(pad) = self.handler {
+                    self.used_landing_pads.insert(pad);
+                }
+                let results = emit_call(b, sig, code, &args, self.handler);
+                stack.extend(results);
+            }
+            CallKind::Tail => {
+                b.ins().return_call_indirect(sig, code, &args);
+            }
         }
-        emit_call(b, sig, callee, args, self.handler)
     }
 
     /// `throw` / `throw_ref` / `rethrow` of `exception`, caught by `landing_pad` if given.
@@ -557,4 +629,16 @@ impl<'a> FuncEnv<'a> {
         let expected = b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.tag_pointer(tag) as i32);
         b.ins().icmp(IntCC::Equal, thrown, expected)
     }
+}
+
+/// Whether a call returns to its caller or replaces the caller's frame (`return_call*`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    Call,
+    /// A tail call: the caller's frame is gone when the callee runs, so a chain of tail calls
+    /// runs in constant stack. Caller and callee both use `WASM_CALL_CONV` (`tail`), which
+    /// Cranelift requires of `return_call_indirect`; host functions are reached through a
+    /// trampoline of that convention too (`trampoline.rs`), so a tail call to an import is a
+    /// real tail call as well.
+    Tail,
 }

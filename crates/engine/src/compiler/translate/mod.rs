@@ -1,12 +1,15 @@
 //! Translation of one wasm function body to Cranelift IR: locals, the operand stack, and
 //! structured control flow. Scalar numeric instructions are in `numeric.rs`, `v128` instructions
-//! in `simd.rs`, exception handling in `exceptions.rs`; everything that reads the runtime
-//! layout (memories, globals, tables, calls) is in `func_env.rs`.
+//! in `simd.rs` (the relaxed ones in `relaxed_simd.rs`), the threads proposal's in `atomics.rs`,
+//! exception handling in `exceptions.rs`; everything that reads the runtime layout (memories,
+//! globals, tables, calls) is in `func_env.rs`.
 #![forbid(unsafe_code)]
 
+mod atomics;
 mod exceptions;
 mod func_env;
 mod numeric;
+mod relaxed_simd;
 mod simd;
 
 use crate::environ::config::CodeFlavour;
@@ -23,6 +26,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use wasmparser::{BlockType, FunctionBody, Operator, OperatorsReader};
 
 pub(crate) use func_env::{call_builtin, call_throw, FuncEnv};
+pub(crate) use relaxed_simd::RelaxedSimd;
 
 /// The calling convention of every function with the wasm ABI.
 pub(crate) const WASM_CALL_CONV: CallConv = CallConv::Tail;
@@ -108,6 +112,8 @@ fn ends_stretch(op: &Operator<'_>) -> bool {
             | O::Return
             | O::Call { .. }
             | O::CallIndirect { .. }
+            | O::ReturnCall { .. }
+            | O::ReturnCallIndirect { .. }
             | O::TryTable { .. }
             | O::Throw { .. }
             | O::ThrowRef
@@ -176,6 +182,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     unreachable_depth: usize,
     /// Fuel of the instructions translated since the last flush (fuel-counting code).
     fuel_pending: u64,
+    /// How the relaxed SIMD instructions are lowered (fast or deterministic).
+    relaxed_simd: RelaxedSimd,
     /// Open frames whose body is a handler's scope (`exceptions.rs`).
     handler_frames: usize,
 }
@@ -187,6 +195,7 @@ pub(crate) fn translate_function(
     frontend: TargetFrontendConfig,
     index: u32,
     flavour: CodeFlavour,
+    relaxed_simd: RelaxedSimd,
     func: &mut ir::Function,
     builder_context: &mut FunctionBuilderContext,
 ) -> Result<()> {
@@ -218,6 +227,7 @@ pub(crate) fn translate_function(
         reachable: true,
         unreachable_depth: 0,
         fuel_pending: 0,
+        relaxed_simd,
         handler_frames: 0,
     };
 
@@ -426,6 +436,14 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.b.ins().return_(&results);
                 self.reachable = false;
             }
+            O::ReturnCall { function_index } => {
+                self.env.translate_return_call(&mut self.b, &mut self.stack, function_index);
+                self.reachable = false;
+            }
+            O::ReturnCallIndirect { type_index, table_index } => {
+                self.env.translate_return_call_indirect(&mut self.b, &mut self.stack, type_index, table_index);
+                self.reachable = false;
+            }
             O::Drop => {
                 self.pop();
             }
@@ -451,6 +469,14 @@ impl<'a> FuncTranslator<'a, '_> {
             _ => {
                 if numeric::translate_numeric(op, &mut self.b, &mut self.stack)
                     || simd::translate_simd(op, &mut self.b, &mut self.stack, &self.env)
+                    || atomics::translate_atomic(op, &mut self.b, &mut self.stack, &self.env)
+                    || relaxed_simd::translate_relaxed_simd(
+                        op,
+                        &mut self.b,
+                        &mut self.stack,
+                        &self.env,
+                        &self.relaxed_simd,
+                    )
                 {
                     return Ok(());
                 }

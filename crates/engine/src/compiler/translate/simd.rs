@@ -41,7 +41,7 @@ fn lane_order() -> MemFlagsData {
 }
 
 /// `value` reinterpreted as `ty`, which has the same width.
-fn cast(b: &mut FunctionBuilder, value: Value, ty: Type) -> Value {
+pub(super) fn cast(b: &mut FunctionBuilder, value: Value, ty: Type) -> Value {
     if b.func.dfg.value_type(value) == ty {
         value
     } else {
@@ -49,18 +49,18 @@ fn cast(b: &mut FunctionBuilder, value: Value, ty: Type) -> Value {
     }
 }
 
-fn pop(b: &mut FunctionBuilder, stack: &mut Vec<Value>, ty: Type) -> Value {
+pub(super) fn pop(b: &mut FunctionBuilder, stack: &mut Vec<Value>, ty: Type) -> Value {
     let value = stack.pop().expect("the validator guarantees every SIMD instruction its operands");
     cast(b, value, ty)
 }
 
 /// Pushes a vector result in the canonical `I8X16` representation.
-fn push(b: &mut FunctionBuilder, stack: &mut Vec<Value>, value: Value) {
+pub(super) fn push(b: &mut FunctionBuilder, stack: &mut Vec<Value>, value: Value) {
     let value = cast(b, value, I8X16);
     stack.push(value);
 }
 
-fn unary(
+pub(super) fn unary(
     b: &mut FunctionBuilder,
     stack: &mut Vec<Value>,
     ty: Type,
@@ -72,7 +72,7 @@ fn unary(
 }
 
 /// Pops two operands of lane type `ty` (the left one is deeper) and pushes the built result.
-fn binary(
+pub(super) fn binary(
     b: &mut FunctionBuilder,
     stack: &mut Vec<Value>,
     ty: Type,
@@ -85,7 +85,7 @@ fn binary(
 }
 
 /// A vector whose bits are `bytes` (lane 0 first).
-fn constant(b: &mut FunctionBuilder, ty: Type, bytes: &[u8; 16]) -> Value {
+pub(super) fn constant(b: &mut FunctionBuilder, ty: Type, bytes: &[u8; 16]) -> Value {
     let handle = b.func.dfg.constants.insert(ConstantData::from(bytes.as_slice()));
     b.ins().vconst(ty, handle)
 }

@@ -1,7 +1,11 @@
 //! Linux x86-64 specifics: the registers of an interrupted context (`ucontext_t`), thread
-//! stack bounds, thread priorities, and moving a mapping (`mremap`). Everything else in the
-//! runtime is written against these functions.
+//! stack bounds, thread priorities, moving a mapping (`mremap`), and sealed in-memory files
+//! mapped copy-on-write (`memfd_create`). Everything else in the runtime is written against
+//! these functions.
 
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::ptr;
 
 /// The program counter of the context a signal interrupted.
@@ -51,6 +55,53 @@ pub(crate) unsafe fn remap(base: *mut u8, old_len: usize, new_len: usize) -> Opt
     // SAFETY: per this function's contract.
     let moved = unsafe { libc::mremap(base.cast(), old_len, new_len, libc::MREMAP_MAYMOVE) };
     (moved != libc::MAP_FAILED).then_some(moved.cast())
+}
+
+/// A sealed anonymous in-memory file of `len` bytes that reads as `writes` (each `(offset,
+/// bytes)` written in order, later ones over earlier ones) and as zero elsewhere; `None` if
+/// the system refuses (no `memfd_create`, out of memory), so the caller can do without.
+/// Sealed against writes and resizing, so that every private mapping of it sees the same
+/// bytes for as long as it lives.
+pub(crate) fn sealed_memfd<'a>(len: usize, writes: impl IntoIterator<Item = (usize, &'a [u8])>) -> Option<OwnedFd> {
+    // SAFETY: a plain system call with a valid NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"heron-memory-image".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.set_len(len as u64).ok()?;
+    for (offset, bytes) in writes {
+        file.write_all_at(bytes, offset as u64).ok()?;
+    }
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: a plain system call on a descriptor this function owns.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        return None;
+    }
+    Some(OwnedFd::from(file))
+}
+
+/// Maps the first `len` bytes of `file` privately (copy on write: writes stay in this
+/// mapping) and read-write at `addr`, replacing whatever was mapped there; false if the
+/// system refuses, in which case what was mapped there may be gone too.
+///
+/// # Safety
+/// `[addr, addr + len)` must be page-aligned, lie inside a mapping the caller owns, and hold
+/// nothing anyone still needs; `file` must be at least `len` bytes long.
+pub(crate) unsafe fn map_file_private(addr: *mut u8, len: usize, file: BorrowedFd<'_>) -> bool {
+    // SAFETY: per this function's contract; MAP_FIXED replaces only the caller's range.
+    let mapped = unsafe {
+        libc::mmap(
+            addr.cast(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_FIXED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    mapped == addr.cast()
 }
 
 /// The lowest usable address of the current thread's stack.
