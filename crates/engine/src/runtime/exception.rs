@@ -109,6 +109,12 @@ impl Exception {
         self.object().host.borrow().is_some()
     }
 
+    /// A number identifying this exception (what the JS API's exception cache keys on);
+    /// exceptions are never freed, so no two ever share one.
+    pub fn id(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// The value compiled code holds for this exception (an `exnref`).
     pub(crate) fn as_raw(&self) -> usize {
         self.0.as_ptr() as usize

@@ -38,6 +38,11 @@ impl Tag {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// A number identifying this tag among live tags (what the JS API's tag cache keys on).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// The address compiled code compares.
     pub(crate) fn vm_tag(&self) -> *const VMTag {
         &self.0.vm
