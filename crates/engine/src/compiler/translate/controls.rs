@@ -28,7 +28,19 @@ use wasmparser::Operator;
 fn fuel_cost(op: &Operator<'_>) -> u64 {
     use Operator as O;
     match op {
-        O::Nop | O::Drop | O::Block { .. } | O::Loop { .. } | O::Unreachable | O::Return | O::Else | O::End => 0,
+        O::Nop
+        | O::Drop
+        | O::Block { .. }
+        | O::Loop { .. }
+        | O::Unreachable
+        | O::Return
+        | O::Else
+        | O::End
+        | O::TryTable { .. }
+        | O::Try { .. }
+        | O::Catch { .. }
+        | O::CatchAll
+        | O::Delegate { .. } => 0,
         _ => 1,
     }
 }
@@ -50,6 +62,14 @@ fn ends_stretch(op: &Operator<'_>) -> bool {
             | O::CallIndirect { .. }
             | O::ReturnCall { .. }
             | O::ReturnCallIndirect { .. }
+            | O::TryTable { .. }
+            | O::Throw { .. }
+            | O::ThrowRef
+            | O::Try { .. }
+            | O::Catch { .. }
+            | O::CatchAll
+            | O::Delegate { .. }
+            | O::Rethrow { .. }
     )
 }
 
@@ -75,6 +95,11 @@ fn calls(op: &Operator<'_>) -> bool {
 /// call (the callee's entry check reads what this function stored).
 fn tail_calls(op: &Operator<'_>) -> bool {
     matches!(op, Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. })
+}
+
+/// Whether `op` throws: a handler in this or a calling function reads the fuel next.
+fn throws(op: &Operator<'_>) -> bool {
+    matches!(op, Operator::Throw { .. } | Operator::ThrowRef | Operator::Rethrow { .. })
 }
 
 /// The control checks of one function being translated.
@@ -169,7 +194,7 @@ impl ControlChecks {
             let fuel = b.ins().isub(fuel, units);
             b.def_var(var, fuel);
         }
-        if calls(op) || tail_calls(op) {
+        if calls(op) || tail_calls(op) || throws(op) {
             self.save_fuel(b);
         }
     }
@@ -178,6 +203,15 @@ impl ControlChecks {
     /// ended the block: there is nothing after it to read the fuel.)
     pub fn after_op(&mut self, b: &mut FunctionBuilder<'_>, op: &Operator<'_>) {
         if let (Some(var), true) = (self.fuel, calls(op)) {
+            let fuel = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_fuel() as i32);
+            b.def_var(var, fuel);
+        }
+    }
+
+    /// At the start of a landing pad: whatever threw (a callee, or a `throw` here) stored the
+    /// fuel left when it threw.
+    pub fn at_landing_pad(&mut self, b: &mut FunctionBuilder<'_>) {
+        if let Some(var) = self.fuel {
             let fuel = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_fuel() as i32);
             b.def_var(var, fuel);
         }
