@@ -54,6 +54,8 @@ pub(crate) unsafe fn to_wasm(
         ValType::ExternRef if is_null(env, value) => ValRaw::ptr(0),
         // SAFETY: a live value of the current env.
         ValType::ExternRef => ValRaw::ptr(unsafe { externref::intern(raw_env, value.0) }.0.get()),
+        // The JS API: ToWebAssemblyValue of an exnref throws a TypeError.
+        ValType::ExnRef => return Err(throw_type_error(raw_env, "exnref values cannot cross the JS boundary")),
     };
     Ok(())
 }
@@ -115,6 +117,8 @@ pub(crate) unsafe fn to_js(env: sys::napi_env, raw: &ValRaw, ty: ValType) -> Res
             Val::ExternRef(Some(reference)) => return Ok(unsafe { externref::value(raw_env, reference) }),
             _ => env.null(),
         },
+        // The JS API: ToJSValue of an exnref throws a TypeError.
+        ValType::ExnRef => return Err(throw_type_error(raw_env, "exnref values cannot cross the JS boundary")),
     };
     Ok(value.0)
 }
@@ -143,6 +147,7 @@ pub(crate) fn value_type_name(ty: ValType) -> &'static str {
         ValType::V128 => "v128",
         ValType::FuncRef => "anyfunc",
         ValType::ExternRef => "externref",
+        ValType::ExnRef => "exnref",
     }
 }
 

@@ -97,6 +97,7 @@ impl ModuleInner {
                 func_index: self.info.func_index(DefinedFuncIndex::new(index)).as_u32(),
                 traps: record.traps,
                 srclocs: record.srclocs,
+                handlers: record.handlers,
             });
         }
         let memory = entry.code.publish(functions, entry.tables, &self.info.names)?;

@@ -1,6 +1,7 @@
 //! Values: `Val`, the typed value of the API, over `ValRaw`, the untyped slot of the array
 //! ABI (`environ/val_raw.rs`).
 
+use crate::environ::exception::Exception;
 use crate::environ::types::ValType;
 pub use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMFuncRef;
@@ -29,6 +30,8 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// An `externref`; `None` is null.
     ExternRef(Option<ExternRef>),
+    /// An `exnref`; `None` is null.
+    ExnRef(Option<Exception>),
 }
 
 impl Val {
@@ -42,6 +45,7 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -55,6 +59,7 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
+            ValType::ExnRef => Val::ExnRef(None),
         }
     }
 
@@ -68,13 +73,15 @@ impl Val {
             Val::V128(v) => ValRaw::v128(*v),
             Val::FuncRef(f) => ValRaw::ptr(f.as_ref().map_or(0, |f| f.vm_func_ref() as usize)),
             Val::ExternRef(r) => ValRaw::ptr(r.map_or(0, |r| r.0.get())),
+            Val::ExnRef(e) => ValRaw::ptr(e.as_ref().map_or(0, Exception::as_raw)),
         }
     }
 
     /// Reads a raw slot as a value of type `ty`.
     ///
     /// # Safety
-    /// If `ty` is `FuncRef` and the slot is not null, it must hold the address of a live
+    /// If `ty` is `ExnRef` and the slot is not null, it must hold an exception made on this
+    /// thread. If `ty` is `FuncRef` and the slot is not null, it must hold the address of a live
     /// `VMFuncRef` made by this engine, as every slot written by compiled code or by
     /// [`Val::to_raw`] of a live function does: the result is a handle that calls through it
     /// and keeps its owner alive. Any other slot is read as plain bits.
@@ -88,6 +95,35 @@ impl Val {
             // SAFETY: per this function's contract.
             ValType::FuncRef => Val::FuncRef(unsafe { Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) }),
             ValType::ExternRef => Val::ExternRef(NonZeroUsize::new(raw.get_ptr()).map(ExternRef)),
+            // SAFETY: per this function's contract, a non-null exnref slot holds an
+            // exception of this thread.
+            ValType::ExnRef => Val::ExnRef(unsafe { Exception::from_raw(raw.get_ptr()) }),
         }
+    }
+}
+
+impl Exception {
+    /// A new exception of `tag` carrying `values` (typed as the tag's parameters), for the
+    /// host to throw into wasm or hand over as an `exnref`.
+    pub fn new(tag: &crate::runtime::tag::Tag, values: &[Val]) -> crate::environ::error::Result<Exception> {
+        let types = tag.ty().params();
+        if values.len() != types.len() || values.iter().zip(types).any(|(v, t)| v.ty() != *t) {
+            return Err(crate::environ::error::Error::Link(format!(
+                "an exception of tag type {} cannot carry these values",
+                tag.ty()
+            )));
+        }
+        let exception = Exception::allocate(tag.clone());
+        for (i, value) in values.iter().enumerate() {
+            exception.set_raw_value(i, value.to_raw());
+        }
+        Ok(exception)
+    }
+
+    /// The values it carries, typed by its tag.
+    pub fn values(&self) -> Vec<Val> {
+        let types = self.tag().ty().params().to_vec();
+        // SAFETY: the slots were written as the tag's types, by compiled code or `new`.
+        self.raw_values().into_iter().zip(types).map(|(raw, ty)| unsafe { Val::from_raw(raw, ty) }).collect()
     }
 }

@@ -1,6 +1,7 @@
 //! The on-disk format of one persistent code-cache entry: its key (wasm hash and engine
 //! fingerprint, which covers the code flavour and tier) and the encoding of a module's
-//! compiled functions, sealed by a checksum (`checksum.rs`) that the loader verifies before
+//! compiled functions (code, alignment, trap sites, source locations, exception landing
+//! pads), sealed by a checksum (`checksum.rs`) that the loader verifies before
 //! any of the code is made executable. Pure data: the files belong to
 //! `runtime/code_cache.rs`, the mapping of code to `runtime/code_memory.rs`.
 //!
@@ -11,8 +12,10 @@
 //!     checksum u64: XXH64 of the header before it, the tables and the code
 //! tables:
 //!     one record per function (RECORD_LEN bytes): defined index, alignment, code offset,
-//!     code length, side-table offset, trap-site bytes, source-location bytes (all u32)
-//!     side tables: each function's trap sites, then its source locations
+//!     code length, side-table offset, trap-site bytes, source-location bytes,
+//!     exception-handler bytes (all u32)
+//!     side tables: each function's trap sites, then its source locations, then its
+//!     exception handlers
 //! code:
 //!     every function's machine code, each at an offset that is a multiple of its alignment
 //! ```
@@ -20,27 +23,29 @@
 //! The code comes last so the loader reads it straight into the memory it then makes
 //! executable, in one piece. The side tables stay encoded (LEB128 deltas, a third of their
 //! fixed-width size) and are only scanned when a trap or a stack trace needs them
-//! (`trap_at`, `srcloc_at`: no allocation, so the signal handler may call them); a new
-//! table is appended to the record with a format-version bump.
+//! (`trap_at`, `srcloc_at`, `handler_at`: no allocation, so the signal handler may call
+//! them); a new table is appended to the record with a format-version bump. The unwinder
+//! jumps to a handler's landing pad, so unlike the other tables the handlers are checked
+//! whole when the records are read (`records`): a damaged handler table refuses the entry.
 #![forbid(unsafe_code)]
 
 use sha2::{Digest, Sha256};
 use std::ops::Range;
 
 use crate::environ::checksum::Checksum;
-use crate::environ::compiled::CompiledFunction;
+use crate::environ::compiled::{CompiledFunction, ExceptionHandler};
 use crate::environ::trap::Trap;
 
 /// First bytes of every entry.
 const MAGIC: &[u8; 8] = b"HERONCC\0";
 /// Bumped whenever the layout above changes; older entries are then refused.
-const FORMAT_VERSION: u32 = 4;
+const FORMAT_VERSION: u32 = 5;
 /// Length of the header, checksum included.
 pub(crate) const HEADER_LEN: usize = 104;
 /// Where the checksum is in the header (it is the header's last field).
 const CHECKSUM_AT: usize = HEADER_LEN - 8;
 /// Length of one function's record.
-const RECORD_LEN: usize = 28;
+const RECORD_LEN: usize = 32;
 /// The largest alignment a function's code may ask for: the loader places the code at a
 /// page boundary, so any alignment up to a page holds.
 pub(crate) const MAX_ALIGNMENT: u32 = 4096;
@@ -126,6 +131,9 @@ pub(crate) struct FunctionRecord {
     pub code: Range<usize>,
     pub traps: Range<usize>,
     pub srclocs: Range<usize>,
+    /// Checked by `records`: each return address and landing pad lies in `code`, in
+    /// increasing order of return address.
+    pub handlers: Range<usize>,
 }
 
 /// Serializes `functions` under `key`. Functions whose alignment exceeds `MAX_ALIGNMENT`
@@ -157,8 +165,25 @@ pub(crate) fn encode(key: &CacheKey, functions: &[CachedFunction]) -> Vec<u8> {
             (previous_code, previous_wasm) = (*code_offset, i64::from(*wasm_offset));
         }
         let srclocs_len = streams.len() - streams_offset - traps_len;
-        let fields =
-            [f.index as usize, alignment, code.len(), f.code.bytes.len(), streams_offset, traps_len, srclocs_len];
+        // Return addresses increase (the compiler sorts them): each is a delta from the last.
+        let mut previous_return = 0u32;
+        for handler in &f.code.handlers {
+            put_varint(&mut streams, u64::from(handler.return_address - previous_return));
+            put_varint(&mut streams, u64::from(handler.landing_pad));
+            put_varint(&mut streams, u64::from(handler.frame_offset));
+            previous_return = handler.return_address;
+        }
+        let handlers_len = streams.len() - streams_offset - traps_len - srclocs_len;
+        let fields = [
+            f.index as usize,
+            alignment,
+            code.len(),
+            f.code.bytes.len(),
+            streams_offset,
+            traps_len,
+            srclocs_len,
+            handlers_len,
+        ];
         for field in fields.map(|v| u32::try_from(v as u64).expect("an entry part fits 4 GiB")) {
             records.extend_from_slice(&field.to_le_bytes());
         }
@@ -227,7 +252,8 @@ impl EntryHeader {
     }
 
     /// The function records of a verified entry, each checked to lie within its parts
-    /// (`traps` and `srclocs` are ranges of `tables`; `code` of the code part).
+    /// (`traps`, `srclocs` and `handlers` are ranges of `tables`; `code` of the code part),
+    /// and each handler table checked whole (see `check_handlers`).
     pub fn records(&self, tables: &[u8]) -> Result<Vec<FunctionRecord>, EntryError> {
         let records = tables.get(..self.count * RECORD_LEN).ok_or(EntryError::Truncated)?;
         let streams_start = records.len();
@@ -236,7 +262,7 @@ impl EntryHeader {
         for _ in 0..self.count {
             let mut field = || reader.u32().map(|v| v as usize);
             let (index, alignment, code_offset, code_len) = (field()?, field()?, field()?, field()?);
-            let (streams_offset, traps_len, srclocs_len) = (field()?, field()?, field()?);
+            let (streams_offset, traps_len, srclocs_len, handlers_len) = (field()?, field()?, field()?, field()?);
             if !alignment.is_power_of_two() || alignment > MAX_ALIGNMENT as usize || code_offset % alignment != 0 {
                 return Err(EntryError::BadRecord);
             }
@@ -244,10 +270,13 @@ impl EntryHeader {
             let traps_start = streams_start + streams_offset;
             let traps = traps_start..traps_start.checked_add(traps_len).ok_or(EntryError::BadRecord)?;
             let srclocs = traps.end..traps.end.checked_add(srclocs_len).ok_or(EntryError::BadRecord)?;
-            if code.end > self.code_len || srclocs.end > tables.len() {
+            let handlers = srclocs.end..srclocs.end.checked_add(handlers_len).ok_or(EntryError::BadRecord)?;
+            if code.end > self.code_len || handlers.end > tables.len() {
                 return Err(EntryError::BadRecord);
             }
-            out.push(FunctionRecord { index: index as u32, alignment: alignment as u32, code, traps, srclocs });
+            check_handlers(&tables[handlers.clone()], code.len())?;
+            let alignment = alignment as u32;
+            out.push(FunctionRecord { index: index as u32, alignment, code, traps, srclocs, handlers });
         }
         Ok(out)
     }
@@ -268,8 +297,10 @@ pub(crate) fn decode(key: &CacheKey, data: &[u8]) -> Result<Vec<CachedFunction>,
         let bytes = code[record.code.clone()].to_vec();
         let traps = decode_traps(&tables[record.traps], bytes.len())?;
         let srclocs = decode_srclocs(&tables[record.srclocs], bytes.len())?;
+        // `records` checked the handlers.
+        let handlers = Handlers::new(&tables[record.handlers]).map_while(Result::ok).collect();
         let alignment = u64::from(record.alignment);
-        let code = CompiledFunction { bytes, alignment, traps, func_index: None, srclocs };
+        let code = CompiledFunction { bytes, alignment, traps, func_index: None, srclocs, handlers };
         functions.push(CachedFunction { index: record.index, code });
     }
     Ok(functions)
@@ -299,6 +330,33 @@ fn decode_srclocs(stream: &[u8], code_len: usize) -> Result<Vec<(u32, u32)>, Ent
         srclocs.push((code_offset, wasm_offset));
     }
     Ok(srclocs)
+}
+
+/// Checks one function's encoded exception handlers, the table the unwinder trusts with a
+/// jump: every one decodes, return addresses strictly increase (so `handler_at` may stop
+/// early) and lie in the function's `code_len` bytes (the last may end them), and every
+/// landing pad lies inside them.
+fn check_handlers(stream: &[u8], code_len: usize) -> Result<(), EntryError> {
+    let mut previous = None;
+    for handler in Handlers::new(stream) {
+        let handler = handler?;
+        let in_order = previous.is_none_or(|previous| handler.return_address > previous);
+        if !in_order || handler.return_address as usize > code_len || handler.landing_pad as usize >= code_len {
+            return Err(EntryError::BadRecord);
+        }
+        previous = Some(handler.return_address);
+    }
+    Ok(())
+}
+
+/// The exception handler of the call whose return address is at exactly `return_address`
+/// in one function, by its encoded handlers (checked by `records`). Scans the stream, up to
+/// that address: no allocation.
+pub(crate) fn handler_at(stream: &[u8], return_address: u32) -> Option<ExceptionHandler> {
+    Handlers::new(stream)
+        .map_while(Result::ok)
+        .take_while(|handler| handler.return_address <= return_address)
+        .find(|handler| handler.return_address == return_address)
 }
 
 /// The trap recorded at exactly `offset` in one function's encoded trap sites. Scans the
@@ -391,6 +449,43 @@ impl Iterator for SourceLocations<'_> {
     }
 }
 
+/// The handlers of an exception-handler stream.
+struct Handlers<'a> {
+    reader: Reader<'a>,
+    return_address: u64,
+}
+
+impl<'a> Handlers<'a> {
+    fn new(stream: &'a [u8]) -> Self {
+        Handlers { reader: Reader { data: stream }, return_address: 0 }
+    }
+}
+
+impl Iterator for Handlers<'_> {
+    type Item = Result<ExceptionHandler, EntryError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.reader.data.is_empty() {
+            return None;
+        }
+        let mut handler = || {
+            let delta = self.reader.varint()?;
+            self.return_address = self.return_address.checked_add(delta).ok_or(EntryError::BadRecord)?;
+            let fits = |value: u64| u32::try_from(value).map_err(|_| EntryError::BadRecord);
+            Ok(ExceptionHandler {
+                return_address: fits(self.return_address)?,
+                landing_pad: fits(self.reader.varint()?)?,
+                frame_offset: fits(self.reader.varint()?)?,
+            })
+        };
+        let handler = handler();
+        if handler.is_err() {
+            self.reader.data = &[];
+        }
+        Some(handler)
+    }
+}
+
 /// Appends `value` as unsigned LEB128.
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
@@ -462,6 +557,10 @@ mod tests {
                 traps: vec![(1, Trap::Unreachable), (3, Trap::MemoryOutOfBounds), (2, Trap::IntegerOverflow)],
                 func_index: None,
                 srclocs: vec![(0, 400), (2, 42), (4, 70_000)],
+                handlers: vec![
+                    ExceptionHandler { return_address: 2, landing_pad: 3, frame_offset: 16 },
+                    ExceptionHandler { return_address: 4, landing_pad: 1, frame_offset: 32 },
+                ],
                 bytes,
             },
         }
@@ -487,6 +586,13 @@ mod tests {
             [(1, Trap::Unreachable), (3, Trap::MemoryOutOfBounds), (2, Trap::IntegerOverflow)]
         );
         assert_eq!(functions[0].code.srclocs, [(0, 400), (2, 42), (4, 70_000)]);
+        assert_eq!(
+            functions[0].code.handlers,
+            [
+                ExceptionHandler { return_address: 2, landing_pad: 3, frame_offset: 16 },
+                ExceptionHandler { return_address: 4, landing_pad: 1, frame_offset: 32 },
+            ]
+        );
         assert_eq!(functions[1].index, 7);
         assert_eq!(functions[1].code.bytes, [0xc3; 9]);
     }
@@ -510,6 +616,14 @@ mod tests {
         assert_eq!(srcloc_at(srclocs, 3), Some(42));
         assert_eq!(srcloc_at(srclocs, 9), Some(70_000));
         assert_eq!(srcloc_at(&[], 9), None);
+        let handlers = &tables[records[0].handlers.clone()];
+        assert_eq!(
+            handler_at(handlers, 4),
+            Some(ExceptionHandler { return_address: 4, landing_pad: 1, frame_offset: 32 })
+        );
+        assert_eq!(handler_at(handlers, 2).map(|h| h.landing_pad), Some(3));
+        assert_eq!(handler_at(handlers, 3), None, "not a return address");
+        assert_eq!(handler_at(&[], 2), None);
     }
 
     #[test]
@@ -552,24 +666,62 @@ mod tests {
         assert!(decode(&key, &longer).is_err(), "a trailing byte was accepted");
     }
 
+    /// `data` (an entry of `key`, edited) with its checksum recomputed, and what reading its
+    /// records then gives: the checks behind the checksum, as a bug rather than damage
+    /// would meet them.
+    fn resealed_records(key: &CacheKey, mut data: Vec<u8>) -> Result<Vec<FunctionRecord>, EntryError> {
+        let header = parse_header(key, &data).unwrap();
+        let (tables, code) = data[HEADER_LEN..].split_at(header.tables_len);
+        let mut checksum = Checksum::new();
+        for part in [&data[..CHECKSUM_AT], tables, code] {
+            checksum.update(part);
+        }
+        let checksum = checksum.finish();
+        data[CHECKSUM_AT..HEADER_LEN].copy_from_slice(&checksum.to_le_bytes());
+        let header = parse_header(key, &data).unwrap();
+        let (tables, code) = data[HEADER_LEN..].split_at(header.tables_len);
+        header.verify(tables, code).unwrap();
+        let records = header.records(tables);
+        if records.is_ok() {
+            decode(key, &data).expect("what `records` accepts decodes");
+        }
+        records
+    }
+
     #[test]
     fn records_outside_their_parts_are_refused_even_with_a_good_checksum() {
         let (key, data) = sample();
+        assert!(resealed_records(&key, data.clone()).is_ok());
         // The second record's code offset (at HEADER_LEN + RECORD_LEN + 8) past the code.
         let mut bad = data.clone();
         bad[HEADER_LEN + RECORD_LEN + 8] = 0xf0;
-        let header = parse_header(&key, &bad).unwrap();
-        let (tables, code) = bad[HEADER_LEN..].split_at(header.tables_len);
-        let mut checksum = Checksum::new();
-        for part in [&bad[..CHECKSUM_AT], tables, code] {
-            checksum.update(part);
+        assert_eq!(resealed_records(&key, bad).err(), Some(EntryError::BadRecord));
+        // The first record's handler bytes (its last field) past the tables.
+        let mut bad = data;
+        bad[HEADER_LEN + RECORD_LEN - 4] = 0xf0;
+        assert_eq!(resealed_records(&key, bad).err(), Some(EntryError::BadRecord));
+    }
+
+    #[test]
+    fn a_damaged_handler_table_is_refused_even_with_a_good_checksum() {
+        let (key, data) = sample();
+        let header = parse_header(&key, &data).unwrap();
+        let records = header.records(&data[HEADER_LEN..][..header.tables_len]).unwrap();
+        // The first function's (5 bytes of code) handlers: return address deltas 2 and 2,
+        // landing pads 3 and 1, frame offsets 16 and 32.
+        let at = HEADER_LEN + records[0].handlers.start;
+        assert_eq!(&data[at..HEADER_LEN + records[0].handlers.end], [2, 3, 16, 2, 1, 32]);
+        for (offset, byte, what) in [
+            (1, 5, "a landing pad past the code"),
+            (3, 4, "a return address past the code"),
+            (3, 0, "return addresses out of order"),
+            (5, 0x80, "a handler cut short"),
+        ] {
+            let mut bad = data.clone();
+            bad[at + offset] = byte;
+            let result = resealed_records(&key, bad);
+            assert!(result.is_err(), "{what} was accepted");
         }
-        let mut resealed = bad.clone();
-        resealed[CHECKSUM_AT..HEADER_LEN].copy_from_slice(&checksum.finish().to_le_bytes());
-        let header = parse_header(&key, &resealed).unwrap();
-        let (tables, code) = resealed[HEADER_LEN..].split_at(header.tables_len);
-        header.verify(tables, code).unwrap();
-        assert_eq!(header.records(tables).err(), Some(EntryError::BadRecord));
     }
 
     #[test]

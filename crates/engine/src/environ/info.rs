@@ -28,6 +28,8 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::RELAXED_SIMD
+        | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::LEGACY_EXCEPTIONS
 }
 
 /// A constant expression as heron evaluates it at instantiation. The single-instruction forms
@@ -89,6 +91,7 @@ pub(crate) enum EntityIndex {
     Table(u32),
     Memory(u32),
     Global(u32),
+    Tag(u32),
 }
 
 /// One import of a module.
@@ -129,6 +132,9 @@ pub(crate) struct ModuleInfo {
     pub num_imported_tables: u32,
     pub num_imported_memories: u32,
     pub num_imported_globals: u32,
+    /// Type index (a function type without results) of every tag, imported ones first.
+    pub tags: Vec<u32>,
+    pub num_imported_tags: u32,
     pub imports: Vec<ImportDesc>,
     pub exports: Vec<ExportDesc>,
     pub start: Option<u32>,
@@ -145,6 +151,11 @@ impl ModuleInfo {
     /// Signature of function `index`.
     pub fn func_type(&self, index: u32) -> &FuncType {
         &self.types[self.funcs[index as usize] as usize]
+    }
+
+    /// The type of tag `index`: the values its exceptions carry, as parameters.
+    pub fn tag_type(&self, index: u32) -> &FuncType {
+        &self.types[self.tags[index as usize] as usize]
     }
 
     /// Whether function `index` is defined by this module (not imported).
@@ -250,7 +261,11 @@ impl ModuleInfo {
                             self.num_imported_globals += 1;
                             ExternType::Global(g)
                         }
-                        TypeRef::Tag(_) => return Err(Error::compile("unsupported feature: exception tags", offset)),
+                        TypeRef::Tag(tag) => {
+                            self.tags.push(tag.func_type_idx);
+                            self.num_imported_tags += 1;
+                            ExternType::Tag(self.types[tag.func_type_idx as usize].clone())
+                        }
                     };
                     self.imports.push(ImportDesc { module: import.module.into(), name: import.name.into(), ty });
                 }
@@ -279,6 +294,11 @@ impl ModuleInfo {
                     let (offset, global) = global?;
                     self.globals.push(global_type(global.ty, offset)?);
                     self.global_inits.push(const_expr(&global.init_expr)?);
+                }
+            }
+            Payload::TagSection(reader) => {
+                for tag in reader {
+                    self.tags.push(tag?.func_type_idx);
                 }
             }
             Payload::ExportSection(reader) => {
@@ -319,7 +339,7 @@ impl ModuleInfo {
             K::Table => (EntityIndex::Table(index), ExternType::Table(self.tables[index as usize])),
             K::Memory => (EntityIndex::Memory(index), ExternType::Memory(self.memories[index as usize])),
             K::Global => (EntityIndex::Global(index), ExternType::Global(self.globals[index as usize])),
-            K::Tag => unreachable!("exception tags are rejected by validation"),
+            K::Tag => (EntityIndex::Tag(index), ExternType::Tag(self.tag_type(index).clone())),
         }
     }
 }

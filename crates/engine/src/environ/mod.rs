@@ -8,6 +8,7 @@ pub(crate) mod checksum;
 pub(crate) mod compiled;
 pub(crate) mod config;
 pub(crate) mod error;
+pub(crate) mod exception;
 pub(crate) mod index;
 pub(crate) mod info;
 pub(crate) mod limits;

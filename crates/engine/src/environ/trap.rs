@@ -43,9 +43,11 @@ pub enum Trap {
     UnalignedAtomic,
     /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
     ExpectedSharedMemory,
+    /// `throw_ref` of a null exception reference.
+    NullExceptionReference,
 }
 
-const ALL: [Trap; 17] = [
+const ALL: [Trap; 18] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -63,6 +65,7 @@ const ALL: [Trap; 17] = [
     Trap::OutOfFuel,
     Trap::UnalignedAtomic,
     Trap::ExpectedSharedMemory,
+    Trap::NullExceptionReference,
 ];
 
 impl Trap {
@@ -86,6 +89,7 @@ impl Trap {
             Trap::OutOfFuel => "wasm execution ran out of fuel",
             Trap::UnalignedAtomic => "unaligned atomic",
             Trap::ExpectedSharedMemory => "expected shared memory",
+            Trap::NullExceptionReference => "null exception reference",
         }
     }
 

@@ -22,6 +22,9 @@ pub enum ValType {
     FuncRef,
     /// Nullable host reference.
     ExternRef,
+    /// Nullable exception reference (`exnref`; `nullexnref` and `(ref exn)` are held the
+    /// same way, validation keeps them apart).
+    ExnRef,
 }
 
 impl ValType {
@@ -35,6 +38,7 @@ impl ValType {
             W::V128 => ValType::V128,
             W::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FuncRef,
             W::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValType::ExternRef,
+            W::Ref(r) if is_exn_heap(r.heap_type()) => ValType::ExnRef,
             W::Ref(r) => return Err(Error::compile(format!("unsupported reference type {r}"), offset)),
         })
     }
@@ -47,14 +51,20 @@ impl ValType {
             ValType::F32 => types::F32,
             ValType::F64 => types::F64,
             ValType::V128 => types::I8X16,
-            ValType::FuncRef | ValType::ExternRef => types::I64,
+            ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => types::I64,
         }
     }
 
     /// Whether this is a reference type.
     pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
+        matches!(self, ValType::FuncRef | ValType::ExternRef | ValType::ExnRef)
     }
+}
+
+/// Whether `heap` is `exn` or `noexn` (the exception references).
+fn is_exn_heap(heap: wasmparser::HeapType) -> bool {
+    use wasmparser::{AbstractHeapType as A, HeapType as H};
+    matches!(heap, H::Abstract { ty: A::Exn | A::NoExn, .. })
 }
 
 impl fmt::Display for ValType {
@@ -67,6 +77,7 @@ impl fmt::Display for ValType {
             ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
+            ValType::ExnRef => "exnref",
         })
     }
 }
@@ -169,16 +180,19 @@ pub enum ExternType {
     Memory(MemoryType),
     /// A global.
     Global(GlobalType),
+    /// An exception tag, with the types of the values its exceptions carry (no results).
+    Tag(FuncType),
 }
 
 impl ExternType {
-    /// `function`, `table`, `memory` or `global`: the JS API's names for the kinds.
+    /// `function`, `table`, `memory`, `global` or `tag`: the JS API's names for the kinds.
     pub fn kind(&self) -> &'static str {
         match self {
             ExternType::Func(_) => "function",
             ExternType::Table(_) => "table",
             ExternType::Memory(_) => "memory",
             ExternType::Global(_) => "global",
+            ExternType::Tag(_) => "tag",
         }
     }
 }

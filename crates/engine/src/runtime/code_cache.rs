@@ -16,7 +16,8 @@
 //! A lookup reads the entry's code straight into the memory that will run it
 //! (`WritableCode`), and its tables into a buffer that stays with the code; it verifies the
 //! checksum over everything it read before the code can be made executable, so a damaged
-//! entry's code never runs. It decodes nothing but the function records.
+//! entry's code never runs. It decodes nothing but the function records, and checks the
+//! exception handlers (the one side table that is jumped through).
 #![forbid(unsafe_code)]
 
 use crate::environ::cache_entry::{self, CacheKey, CachedFunction, EntryError, FunctionRecord, HEADER_LEN};
@@ -328,7 +329,7 @@ fn is_entry_name(name: &str) -> bool {
 pub(crate) struct LoadedEntry {
     /// Where each function's code and side tables are.
     pub records: Vec<FunctionRecord>,
-    /// The tables part, which the records' `traps` and `srclocs` index.
+    /// The tables part, which the records' `traps`, `srclocs` and `handlers` index.
     pub tables: Vec<u8>,
     /// The code part, in the memory that is to run it.
     pub code: WritableCode,

@@ -1,9 +1,10 @@
 //! Executable memory: loads compiled functions with cranelift-jit, or maps a code-cache
 //! entry's code as one block (`WritableCode`: filled by the cache, then made executable at
 //! once), publishes them (and lists them in the perf map when it is on, `perf_map.rs`), and
-//! keeps the process-wide registry of code ranges, trap sites and source locations that the
-//! signal handler and stack traces consult. A cached block's trap sites and source locations
-//! stay in the entry's encoding and are scanned in place when a trap or a trace asks.
+//! keeps the process-wide registry of code ranges, trap sites, source locations and exception
+//! handlers that the signal handler, stack traces and the unwinder (`throw.rs`) consult. A
+//! cached block's side tables stay in the entry's encoding and are scanned in place when a
+//! trap, a trace or a throw asks.
 //!
 //! Code is loaded at any time (lazy and background compilation load it while other threads
 //! run wasm), so the registry is read without locks: it is an immutable snapshot behind an
@@ -12,7 +13,7 @@
 //! never blocks, allocates, or frees.
 
 use crate::environ::cache_entry;
-use crate::environ::compiled::CompiledFunction;
+use crate::environ::compiled::{CompiledFunction, ExceptionHandler};
 use crate::environ::error::{Error, Result};
 use crate::environ::names::ModuleNames;
 use crate::environ::trap::{Trap, TrapTable};
@@ -62,13 +63,14 @@ struct FunctionCode {
     tables: SideTables,
 }
 
-/// A function's trap sites and source locations.
+/// A function's trap sites, source locations and exception handlers.
 enum SideTables {
     /// As the compiler produced them; source locations are (code offset, module offset of
-    /// the wasm instruction), sorted by code offset.
-    Decoded { traps: TrapTable, srclocs: Vec<(u32, u32)> },
-    /// Ranges of its `CodeInfo::encoded`, in the cache entry's encoding.
-    Encoded { traps: Range<usize>, srclocs: Range<usize> },
+    /// the wasm instruction), sorted by code offset; handlers are sorted by return address.
+    Decoded { traps: TrapTable, srclocs: Vec<(u32, u32)>, handlers: Vec<ExceptionHandler> },
+    /// Ranges of its `CodeInfo::encoded`, in the cache entry's encoding (the handlers
+    /// checked when the entry's records were read).
+    Encoded { traps: Range<usize>, srclocs: Range<usize>, handlers: Range<usize> },
 }
 
 impl SideTables {
@@ -76,6 +78,18 @@ impl SideTables {
         match self {
             SideTables::Decoded { traps, .. } => traps.lookup(offset),
             SideTables::Encoded { traps, .. } => cache_entry::trap_at(encoded.get(traps.clone())?, offset),
+        }
+    }
+
+    /// The handler of the call whose return address is at `offset`, if that call is in a
+    /// handler's scope.
+    fn handler_at(&self, encoded: &[u8], offset: u32) -> Option<ExceptionHandler> {
+        match self {
+            SideTables::Decoded { handlers, .. } => {
+                let at = handlers.binary_search_by_key(&offset, |h| h.return_address).ok()?;
+                Some(handlers[at])
+            }
+            SideTables::Encoded { handlers, .. } => cache_entry::handler_at(encoded.get(handlers.clone())?, offset),
         }
     }
 
@@ -102,6 +116,7 @@ pub(crate) struct BlockFunction {
     pub func_index: u32,
     pub traps: Range<usize>,
     pub srclocs: Range<usize>,
+    pub handlers: Range<usize>,
 }
 
 /// Page-aligned, private, writable memory that a cache entry's code is read into, then
@@ -193,7 +208,7 @@ impl WritableCode {
                 start: base as usize + f.code.start,
                 len: f.code.len(),
                 func_index: Some(f.func_index),
-                tables: SideTables::Encoded { traps: f.traps, srclocs: f.srclocs },
+                tables: SideTables::Encoded { traps: f.traps, srclocs: f.srclocs, handlers: f.handlers },
             })
             .collect();
         Ok(CodeMemory::register(Backing::Mapped { base, len: mapped }, entries, Some(names), encoded))
@@ -281,7 +296,11 @@ impl CodeMemory {
                 start: jit.get_finalized_function(*id) as usize,
                 len: f.bytes.len(),
                 func_index: f.func_index,
-                tables: SideTables::Decoded { traps: TrapTable::new(f.traps), srclocs: f.srclocs },
+                tables: SideTables::Decoded {
+                    traps: TrapTable::new(f.traps),
+                    srclocs: f.srclocs,
+                    handlers: f.handlers,
+                },
             })
             .collect();
         Ok(CodeMemory::register(Backing::Jit(Some(jit)), entries, names, Vec::new()))
@@ -354,6 +373,18 @@ fn with_function_at<T>(pc: usize, read: impl FnOnce(&CodeInfo, &FunctionCode, u3
 /// signal handler: it takes no lock, allocates nothing and frees nothing.
 pub(crate) fn trap_at(pc: usize) -> Option<Trap> {
     with_function_at(pc, |info, function, offset| function.tables.trap_at(&info.encoded, offset))
+}
+
+/// The landing pad of the call returning to `pc`, if that call is in a handler's scope:
+/// its address and the frame offset there (see `throw.rs`). Takes no lock, allocates nothing.
+pub(crate) fn handler_at(pc: usize) -> Option<(usize, u32)> {
+    // A return address belongs to the call before it, which may end the function's code.
+    with_function_at(pc.checked_sub(1)?, |info, function, offset| {
+        let handler = function.tables.handler_at(&info.encoded, offset + 1)?;
+        // Compiled and cached handlers alike have their landing pad in the function.
+        let landing_pad = handler.landing_pad as usize;
+        (landing_pad < function.len).then(|| (function.start + landing_pad, handler.frame_offset))
+    })
 }
 
 /// The wasm frame at `pc`, if `pc` is in a wasm function's code: at a trap site, or (with
