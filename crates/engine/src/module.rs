@@ -5,9 +5,10 @@
 //! Creating a module goes through two caches. The engine's map of live modules: a second
 //! `Module::new` of the same bytes and options shares the first one's code. The persistent
 //! code cache (`runtime/code_cache.rs`): on a hit, the bytes are decoded without validation
-//! (the entry's SHA-256 of them proves they were validated when it was written; re-parsing
-//! the 18 MB @swc/wasm this way takes a few ms, so `ModuleInfo` is not serialized) and every
-//! cached function is loaded at once; functions the entry lacks compile as usual. Every
+//! (the entry's key, a SHA-256 of them, proves they were validated when it was written;
+//! re-parsing the 18 MB @swc/wasm this way takes a few ms, so `ModuleInfo` is not
+//! serialized) and the entry's code is made executable as one block, every cached function
+//! installed at once; functions the entry lacks compile as usual. Every
 //! function compiled by the optimizing tier for the main table is queued for the entry.
 #![forbid(unsafe_code)]
 
@@ -19,8 +20,8 @@ use crate::environ::error::Result;
 use crate::environ::index::DefinedFuncIndex;
 use crate::environ::info::ModuleInfo;
 use crate::environ::vmctx::VmOffsets;
-use crate::runtime::code_cache::{self, PendingEntry};
-use crate::runtime::code_memory::CodeMemory;
+use crate::runtime::code_cache::{self, LoadedEntry, PendingEntry};
+use crate::runtime::code_memory::{BlockFunction, CodeMemory};
 use crate::runtime::lazy::{CodeSource, LazyCode};
 use crate::runtime::memory_image::MemoryImages;
 use cranelift_entity::EntityRef;
@@ -79,22 +80,27 @@ impl ModuleInner {
         }
     }
 
-    /// Loads functions from a cache entry into executable memory; returns their defined
-    /// indices (without duplicates) and the code, in that order.
-    fn load_cached(&self, functions: Vec<CachedFunction>) -> Result<(Vec<usize>, CodeMemory)> {
+    /// Makes a verified cache entry's code executable, as one block; returns the defined
+    /// indices of its functions (without duplicates) and the code, in that order.
+    fn load_cached(&self, entry: LoadedEntry) -> Result<(Vec<usize>, CodeMemory)> {
         let mut seen = vec![false; self.info.bodies.len()];
-        let mut defined = Vec::with_capacity(functions.len());
-        let mut code = Vec::with_capacity(functions.len());
-        for CachedFunction { index, code: mut function } in functions {
-            let index = index as usize;
+        let mut defined = Vec::with_capacity(entry.records.len());
+        let mut functions = Vec::with_capacity(entry.records.len());
+        for record in entry.records {
+            let index = record.index as usize;
             if std::mem::replace(&mut seen[index], true) {
                 continue;
             }
-            function.func_index = Some(self.info.func_index(DefinedFuncIndex::new(index)).as_u32());
             defined.push(index);
-            code.push(function);
+            functions.push(BlockFunction {
+                code: record.code,
+                func_index: self.info.func_index(DefinedFuncIndex::new(index)).as_u32(),
+                traps: record.traps,
+                srclocs: record.srclocs,
+                handlers: record.handlers,
+            });
         }
-        let memory = CodeMemory::load(self.engine.isa_owned(), code, Some(&self.info.names))?;
+        let memory = entry.code.publish(functions, entry.tables, &self.info.names)?;
         Ok((defined, memory))
     }
 }
@@ -195,17 +201,17 @@ impl Module {
             None => (None, None),
         };
         let (info, cached) = match (cached, trusted) {
-            (Some(functions), Some(info)) if functions.iter().all(|f| (f.index as usize) < info.bodies.len()) => {
-                (info, functions)
+            (Some(entry), Some(info)) if entry.records.iter().all(|f| (f.index as usize) < info.bodies.len()) => {
+                (info, Some(entry))
             }
-            _ => (ModuleInfo::parse(bytes)?, Vec::new()),
+            _ => (ModuleInfo::parse(bytes)?, None),
         };
         let read = started.elapsed();
         let type_ids: Vec<u32> = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
         let trampolines = type_ids.iter().map(|id| engine.trampolines(*id)).collect();
         let offsets = VmOffsets::new(&info);
         let code = LazyCode::new(info.bodies.len(), flavour, compilation);
-        let complete = cached.len() == info.bodies.len();
+        let complete = cached.as_ref().is_some_and(|entry| entry.records.len() == info.bodies.len());
         let pending = match cache {
             Some((cache, key)) if !complete => Some(Arc::new(PendingEntry::new(cache, key))),
             _ => None,
@@ -223,9 +229,9 @@ impl Module {
             memory_images: OnceLock::new(),
         });
         // Code that does not load (out of memory) is compiled instead.
-        if !cached.is_empty() {
-            let count = cached.len();
-            if let Ok((defined, memory)) = inner.load_cached(cached) {
+        if let Some(entry) = cached {
+            let count = entry.records.len();
+            if let Ok((defined, memory)) = inner.load_cached(entry) {
                 LazyCode::install_cached(&*inner, &defined, memory);
             }
             code_cache::debug(&format!(

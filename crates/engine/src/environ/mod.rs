@@ -4,6 +4,7 @@
 
 pub(crate) mod builtins;
 pub(crate) mod cache_entry;
+pub(crate) mod checksum;
 pub(crate) mod compiled;
 pub(crate) mod config;
 pub(crate) mod error;

@@ -12,12 +12,19 @@
 //! (the last rename wins). Files are 0600 in a 0700 directory. The directory is bounded:
 //! after each write, the least recently used entries (a hit touches its file's mtime) are
 //! removed until the total fits `max_size`.
+//!
+//! A lookup reads the entry's code straight into the memory that will run it
+//! (`WritableCode`), and its tables into a buffer that stays with the code; it verifies the
+//! checksum over everything it read before the code can be made executable, so a damaged
+//! entry's code never runs. It decodes nothing but the function records, and checks the
+//! exception handlers (the one side table that is jumped through).
 #![forbid(unsafe_code)]
 
-use crate::environ::cache_entry::{self, CacheKey, CachedFunction};
+use crate::environ::cache_entry::{self, CacheKey, CachedFunction, EntryError, FunctionRecord, HEADER_LEN};
+use crate::runtime::code_memory::WritableCode;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -161,12 +168,19 @@ impl CodeCache {
         self.entry_path(key).is_file()
     }
 
-    /// The functions of the entry of `key`, checksum verified, or `None` (a miss). A hit
-    /// marks the entry as recently used.
-    pub(crate) fn load(&self, key: &CacheKey) -> Option<Vec<CachedFunction>> {
+    /// The entry of `key`, checksum verified, or `None` (a miss). A hit marks the entry as
+    /// recently used.
+    pub(crate) fn load(&self, key: &CacheKey) -> Option<LoadedEntry> {
         let path = self.entry_path(key);
         let started = Instant::now();
-        let found = read_entry(&path, key);
+        let found = match load_entry(&path, key) {
+            Ok(entry) => Some(entry),
+            Err(LoadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => {
+                debug(&format!("ignoring {}: {}", path.display(), error.describe()));
+                None
+            }
+        };
         if found.is_some() {
             debug(&format!("read, verified and decoded the entry in {:.1} ms", started.elapsed().as_secs_f64() * 1e3));
         }
@@ -309,6 +323,69 @@ impl CodeCache {
 /// An entry's file name: 64 lowercase hex digits (`CacheKey::file_name`).
 fn is_entry_name(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A verified entry, its code not yet executable.
+pub(crate) struct LoadedEntry {
+    /// Where each function's code and side tables are.
+    pub records: Vec<FunctionRecord>,
+    /// The tables part, which the records' `traps`, `srclocs` and `handlers` index.
+    pub tables: Vec<u8>,
+    /// The code part, in the memory that is to run it.
+    pub code: WritableCode,
+}
+
+/// Why an entry could not be loaded.
+enum LoadError {
+    Io(std::io::Error),
+    Entry(EntryError),
+    Memory,
+}
+
+impl LoadError {
+    fn describe(&self) -> String {
+        match self {
+            LoadError::Io(error) => error.to_string(),
+            LoadError::Entry(error) => format!("{error:?}"),
+            LoadError::Memory => "no memory to map its code".to_owned(),
+        }
+    }
+}
+
+impl From<EntryError> for LoadError {
+    fn from(error: EntryError) -> Self {
+        LoadError::Entry(error)
+    }
+}
+
+impl From<std::io::Error> for LoadError {
+    fn from(error: std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::UnexpectedEof {
+            LoadError::Entry(EntryError::Truncated)
+        } else {
+            LoadError::Io(error)
+        }
+    }
+}
+
+/// Reads the entry at `path`, part by part, and verifies it as an entry of `key`.
+fn load_entry(path: &Path, key: &CacheKey) -> Result<LoadedEntry, LoadError> {
+    let mut file = fs::File::open(path)?;
+    let mut header = [0u8; HEADER_LEN];
+    file.read_exact(&mut header)?;
+    let header = cache_entry::parse_header(key, &header)?;
+    // Entries are replaced by rename, never written in place: the open file is whole.
+    let expected = (HEADER_LEN + header.tables_len + header.code_len) as u64;
+    if file.metadata()?.len() != expected {
+        return Err(LoadError::Entry(EntryError::Truncated));
+    }
+    let mut tables = vec![0; header.tables_len];
+    file.read_exact(&mut tables)?;
+    let mut code = WritableCode::new(header.code_len).map_err(|_| LoadError::Memory)?;
+    file.read_exact(code.bytes_mut())?;
+    header.verify(&tables, code.bytes())?;
+    let records = header.records(&tables)?;
+    Ok(LoadedEntry { records, tables, code })
 }
 
 /// The decoded entry at `path` if it exists and is a valid entry of `key`.

@@ -1,7 +1,10 @@
-//! Executable memory: loads compiled functions with cranelift-jit, publishes them (and lists
-//! them in the perf map when it is on, `perf_map.rs`), and keeps the process-wide registry
-//! of code ranges, trap sites and source locations that the signal handler and stack traces
-//! consult.
+//! Executable memory: loads compiled functions with cranelift-jit, or maps a code-cache
+//! entry's code as one block (`WritableCode`: filled by the cache, then made executable at
+//! once), publishes them (and lists them in the perf map when it is on, `perf_map.rs`), and
+//! keeps the process-wide registry of code ranges, trap sites, source locations and exception
+//! handlers that the signal handler, stack traces and the unwinder (`throw.rs`) consult. A
+//! cached block's side tables stay in the entry's encoding and are scanned in place when a
+//! trap, a trace or a throw asks.
 //!
 //! Code is loaded at any time (lazy and background compilation load it while other threads
 //! run wasm), so the registry is read without locks: it is an immutable snapshot behind an
@@ -9,6 +12,7 @@
 //! one only once no reader is inside `trap_at`, which the signal handler calls; a reader
 //! never blocks, allocates, or frees.
 
+use crate::environ::cache_entry;
 use crate::environ::compiled::{CompiledFunction, ExceptionHandler};
 use crate::environ::error::{Error, Result};
 use crate::environ::names::ModuleNames;
@@ -17,16 +21,25 @@ use crate::runtime::perf_map;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::Module as _;
+use std::ops::Range;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 /// Loaded, executable code of a set of functions. Freed, and unregistered, on drop.
 pub(crate) struct CodeMemory {
-    jit: Option<JITModule>,
+    backing: Backing,
     info: Arc<CodeInfo>,
     /// Entry address of each function, in the order given to `load`.
     starts: Vec<usize>,
+}
+
+/// Who owns the executable memory.
+enum Backing {
+    /// cranelift-jit's allocations (`None` once freed).
+    Jit(Option<JITModule>),
+    /// One private anonymous mapping of `len` bytes (a cache entry's code).
+    Mapped { base: *mut u8, len: usize },
 }
 
 /// What the signal handler and stack traces need to know about one `CodeMemory`.
@@ -36,19 +49,177 @@ struct CodeInfo {
     functions: Vec<FunctionCode>,
     /// The names of the module the functions belong to; `None` for trampolines.
     names: Option<Arc<ModuleNames>>,
+    /// A cache entry's tables part, which `SideTables::Encoded` ranges index; empty for
+    /// compiled code.
+    encoded: Vec<u8>,
 }
 
 /// One loaded function.
 struct FunctionCode {
     start: usize,
     len: usize,
-    traps: TrapTable,
     /// Index in the function index space of a wasm function; `None` for a trampoline.
     func_index: Option<u32>,
-    /// (code offset, module offset of the wasm instruction), sorted by code offset.
-    srclocs: Vec<(u32, u32)>,
-    /// Landing pads by return address, sorted (see `throw.rs`).
-    handlers: Vec<ExceptionHandler>,
+    tables: SideTables,
+}
+
+/// A function's trap sites, source locations and exception handlers.
+enum SideTables {
+    /// As the compiler produced them; source locations are (code offset, module offset of
+    /// the wasm instruction), sorted by code offset; handlers are sorted by return address.
+    Decoded { traps: TrapTable, srclocs: Vec<(u32, u32)>, handlers: Vec<ExceptionHandler> },
+    /// Ranges of its `CodeInfo::encoded`, in the cache entry's encoding (the handlers
+    /// checked when the entry's records were read).
+    Encoded { traps: Range<usize>, srclocs: Range<usize>, handlers: Range<usize> },
+}
+
+impl SideTables {
+    fn trap_at(&self, encoded: &[u8], offset: u32) -> Option<Trap> {
+        match self {
+            SideTables::Decoded { traps, .. } => traps.lookup(offset),
+            SideTables::Encoded { traps, .. } => cache_entry::trap_at(encoded.get(traps.clone())?, offset),
+        }
+    }
+
+    /// The handler of the call whose return address is at `offset`, if that call is in a
+    /// handler's scope.
+    fn handler_at(&self, encoded: &[u8], offset: u32) -> Option<ExceptionHandler> {
+        match self {
+            SideTables::Decoded { handlers, .. } => {
+                let at = handlers.binary_search_by_key(&offset, |h| h.return_address).ok()?;
+                Some(handlers[at])
+            }
+            SideTables::Encoded { handlers, .. } => cache_entry::handler_at(encoded.get(handlers.clone())?, offset),
+        }
+    }
+
+    /// The module offset of the instruction code at `offset` came from. The compiler
+    /// locates all code (the prologue at the body's start); code before the first location,
+    /// had a function any, would be at its first instruction.
+    fn module_offset_at(&self, encoded: &[u8], offset: u32) -> u32 {
+        match self {
+            SideTables::Decoded { srclocs, .. } => {
+                let at = srclocs.partition_point(|(code, _)| *code <= offset);
+                srclocs.get(at.saturating_sub(1)).map_or(0, |(_, wasm)| *wasm)
+            }
+            SideTables::Encoded { srclocs, .. } => {
+                encoded.get(srclocs.clone()).and_then(|stream| cache_entry::srcloc_at(stream, offset)).unwrap_or(0)
+            }
+        }
+    }
+}
+
+/// One function of a cache entry's code block: its code's range in the block, its index in
+/// the function index space, and its side tables' ranges in the entry's tables part.
+pub(crate) struct BlockFunction {
+    pub code: Range<usize>,
+    pub func_index: u32,
+    pub traps: Range<usize>,
+    pub srclocs: Range<usize>,
+    pub handlers: Range<usize>,
+}
+
+/// Page-aligned, private, writable memory that a cache entry's code is read into, then
+/// made executable as a whole by `publish` (which consumes it: no writable view of code
+/// survives). Unmapped on drop if never published.
+pub(crate) struct WritableCode {
+    base: *mut u8,
+    /// The length asked for.
+    len: usize,
+    /// The mapped length: `len` rounded up to whole pages (at least one).
+    mapped: usize,
+}
+
+/// The size of a transparent huge page on x86-64.
+const HUGE_PAGE: usize = 2 << 20;
+
+// SAFETY: the mapping is owned by this value alone; moving it to another thread moves the
+// only access to it.
+unsafe impl Send for WritableCode {}
+
+impl WritableCode {
+    /// `len` bytes of zeroed writable memory, page-aligned.
+    pub fn new(len: usize) -> Result<WritableCode> {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let mapped =
+            len.max(1).checked_next_multiple_of(page).ok_or_else(|| Error::Resource("code too large".into()))?;
+        // SAFETY: a new private anonymous mapping at an address the kernel chooses touches no
+        // existing memory.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                mapped,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Error::Resource(format!("mapping {mapped} bytes for code failed")));
+        }
+        // Large blocks in transparent huge pages: filling them takes a fault per 2 MiB
+        // instead of per 4 KiB (most of the time a big entry took to read), and running them
+        // fewer TLB misses. Only a hint: without it, pages are small.
+        if mapped >= HUGE_PAGE {
+            // SAFETY: advice on this value's own mapping; it changes no contents.
+            unsafe { libc::madvise(base, mapped, libc::MADV_HUGEPAGE) };
+        }
+        Ok(WritableCode { base: base.cast(), len, mapped })
+    }
+
+    /// The memory, to fill.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `base` is a live read-write mapping of at least `len` bytes that only this
+        // value, borrowed mutably here, reaches.
+        unsafe { std::slice::from_raw_parts_mut(self.base, self.len) }
+    }
+
+    /// The memory, to check.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: as in `bytes_mut`, borrowed shared.
+        unsafe { std::slice::from_raw_parts(self.base, self.len) }
+    }
+
+    /// Makes the block executable (and read-only) and registers `functions` in it, whose
+    /// side tables are ranges of `encoded`; `names` are the module's.
+    pub fn publish(
+        self,
+        functions: Vec<BlockFunction>,
+        encoded: Vec<u8>,
+        names: &Arc<ModuleNames>,
+    ) -> Result<CodeMemory> {
+        if functions.iter().any(|f| f.code.start > f.code.end || f.code.end > self.len) {
+            return Err(Error::Resource("cached code outside its block".into()));
+        }
+        // x86-64 keeps instruction caches coherent with stores: no flush is needed before
+        // the code runs (the only target heron maps code on).
+        // SAFETY: `base..base + mapped` is this value's own mapping; `self` is consumed
+        // below, so no `&mut [u8]` into it remains once it is executable.
+        if unsafe { libc::mprotect(self.base.cast(), self.mapped, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
+            return Err(Error::Resource("making cached code executable failed".into()));
+        }
+        let (base, mapped) = (self.base, self.mapped);
+        std::mem::forget(self);
+        let entries: Vec<FunctionCode> = functions
+            .into_iter()
+            .map(|f| FunctionCode {
+                start: base as usize + f.code.start,
+                len: f.code.len(),
+                func_index: Some(f.func_index),
+                tables: SideTables::Encoded { traps: f.traps, srclocs: f.srclocs, handlers: f.handlers },
+            })
+            .collect();
+        Ok(CodeMemory::register(Backing::Mapped { base, len: mapped }, entries, Some(names), encoded))
+    }
+}
+
+impl Drop for WritableCode {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is this value's own and nothing runs or reads it.
+        unsafe { libc::munmap(self.base.cast(), self.mapped) };
+    }
 }
 
 /// A wasm function's frame as a stack trace shows it.
@@ -59,10 +230,11 @@ pub(crate) struct WasmFrame {
     pub module_offset: u32,
 }
 
-// SAFETY: once `load` returns, the JIT module is never touched again except by `drop`, which
-// has exclusive access; the code it owns is immutable and executable from any thread.
+// SAFETY: once `load` or `publish` returns, the JIT module or mapping is never touched again
+// except by `drop`, which has exclusive access; the code it owns is immutable and executable
+// from any thread.
 unsafe impl Send for CodeMemory {}
-// SAFETY: as above: no `&self` method reaches the JIT module.
+// SAFETY: as above: no `&self` method reaches the JIT module or the mapping.
 unsafe impl Sync for CodeMemory {}
 
 /// Every function of every live `CodeMemory`, sorted by the address one past its end, with
@@ -123,14 +295,26 @@ impl CodeMemory {
             .map(|(f, id)| FunctionCode {
                 start: jit.get_finalized_function(*id) as usize,
                 len: f.bytes.len(),
-                traps: TrapTable::new(f.traps),
                 func_index: f.func_index,
-                srclocs: f.srclocs,
-                handlers: f.handlers,
+                tables: SideTables::Decoded {
+                    traps: TrapTable::new(f.traps),
+                    srclocs: f.srclocs,
+                    handlers: f.handlers,
+                },
             })
             .collect();
+        Ok(CodeMemory::register(Backing::Jit(Some(jit)), entries, names, Vec::new()))
+    }
+
+    /// Lists `entries` (executable code owned by `backing`) in the perf map and the registry.
+    fn register(
+        backing: Backing,
+        entries: Vec<FunctionCode>,
+        names: Option<&Arc<ModuleNames>>,
+        encoded: Vec<u8>,
+    ) -> CodeMemory {
         let starts: Vec<usize> = entries.iter().map(|e| e.start).collect();
-        let info = Arc::new(CodeInfo { functions: entries, names: names.cloned() });
+        let info = Arc::new(CodeInfo { functions: entries, names: names.cloned(), encoded });
         if perf_map::enabled() {
             perf_map::append(&perf_map_lines(&info));
         }
@@ -140,7 +324,7 @@ impl CodeMemory {
             }
             registry.sort_unstable_by_key(|entry| entry.0);
         });
-        Ok(CodeMemory { jit: Some(jit), info, starts })
+        CodeMemory { backing, info, starts }
     }
 
     /// Entry address of the `index`th function given to `load`.
@@ -188,18 +372,18 @@ fn with_function_at<T>(pc: usize, read: impl FnOnce(&CodeInfo, &FunctionCode, u3
 /// The trap recorded at `pc`, if `pc` is a trap site of heron-compiled code. Called by the
 /// signal handler: it takes no lock, allocates nothing and frees nothing.
 pub(crate) fn trap_at(pc: usize) -> Option<Trap> {
-    with_function_at(pc, |_, function, offset| function.traps.lookup(offset))
+    with_function_at(pc, |info, function, offset| function.tables.trap_at(&info.encoded, offset))
 }
 
 /// The landing pad of the call returning to `pc`, if that call is in a handler's scope:
 /// its address and the frame offset there (see `throw.rs`). Takes no lock, allocates nothing.
 pub(crate) fn handler_at(pc: usize) -> Option<(usize, u32)> {
     // A return address belongs to the call before it, which may end the function's code.
-    with_function_at(pc.checked_sub(1)?, |_, function, offset| {
-        let return_address = offset + 1;
-        let at = function.handlers.binary_search_by_key(&return_address, |h| h.return_address).ok()?;
-        let handler = function.handlers[at];
-        Some((function.start + handler.landing_pad as usize, handler.frame_offset))
+    with_function_at(pc.checked_sub(1)?, |info, function, offset| {
+        let handler = function.tables.handler_at(&info.encoded, offset + 1)?;
+        // Compiled and cached handlers alike have their landing pad in the function.
+        let landing_pad = handler.landing_pad as usize;
+        (landing_pad < function.len).then(|| (function.start + landing_pad, handler.frame_offset))
     })
 }
 
@@ -211,10 +395,7 @@ pub(crate) fn wasm_frame_at(pc: usize, return_address: bool) -> Option<WasmFrame
     with_function_at(pc, |info, function, offset| {
         let func_index = function.func_index?;
         let names = info.names.clone()?;
-        let at = function.srclocs.partition_point(|(code, _)| *code <= offset);
-        // The compiler locates all code (the prologue at the body's start); code before the
-        // first location, had a function any, would be at its first instruction.
-        let module_offset = function.srclocs.get(at.saturating_sub(1)).map_or(0, |(_, wasm)| *wasm);
+        let module_offset = function.tables.module_offset_at(&info.encoded, offset);
         Some(WasmFrame { names, func_index, module_offset })
     })
 }
@@ -222,10 +403,19 @@ pub(crate) fn wasm_frame_at(pc: usize, return_address: bool) -> Option<WasmFrame
 impl Drop for CodeMemory {
     fn drop(&mut self) {
         update_registry(|registry| registry.retain(|(_, info, _)| !Arc::ptr_eq(info, &self.info)));
-        if let Some(jit) = self.jit.take() {
-            // SAFETY: the code is unreachable now: every instance and function that could
-            // run it holds (through its module) this `CodeMemory`, which is being dropped.
-            unsafe { jit.free_memory() };
+        match &mut self.backing {
+            Backing::Jit(jit) => {
+                if let Some(jit) = jit.take() {
+                    // SAFETY: the code is unreachable now: every instance and function that
+                    // could run it holds (through its module) this `CodeMemory`, which is
+                    // being dropped.
+                    unsafe { jit.free_memory() };
+                }
+            }
+            Backing::Mapped { base, len } => {
+                // SAFETY: as above, and the mapping is this `CodeMemory`'s own.
+                unsafe { libc::munmap(base.cast(), *len) };
+            }
         }
     }
 }

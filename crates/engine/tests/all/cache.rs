@@ -157,18 +157,26 @@ fn a_damaged_entry_is_a_miss_and_is_replaced() {
     let dir = temp_dir("damaged");
     let (path, good) = write_entry(&dir);
     let expected = behaviour(&Module::new(&engine(&dir, Compilation::OnDemand, 0), &wat_to_wasm(MODULE)).unwrap());
-    // Magic, format version, fingerprint, wasm hash, function count, the first record's
-    // index, code in the middle, the last record's tables, the checksum.
+    // Each field of the header (environ/cache_entry.rs), the first record (its index and its
+    // exception-handler length), the side tables after MODULE's 8 records, the middle, and
+    // the code (the last part).
     let n = good.len();
     let parts = [("magic", 0), ("version", 8), ("fingerprint", 12), ("wasm hash", 44), ("count", 76)];
-    let more = [("first index", 80), ("code", n / 2), ("tables", n - 40), ("checksum", n - 1)];
-    for (what, at) in parts.into_iter().chain(more) {
+    let sizes = [
+        ("tables length", 80),
+        ("code length", 88),
+        ("checksum", 96),
+        ("first index", 104),
+        ("first handlers", 104 + 28),
+    ];
+    let more = [("side tables", 104 + 8 * 32), ("middle", n / 2), ("code", n - 2), ("last code byte", n - 1)];
+    for (what, at) in parts.into_iter().chain(sizes).chain(more) {
         let mut bad = good.clone();
         bad[at] ^= 0x21;
         std::fs::write(&path, &bad).expect("writes");
         assert_miss_and_replaced(&dir, &expected, what);
     }
-    for len in [0, 7, 60, n / 2, n - 1] {
+    for len in [0, 7, 60, 103, 104, 105, n / 2, n - 1] {
         std::fs::write(&path, &good[..len]).expect("writes");
         assert_miss_and_replaced(&dir, &expected, &format!("truncated to {len} bytes"));
     }
