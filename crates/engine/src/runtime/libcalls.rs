@@ -5,15 +5,15 @@
 
 use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS, WAIT_TRAPS};
 use crate::environ::error::HostError;
-use crate::environ::trap::Trap;
 use crate::environ::exception::Exception;
+use crate::environ::trap::Trap;
 use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::{VMContextHeader, VMException, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;
 use crate::runtime::instance::InstanceInner;
 use crate::runtime::shared_memory::Width;
-use std::sync::atomic::AtomicU64;
 use crate::runtime::throw::heron_throw as throw;
+use std::sync::atomic::AtomicU64;
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
 fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {

@@ -230,8 +230,16 @@ mod tests {
         let lot = ParkingLot::default();
         let ran = Arc::new(AtomicU32::new(0));
         let counter = ran.clone();
-        let pending =
-            lot.park_async(0, || true, Box::new(move || drop(counter.fetch_add(1, Ordering::Relaxed)))).ok().unwrap();
+        let pending = lot
+            .park_async(
+                0,
+                || true,
+                Box::new(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }),
+            )
+            .ok()
+            .unwrap();
         assert!(lot.cancel(&pending));
         assert_eq!(lot.unpark(0, 1), 0);
         assert_eq!(ran.load(Ordering::Relaxed), 0);
