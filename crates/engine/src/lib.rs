@@ -29,7 +29,7 @@ pub use environ::config::{BoundsChecks, CodeFlavour, Compilation, Controls};
 pub use environ::error::{Error, HostError, Result};
 pub use environ::names::{set_v8_hash, V8Hash};
 pub use environ::trap::Trap;
-pub use environ::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+pub use environ::types::{ExternType, FuncType, GlobalType, HeapType, Limits, MemoryType, RefType, TableType, ValType};
 pub use func::Func;
 pub use module::{ExportDesc, ImportDesc, Module};
 pub use runtime::backtrace::{Backtrace, Frame};

@@ -194,14 +194,15 @@ impl Module {
             Some((cache, key)) => (cache.load(key), None),
             None => (None, None),
         };
-        let (info, cached) = match (cached, trusted) {
+        let (mut info, cached) = match (cached, trusted) {
             (Some(functions), Some(info)) if functions.iter().all(|f| (f.index as usize) < info.bodies.len()) => {
                 (info, functions)
             }
             _ => (ModuleInfo::parse(bytes)?, Vec::new()),
         };
         let read = started.elapsed();
-        let type_ids: Vec<u32> = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
+        let type_ids = engine.register_module_types(&info)?;
+        info.register_types(&type_ids);
         let trampolines = type_ids.iter().map(|id| engine.trampolines(*id)).collect();
         let offsets = VmOffsets::new(&info);
         let code = LazyCode::new(info.bodies.len(), flavour, compilation);

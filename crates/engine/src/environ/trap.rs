@@ -43,9 +43,13 @@ pub enum Trap {
     UnalignedAtomic,
     /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
     ExpectedSharedMemory,
+    /// `ref.as_non_null` of null.
+    NullReference,
+    /// `call_ref` or `return_call_ref` of null.
+    NullFunctionReference,
 }
 
-const ALL: [Trap; 17] = [
+const ALL: [Trap; 19] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -63,6 +67,8 @@ const ALL: [Trap; 17] = [
     Trap::OutOfFuel,
     Trap::UnalignedAtomic,
     Trap::ExpectedSharedMemory,
+    Trap::NullReference,
+    Trap::NullFunctionReference,
 ];
 
 impl Trap {
@@ -86,6 +92,8 @@ impl Trap {
             Trap::OutOfFuel => "wasm execution ran out of fuel",
             Trap::UnalignedAtomic => "unaligned atomic",
             Trap::ExpectedSharedMemory => "expected shared memory",
+            Trap::NullReference => "null reference",
+            Trap::NullFunctionReference => "null function reference",
         }
     }
 

@@ -7,6 +7,7 @@
 mod atomics;
 mod func_env;
 mod numeric;
+mod references;
 mod relaxed_simd;
 mod simd;
 
@@ -100,6 +101,10 @@ fn ends_stretch(op: &Operator<'_>) -> bool {
             | O::CallIndirect { .. }
             | O::ReturnCall { .. }
             | O::ReturnCallIndirect { .. }
+            | O::CallRef { .. }
+            | O::ReturnCallRef { .. }
+            | O::BrOnNull { .. }
+            | O::BrOnNonNull { .. }
     )
 }
 
@@ -427,6 +432,9 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.b.def_var(self.locals[local_index as usize], value);
             }
             _ => {
+                if self.translate_reference_op(op) {
+                    return Ok(());
+                }
                 if numeric::translate_numeric(op, &mut self.b, &mut self.stack)
                     || simd::translate_simd(op, &mut self.b, &mut self.stack, &self.env)
                     || atomics::translate_atomic(op, &mut self.b, &mut self.stack, &self.env)
