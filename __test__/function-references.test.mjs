@@ -120,7 +120,7 @@ for (const [name, WebAssembly] of implementations) {
       assert.equal(e.anyIdentity(object), object)
       assert.equal(e.anyIdentity('text'), 'text')
       assert.equal(e.anyIdentity(5), 5)
-      assert.equal(Object.is(e.anyIdentity(-0), 0), true)
+      assert.equal(Object.is(e.anyIdentity(-0), -0), true)
       assert.equal(e.anyIdentity(null), null)
       assert.equal(e.anyIsNull(null), 1)
       assert.equal(e.anyIsNull(object), 0)

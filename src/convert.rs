@@ -78,19 +78,10 @@ unsafe fn to_reference(env: sys::napi_env, value: Value, r: RefType) -> Result<u
                 _ => Ok(func.id()),
             }
         }
-        HeapType::Any => {
-            // A Number that is an i31 is the same number when it comes back (ToWebAssemblyValue
-            // makes it a `ref.i31`, which loses the sign of -0); anything else is a host
-            // value, returned as itself.
-            // SAFETY: per this function's contract.
-            let token = unsafe { Env::from_raw(env) };
-            let value = match token.number_as_f64(value) {
-                Some(n) if n.fract() == 0.0 && (-1073741824.0..1073741824.0).contains(&n) => token.int32(n as i32),
-                _ => value,
-            };
-            // SAFETY: per this function's contract, or a value just made.
-            Ok(unsafe { externref::intern(env, value.0) }.0.get())
-        }
+        // A host value (or an i31 for a small integral Number, which comes back as the same
+        // Number, as V8's does, -0 included): kept as the value itself.
+        // SAFETY: per this function's contract.
+        HeapType::Any => Ok(unsafe { externref::intern(env, value.0) }.0.get()),
         _ => Err(throw_type_error(
             env,
             &format!("only null is a value of {r} in heron (it implements the GC proposal's types, not its objects)"),
