@@ -21,7 +21,7 @@ export interface ModuleImportDescriptor {
 /** A value that can satisfy an import. Numbers and BigInts stand for immutable globals. */
 export type ImportValue = ExportValue | number | bigint
 /** A value an instance exports. */
-export type ExportValue = Function | Global | Memory | Table
+export type ExportValue = Function | Global | Memory | Table | Tag
 export type ModuleImports = Record<string, ImportValue>
 export type Imports = Record<string, ModuleImports>
 export type Exports = Record<string, ExportValue>
@@ -134,6 +134,36 @@ export declare class Global<T extends ValueType = ValueType> {
   valueOf(): any
   readonly [Symbol.toStringTag]: 'WebAssembly.Global'
 }
+
+export interface TagType {
+  parameters: ValueType[]
+}
+
+/** An exception tag: exceptions are caught by the tag they were thrown with. */
+export declare class Tag {
+  constructor(type: TagType)
+  readonly [Symbol.toStringTag]: 'WebAssembly.Tag'
+}
+
+export interface ExceptionOptions {
+  /** Gives the exception an own `stack` property, as V8 does. */
+  traceStack?: boolean
+}
+
+/** A wasm exception: a tag and its payload. Not an Error. */
+export declare class Exception {
+  /** TypeError for `JSTag` or a payload whose length is not the tag's. */
+  constructor(exceptionTag: Tag, payload: any[], options?: ExceptionOptions)
+  /** Payload value `index`; TypeError if `exceptionTag` is not the exception's, RangeError past the end. */
+  getArg(exceptionTag: Tag, index: number): any
+  is(exceptionTag: Tag): boolean
+  /** Undefined unless made with `traceStack: true`. */
+  readonly stack: string | undefined
+  readonly [Symbol.toStringTag]: 'WebAssembly.Exception'
+}
+
+/** The tag of JS exceptions in wasm: one externref, the thrown value. */
+export declare const JSTag: Tag
 
 /** Whether `bytes` are a valid module for heron. Throws TypeError if they are not a BufferSource. */
 export declare function validate(bytes: BufferSource): boolean

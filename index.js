@@ -360,6 +360,7 @@ function customSectionsNamed(bytes, name) {
 // Global, or undefined for anything else. Tables are branded by a map.
 let nativeMemoryOf
 let nativeGlobalOf
+let nativeTagOf
 const nativeTables = new WeakMap()
 
 // The spec's Memory, Table and Global object caches: one JS object per underlying memory,
@@ -389,6 +390,9 @@ function objectFor(nativeObject) {
   }
   if (nativeObject instanceof native.NativeGlobal) {
     return new Global(new Adopt(nativeObject))
+  }
+  if (nativeObject instanceof native.NativeTag) {
+    return new Tag(new Adopt(nativeObject))
   }
   const object = Object.create(Table.prototype)
   nativeTables.set(object, nativeObject)
@@ -652,6 +656,133 @@ class Global {
 makeEnumerable(Global.prototype, ['value', 'valueOf'])
 defineToStringTag(Global.prototype, 'WebAssembly.Global')
 
+// --- Tag, Exception, JSTag ----------------------------------------------------------
+
+class Tag {
+  #native
+
+  constructor(type) {
+    if (new.target === undefined) {
+      throw new TypeError('WebAssembly.Tag(): must be invoked with new')
+    }
+    this.#native = Adopt.unwrap(type) ?? Tag.#create(type)
+    rememberObject(this, this.#native)
+  }
+
+  static #create(type) {
+    checkDescriptor(type, 'WebAssembly.Tag()')
+    const parameters = type.parameters
+    if (parameters === undefined) {
+      throw new TypeError("WebAssembly.Tag(): the tag type needs 'parameters'")
+    }
+    if (!isObject(parameters) || typeof parameters[Symbol.iterator] !== 'function') {
+      throw new TypeError(`WebAssembly.Tag(): parameters must be a sequence of value types, got ${describe(parameters)}`)
+    }
+    const names = Array.from(parameters, (name) => enumValue(name, VALUE_TYPES, 'WebAssembly.Tag(): parameter'))
+    return new native.NativeTag(names)
+  }
+
+  static {
+    nativeTagOf = (value) => (isObject(value) && #native in value ? value.#native : undefined)
+  }
+}
+defineToStringTag(Tag.prototype, 'WebAssembly.Tag')
+
+// The Tag argument of Exception's methods, as WebIDL converts it.
+function tagArgument(value, what) {
+  const tag = nativeTagOf(value)
+  if (tag === undefined) {
+    throw new TypeError(`${what}: argument 0 must be a WebAssembly.Tag, got ${describe(value)}`)
+  }
+  return tag
+}
+
+// One Exception object per exception (the spec's Exception object cache), so an exception
+// that goes into wasm and out again is the object that went in. Weak: an object nobody
+// holds cannot be compared, so a later crossing may make a new one.
+const exceptionObjects = new Map()
+const forgetException = new FinalizationRegistry((identity) => {
+  if (exceptionObjects.get(identity)?.deref() === undefined) {
+    exceptionObjects.delete(identity)
+  }
+})
+
+class Exception {
+  #native
+
+  // Two named parameters: WebIDL's length counts the required arguments; the optional
+  // options bag is read through `arguments`.
+  constructor(exceptionTag, payload) {
+    if (new.target === undefined) {
+      throw new TypeError('WebAssembly.Exception(): must be invoked with new')
+    }
+    const adopted = Adopt.unwrap(exceptionTag)
+    if (adopted !== undefined) {
+      this.#native = adopted
+    } else {
+      const tag = tagArgument(exceptionTag, 'WebAssembly.Exception()')
+      if (!isObject(payload) || typeof payload[Symbol.iterator] !== 'function') {
+        throw new TypeError(`WebAssembly.Exception(): the payload must be a sequence, got ${describe(payload)}`)
+      }
+      const values = Array.from(payload)
+      const options = arguments[2]
+      if (options !== undefined && options !== null && !isObject(options)) {
+        throw new TypeError(`WebAssembly.Exception(): options must be an object, got ${describe(options)}`)
+      }
+      const traceStack = Boolean(options?.traceStack)
+      this.#native = new native.NativeException(tag, values)
+      if (traceStack) {
+        // As V8 does: the stack of the code that made the exception, as an own property.
+        Error.captureStackTrace(this, Exception)
+      }
+    }
+    const identity = this.#native.identity()
+    exceptionObjects.set(identity, new WeakRef(this))
+    forgetException.register(this, identity)
+  }
+
+  getArg(exceptionTag, index) {
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Exception.getArg(): receiver is not a WebAssembly.Exception')
+    }
+    const tag = tagArgument(exceptionTag, 'WebAssembly.Exception.getArg()')
+    if (!this.#native.is(tag)) {
+      throw new TypeError('WebAssembly.Exception.getArg(): the tag is not the exception tag')
+    }
+    return this.#native.getArg(enforceRangeU32(index, 'WebAssembly.Exception.getArg(): index'))
+  }
+
+  is(exceptionTag) {
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Exception.is(): receiver is not a WebAssembly.Exception')
+    }
+    return this.#native.is(tagArgument(exceptionTag, 'WebAssembly.Exception.is()'))
+  }
+
+  // The spec's attribute: undefined unless traceStack gave the object its own `stack`.
+  get stack() {
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Exception.stack: receiver is not a WebAssembly.Exception')
+    }
+    return undefined
+  }
+
+  static {
+    // The binding's hooks (src/exception.rs): the object for an exception reaching JS, and
+    // the exception behind a value a JS import throws.
+    native.setExceptionSupport(
+      (nativeException) =>
+        exceptionObjects.get(nativeException.identity())?.deref() ?? new Exception(new Adopt(nativeException)),
+      (value) => (isObject(value) && #native in value ? value.#native.identity() : undefined),
+    )
+  }
+}
+makeEnumerable(Exception.prototype, ['getArg', 'is', 'stack'])
+defineToStringTag(Exception.prototype, 'WebAssembly.Exception')
+
+// WebAssembly.JSTag: the tag of JS exceptions thrown through wasm, one object per thread.
+const JSTag = objectFor(native.NativeTag.jsTag())
+
 // --- Instance -------------------------------------------------------------------
 
 // "Read the imports": one import at a time, in the module's import order, with
@@ -691,6 +822,10 @@ function readImports(moduleObject, importObject, caller) {
       case 'global':
         linked = nativeGlobalOf(value) ?? globalFromValue(descriptor, value, expected)
         break
+      case 'tag':
+        linked = nativeTagOf(value)
+        if (linked === undefined) throw expected('a WebAssembly.Tag')
+        break
     }
     values[i] = linked
   }
@@ -716,7 +851,12 @@ function globalFromValue({ valueType }, value, expected) {
 }
 
 function isNativeExtern(value) {
-  return value instanceof native.NativeMemory || value instanceof native.NativeTable || value instanceof native.NativeGlobal
+  return (
+    value instanceof native.NativeMemory ||
+    value instanceof native.NativeTable ||
+    value instanceof native.NativeGlobal ||
+    value instanceof native.NativeTag
+  )
 }
 
 // The exports object: built once per instance, null prototype, frozen. The binding gives a
@@ -1046,14 +1186,20 @@ const namespace = {
   Memory,
   Table,
   Global,
+  Tag,
+  Exception,
+  JSTag,
   CompileError,
   LinkError,
   RuntimeError,
 }
 // Interfaces and error classes are non-enumerable on the namespace; operations stay enumerable.
-for (const name of ['Module', 'Instance', 'Memory', 'Table', 'Global', 'CompileError', 'LinkError', 'RuntimeError']) {
+const interfaceNames = ['Module', 'Instance', 'Memory', 'Table', 'Global', 'Tag', 'Exception']
+for (const name of [...interfaceNames, 'CompileError', 'LinkError', 'RuntimeError']) {
   Object.defineProperty(namespace, name, { enumerable: false })
 }
+// JSTag is a readonly attribute: V8 makes it a non-writable data property.
+Object.defineProperty(namespace, 'JSTag', { enumerable: false, writable: false })
 defineToStringTag(namespace, 'WebAssembly')
 
 // --- WASI ------------------------------------------------------------------------------

@@ -45,6 +45,10 @@ pub(crate) unsafe fn to_wasm(
         }
         ValType::I64 => ValRaw::i64(to_bigint64(env, value)?),
         ValType::V128 => return Err(throw_type_error(raw_env, "v128 values cannot cross the JS boundary")),
+        // The JS API: ToWebAssemblyValue of an exnref (null included) throws a TypeError.
+        ValType::Ref(r) if r.heap.top() == HeapType::Exn => {
+            return Err(throw_type_error(raw_env, "exnref values cannot cross the JS boundary"))
+        }
         ValType::Ref(r) if is_null(env, value) => {
             if !r.nullable {
                 return Err(throw_type_error(raw_env, &format!("null is not a value of the non-nullable type {r}")));
@@ -138,6 +142,10 @@ pub(crate) unsafe fn to_js(env: sys::napi_env, raw: &ValRaw, ty: ValType) -> Res
         ValType::F32 => env.double(f64::from(f32::from_bits(raw.get_u32()))),
         ValType::F64 => env.double(f64::from_bits(raw.get_u64())),
         ValType::V128 => return Err(throw_type_error(raw_env, "v128 values cannot cross the JS boundary")),
+        // The JS API: ToJSValue of an exnref (null included) throws a TypeError.
+        ValType::Ref(r) if r.heap.top() == HeapType::Exn => {
+            return Err(throw_type_error(raw_env, "exnref values cannot cross the JS boundary"))
+        }
         // SAFETY: `raw` holds a value of `ty` written by wasm or the engine; a funcref there is
         // a canonical `VMFuncRef` of a live function.
         ValType::Ref(_) => match unsafe { Val::from_raw(*raw, ty) } {

@@ -1,7 +1,8 @@
 //! Engine errors as JS exceptions. `index.js` registers its `CompileError`, `LinkError` and
 //! `RuntimeError` classes once per thread (each Node thread has its own JS environment);
 //! errors are thrown as instances of them, stack exhaustion as a `RangeError`, and a host
-//! function's exception is left pending untouched.
+//! function's exception is left pending untouched, and a wasm exception is thrown as
+//! `exception.rs` says.
 //!
 //! An exception leaving a call into wasm also gets the call's wasm frames in its `stack`:
 //! this file formats them as V8 does, and `lib/stack-traces.js` (registered by
@@ -70,7 +71,10 @@ pub fn set_stack_trace_support(env: Env, add_wasm_frames: Unknown, rapid_hash: b
 pub(crate) fn throw_from_wasm(env: sys::napi_env, error: heron_engine::Error) -> Pending {
     // Taken whatever the error, so that no later failure finds this one's frames.
     let backtrace = heron_engine::Backtrace::take_last();
-    let ran_wasm = matches!(error, heron_engine::Error::Trap(_) | heron_engine::Error::Host(_));
+    let ran_wasm = matches!(
+        error,
+        heron_engine::Error::Trap(_) | heron_engine::Error::Host(_) | heron_engine::Error::Exception(_)
+    );
     let pending = throw(env, error);
     if let Some(backtrace) = backtrace.filter(|backtrace| ran_wasm && !backtrace.frames().is_empty()) {
         add_wasm_frames(raw_env(env), &backtrace);
@@ -143,6 +147,7 @@ pub(crate) fn throw(env: sys::napi_env, error: heron_engine::Error) -> Pending {
         E::Resource(message) => throw_range_error(env, &message),
         // The host function's exception is still pending: it reaches the caller unchanged.
         E::Host(_) => Pending,
+        E::Exception(exception) => crate::exception::throw_exception(env, exception),
     }
 }
 

@@ -1,14 +1,16 @@
 //! JS functions imported by wasm, as engine host functions: each converts its arguments
 //! and calls the JS function with `napi_call_function`. If the JS function throws, the
-//! exception stays pending, the wasm frames unwind, and the outermost export returns with
-//! that very exception.
+//! exception is taken out of N-API and unwinds through the wasm frames as a wasm exception
+//! (`exception.rs`), which wasm handlers may catch; one that reaches the outermost export
+//! is thrown from there as the very value the import threw.
 
 use crate::convert::{to_js, to_wasm};
 use crate::error::{self, Pending};
+use crate::exception::exception_from_js;
 use crate::export::INLINE_SLOTS;
 use crate::napi_raw::{Env, Reference, Value};
 use crate::scope::import_scope;
-use heron_engine::{Engine, Func, FuncType, HostError, ValRaw, ValType};
+use heron_engine::{Engine, Func, FuncType, ValRaw, ValType};
 use napi::sys;
 
 /// A JS function held for wasm to call. Dropped with the engine's host function.
@@ -40,7 +42,7 @@ pub(crate) fn host_function(
     Ok(Func::new_raw(engine, ty, move |slots| {
         // SAFETY: wasm calls imports only on the thread running it, inside a JS call on
         // `callee.env`, so the env and reference are valid here.
-        unsafe { call_js(&callee, &params, &results, slots) }.map_err(|Pending| HostError::opaque())
+        unsafe { call_js(&callee, &params, &results, slots) }.map_err(|Pending| exception_from_js(callee.env))
     }))
 }
 

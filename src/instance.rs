@@ -5,6 +5,7 @@
 //! `interruptHandle`.
 
 use crate::error::{self, Pending};
+use crate::exception::NativeTag;
 use crate::global::NativeGlobal;
 use crate::link;
 use crate::memory::NativeMemory;
@@ -169,11 +170,12 @@ fn interface_name(ty: &ExternType) -> &'static str {
         ExternType::Memory(_) => "Memory",
         ExternType::Table(_) => "Table",
         ExternType::Global(_) => "Global",
+        ExternType::Tag(_) => "Tag",
     }
 }
 
 /// The export values: functions as JS functions (the same object for the same function),
-/// memories, tables and globals as fresh native wrappers that `index.js` exchanges for the
+/// memories, tables, globals and tags as fresh native wrappers that `index.js` exchanges for the
 /// JS object already standing for the same memory, table or global, if there is one.
 fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result<sys::napi_value, Pending> {
     let exports = instance.export_values();
@@ -194,6 +196,10 @@ fn export_values(env: sys::napi_env, instance: &Instance) -> std::result::Result
             Extern::Global(global) => {
                 // SAFETY: as above.
                 unsafe { NativeGlobal::to_napi_value(env, NativeGlobal::wrap(global)) }.map_err(|_| Pending)?
+            }
+            Extern::Tag(tag) => {
+                // SAFETY: as above.
+                unsafe { NativeTag::to_napi_value(env, NativeTag::wrap(tag)) }.map_err(|_| Pending)?
             }
         };
         raw.set_element(array, i as u32, Value(js))?;

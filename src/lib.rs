@@ -14,7 +14,9 @@
 //! - `napi_raw.rs`: the small safe wrapper over the raw N-API calls of the hot paths.
 //! - `memory.rs`: `NativeMemory`, a memory and the ArrayBuffer over it.
 //! - `table.rs`, `global.rs`: `NativeTable` and `NativeGlobal`.
-//! - `link.rs`: the ids by which memory, table and global imports are passed in.
+//! - `exception.rs`: `NativeTag` and `NativeException`, and exceptions crossing the JS
+//!   boundary both ways.
+//! - `link.rs`: the ids by which memory, table, global and tag imports are passed in.
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
 //! - `atomics.rs`: `Atomics.wait`/`notify` on shared memories' buffers, in heron's parking lot.
@@ -28,6 +30,7 @@ mod atomics;
 mod cache;
 mod convert;
 mod error;
+mod exception;
 mod export;
 mod external;
 mod externref;

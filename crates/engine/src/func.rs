@@ -340,6 +340,7 @@ impl Func {
             Ok(()) => Ok(()),
             Err(Unwind::Trap(trap)) => Err(Error::Trap(trap)),
             Err(Unwind::Host(error)) => Err(Error::Host(error)),
+            Err(Unwind::Exception(exception)) => Err(Error::Exception(exception)),
         }
     }
 }

@@ -27,6 +27,7 @@ mod values;
 pub use engine::{Config, Engine};
 pub use environ::config::{BoundsChecks, CodeFlavour, Compilation, Controls};
 pub use environ::error::{Error, HostError, Result};
+pub use environ::exception::Exception;
 pub use environ::names::{set_v8_hash, V8Hash};
 pub use environ::trap::Trap;
 pub use environ::types::{ExternType, FuncType, GlobalType, HeapType, Limits, MemoryType, RefType, TableType, ValType};
@@ -41,4 +42,5 @@ pub use runtime::memory::{GrowObserver, Memory, RESERVATION_BUDGET, WASM_PAGE_SI
 pub use runtime::perf_map::{enable as enable_perf_map, path as perf_map_path};
 pub use runtime::shared_memory::{SharedMemory, Width as WaitWidth};
 pub use runtime::table::Table;
+pub use runtime::tag::Tag;
 pub use values::{ExternRef, Val, ValRaw};

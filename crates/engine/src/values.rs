@@ -1,6 +1,7 @@
 //! Values: `Val`, the typed value of the API, over `ValRaw`, the untyped slot of the array
 //! ABI (`environ/val_raw.rs`).
 
+use crate::environ::exception::Exception;
 use crate::environ::types::{HeapType, RefType, ValType};
 pub use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMFuncRef;
@@ -33,6 +34,8 @@ pub enum Val {
     /// Without GC objects, a non-null one is a host value the embedder passed in, opaque as
     /// an `externref`.
     AnyRef(Option<ExternRef>),
+    /// An `exnref`; `None` is null.
+    ExnRef(Option<Exception>),
 }
 
 impl Val {
@@ -47,6 +50,7 @@ impl Val {
             Val::FuncRef(_) => ValType::FUNCREF,
             Val::ExternRef(_) => ValType::EXTERNREF,
             Val::AnyRef(_) => ValType::Ref(RefType { nullable: true, heap: HeapType::Any }),
+            Val::ExnRef(_) => ValType::EXNREF,
         }
     }
 
@@ -58,7 +62,7 @@ impl Val {
         };
         let top = expected.heap.top();
         match self {
-            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => {
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) => {
                 expected.nullable && self.ty().as_ref_type().is_some_and(|own| own.heap == top)
             }
             Val::FuncRef(Some(func)) => match expected.heap {
@@ -68,6 +72,7 @@ impl Val {
             },
             Val::ExternRef(Some(_)) => expected.heap == HeapType::Extern,
             Val::AnyRef(Some(_)) => expected.heap == HeapType::Any,
+            Val::ExnRef(Some(_)) => expected.heap == HeapType::Exn,
             _ => false,
         }
     }
@@ -83,7 +88,7 @@ impl Val {
             ValType::Ref(r) => match r.heap.top() {
                 HeapType::Func => Val::FuncRef(None),
                 HeapType::Extern => Val::ExternRef(None),
-                // `exn` is not enabled (validation refuses it), so only `any` is left.
+                HeapType::Exn => Val::ExnRef(None),
                 _ => Val::AnyRef(None),
             },
         }
@@ -99,13 +104,16 @@ impl Val {
             Val::V128(v) => ValRaw::v128(*v),
             Val::FuncRef(f) => ValRaw::ptr(f.as_ref().map_or(0, |f| f.vm_func_ref() as usize)),
             Val::ExternRef(r) | Val::AnyRef(r) => ValRaw::ptr(r.map_or(0, |r| r.0.get())),
+            Val::ExnRef(e) => ValRaw::ptr(e.as_ref().map_or(0, Exception::as_raw)),
         }
     }
 
     /// Reads a raw slot as a value of type `ty`.
     ///
     /// # Safety
-    /// If `ty` is a function reference type and the slot is not null, it must hold the address of a live
+    /// If `ty` is an exception reference type and the slot is not null, it must hold an
+    /// exception made on this thread. If `ty` is a function reference type and the slot is not
+    /// null, it must hold the address of a live
     /// `VMFuncRef` made by this engine, as every slot written by compiled code or by
     /// [`Val::to_raw`] of a live function does: the result is a handle that calls through it
     /// and keeps its owner alive. Any other slot is read as plain bits.
@@ -120,8 +128,37 @@ impl Val {
                 // SAFETY: per this function's contract.
                 HeapType::Func => Val::FuncRef(unsafe { Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) }),
                 HeapType::Extern => Val::ExternRef(NonZeroUsize::new(raw.get_ptr()).map(ExternRef)),
+                // SAFETY: per this function's contract, a non-null exnref slot holds an
+                // exception of this thread.
+                HeapType::Exn => Val::ExnRef(unsafe { Exception::from_raw(raw.get_ptr()) }),
                 _ => Val::AnyRef(NonZeroUsize::new(raw.get_ptr()).map(ExternRef)),
             },
         }
+    }
+}
+
+impl Exception {
+    /// A new exception of `tag` carrying `values` (typed as the tag's parameters), for the
+    /// host to throw into wasm or hand over as an `exnref`.
+    pub fn new(tag: &crate::runtime::tag::Tag, values: &[Val]) -> crate::environ::error::Result<Exception> {
+        let types = tag.ty().params();
+        if values.len() != types.len() || values.iter().zip(types).any(|(v, t)| v.ty() != *t) {
+            return Err(crate::environ::error::Error::Link(format!(
+                "an exception of tag type {} cannot carry these values",
+                tag.ty()
+            )));
+        }
+        let exception = Exception::allocate(tag.clone());
+        for (i, value) in values.iter().enumerate() {
+            exception.set_raw_value(i, value.to_raw());
+        }
+        Ok(exception)
+    }
+
+    /// The values it carries, typed by its tag.
+    pub fn values(&self) -> Vec<Val> {
+        let types = self.tag().ty().params().to_vec();
+        // SAFETY: the slots were written as the tag's types, by compiled code or `new`.
+        self.raw_values().into_iter().zip(types).map(|(raw, ty)| unsafe { Val::from_raw(raw, ty) }).collect()
     }
 }

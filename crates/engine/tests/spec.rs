@@ -147,7 +147,7 @@ fn tests_dir() -> PathBuf {
 const SUITE_VERSIONS: [&str; 2] = ["2.0", "3.0"];
 
 /// The testsuite's directories of proposals heron implements beyond those versions, always run.
-const PROPOSAL_DIRS: [&str; 1] = ["threads"];
+const PROPOSAL_DIRS: [&str; 2] = ["threads", "legacy-exceptions"];
 
 /// A `.wast` file and the key it is reported and recorded under.
 struct Script {
@@ -511,6 +511,8 @@ fn run_script(
         Ok(source) => source.into(),
         Err(e) => return report.fail(format!("cannot read the script: {e}")),
     };
+    // The wast crate reads the legacy `try` only in its flat form.
+    let source: Arc<str> = if source.contains("(try") { unfold_legacy_try(&source).into() } else { source };
     let mut lexer = Lexer::new(&source);
     // names.wast uses bidirectional-override characters in names on purpose.
     lexer.allow_confusing_unicode(true);
@@ -558,6 +560,119 @@ fn run_script(
     }
 }
 
+/// Rewrites the folded legacy `(try ... (do ...) (catch $e ...) (catch_all ...))` and
+/// `(try ... (do ...) (delegate l))` into the flat `try ... catch $e ... catch_all ... end`
+/// and `try ... delegate l`, which the wast crate parses (`legacy-exceptions/` uses the
+/// folded form). Comments and strings are copied as they are.
+fn unfold_legacy_try(source: &str) -> String {
+    let bytes = source.as_bytes();
+    let mut out = String::with_capacity(source.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(skip) = verbatim_len(bytes, i) {
+            out.push_str(&source[i..i + skip]);
+            i += skip;
+        } else if source[i..].starts_with("(try")
+            && bytes.get(i + 4).is_some_and(|c| c.is_ascii_whitespace() || *c == b')')
+        {
+            let end = matching_paren(bytes, i);
+            out.push_str(&unfold_try(&source[i + 1..end]));
+            i = end + 1;
+        } else {
+            let c = source[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// `try ...` (the inside of a folded `try`) in flat form, its parts unfolded too.
+fn unfold_try(inner: &str) -> String {
+    let bytes = inner.as_bytes();
+    let mut out = String::from("try");
+    let mut i = 3;
+    let mut ends_with_delegate = false;
+    while i < bytes.len() {
+        if let Some(skip) = verbatim_len(bytes, i) {
+            out.push_str(&inner[i..i + skip]);
+            i += skip;
+            continue;
+        }
+        if bytes[i] == b'(' {
+            let end = matching_paren(bytes, i);
+            let list = &inner[i + 1..end];
+            let head: String = list.chars().take_while(|c| !c.is_whitespace() && *c != '(' && *c != ')').collect();
+            match head.as_str() {
+                "do" => out.push_str(&unfold_legacy_try(&list[2..])),
+                "catch" | "catch_all" => {
+                    out.push(' ');
+                    out.push_str(&head);
+                    out.push_str(&unfold_legacy_try(&list[head.len()..]));
+                }
+                "delegate" => {
+                    out.push_str(" delegate");
+                    out.push_str(&list[8..]);
+                    ends_with_delegate = true;
+                }
+                // Block annotations: (result ..), (param ..), (type ..).
+                _ => out.push_str(&inner[i..=end]),
+            }
+            i = end + 1;
+        } else {
+            let c = inner[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    if !ends_with_delegate {
+        out.push_str(" end");
+    }
+    out
+}
+
+/// The length of a comment or string starting at `i`, to copy unchanged.
+fn verbatim_len(bytes: &[u8], i: usize) -> Option<usize> {
+    if bytes[i..].starts_with(b";;") {
+        return Some(bytes[i..].iter().position(|c| *c == b'\n').unwrap_or(bytes.len() - i));
+    }
+    if bytes[i..].starts_with(b"(;") {
+        return Some(bytes[i..].windows(2).position(|w| w == b";)").map_or(bytes.len() - i, |p| p + 2));
+    }
+    if bytes[i] == b'"' {
+        let mut j = i + 1;
+        while j < bytes.len() && bytes[j] != b'"' {
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
+        }
+        return Some((j + 1).min(bytes.len()) - i);
+    }
+    None
+}
+
+/// The index of the `)` closing the `(` at `open`, skipping comments and strings.
+fn matching_paren(bytes: &[u8], open: usize) -> usize {
+    let mut depth = 0;
+    let mut i = open;
+    while i < bytes.len() {
+        if let Some(skip) = verbatim_len(bytes, i) {
+            i += skip;
+            continue;
+        }
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len() - 1
+}
+
 fn parse_failure(error: wast::Error, source: &str) -> String {
     let (line, column) = error.span().linecol_in(source);
     format!("{}:{}: cannot parse the script: {}", line + 1, column + 1, error.message())
@@ -581,7 +696,6 @@ fn unsupported(directive: &WastDirective) -> Option<&'static str> {
         WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
             Some("custom-section assertion")
         }
-        WastDirective::AssertException { .. } => Some("exceptions"),
         WastDirective::AssertSuspension { .. } => Some("stack switching"),
         _ => None,
     }
@@ -716,6 +830,11 @@ impl ScriptRunner {
                 Err(Error::Trap(trap)) if trap_message_matches(&trap.to_string(), message) => Ok(()),
                 Err(e) => Err(format!("expected trap \"{message}\", got {}", describe_error(&e))),
                 Ok(values) => Err(format!("expected trap \"{message}\", got results {}", show_vals(&values))),
+            },
+            WastDirective::AssertException { exec, .. } => match self.execute(exec)? {
+                Err(Error::Exception(_)) => Ok(()),
+                Err(e) => Err(format!("expected an exception, got {}", describe_error(&e))),
+                Ok(values) => Err(format!("expected an exception, got results {}", show_vals(&values))),
             },
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call)? {
                 Err(Error::Trap(Trap::StackOverflow)) => Ok(()),
@@ -1001,6 +1120,7 @@ fn arg_to_val(arg: &WastArg) -> Result<Val, String> {
         WastArgCore::RefNull(heap) if is_func_heap(heap) => Val::FuncRef(None),
         WastArgCore::RefNull(heap) if is_extern_heap(heap) => Val::ExternRef(None),
         WastArgCore::RefNull(heap) if is_any_heap(heap) => Val::AnyRef(None),
+        WastArgCore::RefNull(heap) if is_exn_heap(heap) => Val::ExnRef(None),
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(host_ref(*n))),
         other => return Err(format!("unsupported argument {other:?}")),
     })
@@ -1020,6 +1140,10 @@ fn is_extern_heap(heap: &HeapType) -> bool {
     matches!(heap, HeapType::Abstract { ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern, .. })
 }
 
+fn is_exn_heap(heap: &HeapType) -> bool {
+    matches!(heap, HeapType::Abstract { ty: AbstractHeapType::Exn | AbstractHeapType::NoExn, .. })
+}
+
 fn result_matches(actual: &Val, expected: &WastRetCore) -> bool {
     match (expected, actual) {
         (WastRetCore::I32(e), Val::I32(a)) => a == e,
@@ -1030,6 +1154,7 @@ fn result_matches(actual: &Val, expected: &WastRetCore) -> bool {
         (WastRetCore::RefNull(heap), Val::FuncRef(None)) => heap.as_ref().is_none_or(is_func_heap),
         (WastRetCore::RefNull(heap), Val::ExternRef(None)) => heap.as_ref().is_none_or(is_extern_heap),
         (WastRetCore::RefNull(heap), Val::AnyRef(None)) => heap.as_ref().is_none_or(is_any_heap),
+        (WastRetCore::RefNull(heap), Val::ExnRef(None)) => heap.as_ref().is_none_or(is_exn_heap),
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
         (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => *r == host_ref(*n),
@@ -1090,6 +1215,7 @@ fn describe_error(error: &Error) -> String {
         Error::Link(_) => format!("link error: {error}"),
         Error::Trap(_) => format!("trap: {error}"),
         Error::Host(_) => format!("host error: {error}"),
+        Error::Exception(_) => format!("exception: {error}"),
         Error::Resource(_) => format!("resource error: {error}"),
     }
 }
@@ -1107,6 +1233,8 @@ fn show_val(value: &Val) -> String {
         Val::ExternRef(Some(r)) => format!("ref.extern {}", r.0.get() - 1),
         Val::AnyRef(None) => "null anyref".to_string(),
         Val::AnyRef(Some(r)) => format!("ref.host {}", r.0.get() - 1),
+        Val::ExnRef(None) => "null exnref".to_string(),
+        Val::ExnRef(Some(_)) => "exnref".to_string(),
     }
 }
 

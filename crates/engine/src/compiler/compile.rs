@@ -4,7 +4,7 @@
 //! where anything lives in this process.
 
 use super::translate;
-use crate::environ::compiled::CompiledFunction;
+use crate::environ::compiled::{CompiledFunction, ExceptionHandler};
 use crate::environ::config::CodeFlavour;
 use crate::environ::error::{Error, Result};
 use crate::environ::index::DefinedFuncIndex;
@@ -13,6 +13,7 @@ use crate::environ::trap::Trap;
 use crate::environ::vmctx::VmOffsets;
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::Context;
+use cranelift_codegen::FinalizedMachExceptionHandler;
 use cranelift_entity::EntityRef;
 use cranelift_frontend::FunctionBuilderContext;
 use rayon::prelude::*;
@@ -58,8 +59,8 @@ pub(crate) fn compile_functions(
     }
 }
 
-/// Compiles the function in `context` and takes its code, trap sites and source locations
-/// (the caller sets `func_index`). `offset` is the body's in the module.
+/// Compiles the function in `context` and takes its code, trap sites, exception handlers
+/// and source locations (the caller sets `func_index`). `offset` is the body's in the module.
 pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) -> Result<CompiledFunction> {
     let code = context
         .compile(isa, &mut Default::default())
@@ -78,11 +79,27 @@ pub(super) fn finish(isa: &dyn TargetIsa, context: &mut Context, offset: u64) ->
         .iter()
         .map(|s| (s.start, if s.loc.is_default() { offset as u32 } else { s.loc.bits() }))
         .collect();
+    let mut handlers = Vec::new();
+    for site in code.buffer.call_sites() {
+        // heron's landing pads catch everything (see `runtime/throw.rs`): one per call site.
+        let Some(landing_pad) = site.exception_handlers.iter().find_map(|h| match h {
+            FinalizedMachExceptionHandler::Default(offset) => Some(*offset),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let frame_offset = site
+            .frame_offset
+            .ok_or_else(|| Error::compile("code generation gave no frame offset for a call with a handler", offset))?;
+        handlers.push(ExceptionHandler { return_address: site.ret_addr, landing_pad, frame_offset });
+    }
+    handlers.sort_by_key(|h| h.return_address);
     Ok(CompiledFunction {
         bytes: code.code_buffer().to_vec(),
         alignment: code.buffer.alignment as u64,
         traps,
         func_index: None,
         srclocs,
+        handlers,
     })
 }

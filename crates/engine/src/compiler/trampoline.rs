@@ -3,11 +3,10 @@
 //! function wasm calls a host function through.
 
 use super::compile::finish;
-use super::translate::{call_builtin, wasm_signature};
+use super::translate::{call_builtin, call_throw, wasm_signature};
 use crate::environ::builtins::Builtin;
 use crate::environ::compiled::CompiledFunction;
 use crate::environ::error::Result;
-use crate::environ::trap::Trap;
 use crate::environ::types::FuncType;
 use cranelift_codegen::ir::{self, types, AbiParam, InstBuilder, MemFlagsData};
 use cranelift_codegen::isa::{CallConv, TargetIsa};
@@ -64,8 +63,8 @@ fn build_array_call(
 }
 
 /// A function with the wasm convention for signature `ty` that spills its arguments to a
-/// stack array, calls the `host_call` builtin with the host function's context, traps with
-/// `Trap::HostError` if the host failed, and returns the results from the array.
+/// stack array, calls the `host_call` builtin with the host function's context, throws the
+/// exception it returns if the host failed, and returns the results from the array.
 fn build_host_call(
     ty: &FuncType,
     func: &mut ir::Function,
@@ -87,9 +86,18 @@ fn build_host_call(
         b.ins().store(MemFlagsData::trusted(), *param, values, i as i32 * SLOT);
     }
     // The host function's context holds the builtins table like an instance's.
-    let failed =
-        call_builtin(&mut b, params[0], Builtin::host_call, &[params[0], values]).expect("host_call returns a status");
-    b.ins().trapnz(failed, Trap::HostError.to_clif());
+    let exception = call_builtin(&mut b, params[0], Builtin::host_call, &[params[0], values])
+        .expect("host_call returns the exception to throw, or null");
+    let failed = b.create_block();
+    let succeeded = b.create_block();
+    b.ins().brif(exception, failed, &[], succeeded, &[]);
+    b.switch_to_block(failed);
+    b.seal_block(failed);
+    b.set_cold_block(failed);
+    // Thrown from here, the exception reaches the caller's handlers, if any.
+    call_throw(&mut b, params[0], exception, None);
+    b.switch_to_block(succeeded);
+    b.seal_block(succeeded);
     let results: Vec<_> = ty
         .results()
         .iter()

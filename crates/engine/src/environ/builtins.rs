@@ -35,8 +35,16 @@ macro_rules! foreach_builtin {
             elem_drop(vmctx, i32);
             /// Compiles (or waits for) the function of a `VMFuncRef` whose code is null: its code, or null.
             resolve_func_ref(pointer) -> pointer;
-            /// Calls a host function: `(host context, values)`, nonzero if it failed.
-            host_call(vmctx, pointer) -> i32;
+            /// Calls a host function: `(host context, values)`; null, or the exception to
+            /// throw if it failed (see `runtime/throw.rs`).
+            host_call(vmctx, pointer) -> pointer;
+            /// `throw`: `(vmctx, tag)`, a new exception of tag `tag` whose values the caller
+            /// writes before throwing it.
+            new_exception(vmctx, i32) -> pointer;
+            /// Throws an exception: `(vmctx, exception)`. Never returns. Unlike the others,
+            /// called with the wasm calling convention, so that a handler in the calling
+            /// frame may catch it (`runtime/throw.rs`).
+            throw(vmctx, pointer);
             /// An interrupt check found `epoch >= deadline`: `(vmctx)`, the trap to raise (`Trap as u32`) or 0.
             interrupt_check(vmctx) -> i32;
             /// `memory.atomic.wait32`: `(vmctx, memory, byte offset, expected, timeout ns)`,

@@ -1,19 +1,20 @@
 //! The on-disk format of one persistent code-cache entry: its key (wasm hash and engine
 //! fingerprint, which covers the code flavour and tier) and the encoding of a module's
-//! compiled functions (code, alignment, trap sites, source locations), sealed by a SHA-256
+//! compiled functions (code, alignment, trap sites, source locations, exception landing pads),
+//! sealed by a SHA-256
 //! checksum that `decode` verifies before returning anything. Pure data: the files belong
 //! to `runtime/code_cache.rs`, the mapping of code to `runtime/code_memory.rs`.
 #![forbid(unsafe_code)]
 
 use sha2::{Digest, Sha256};
 
-use crate::environ::compiled::CompiledFunction;
+use crate::environ::compiled::{CompiledFunction, ExceptionHandler};
 use crate::environ::trap::Trap;
 
 /// First bytes of every entry.
 const MAGIC: &[u8; 8] = b"HERONCC\0";
 /// Bumped whenever the layout below changes; older entries are then refused.
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
 /// Length of the trailing checksum.
 const CHECKSUM_LEN: usize = 32;
 
@@ -110,6 +111,15 @@ pub(crate) fn encode(key: &CacheKey, functions: &[CachedFunction]) -> Vec<u8> {
             put_varint(&mut out, zigzag(i64::from(*wasm_offset) - previous_wasm));
             (previous_code, previous_wasm) = (*code_offset, i64::from(*wasm_offset));
         }
+        // Exception handlers (format 4): sorted by return address, so that one is a delta.
+        out.extend_from_slice(&(f.code.handlers.len() as u32).to_le_bytes());
+        let mut previous_return = 0u32;
+        for handler in &f.code.handlers {
+            put_varint(&mut out, u64::from(handler.return_address - previous_return));
+            put_varint(&mut out, u64::from(handler.landing_pad));
+            put_varint(&mut out, u64::from(handler.frame_offset));
+            previous_return = handler.return_address;
+        }
     }
     let checksum = Sha256::digest(&out);
     out.extend_from_slice(&checksum);
@@ -169,13 +179,36 @@ pub(crate) fn decode(key: &CacheKey, data: &[u8]) -> Result<Vec<CachedFunction>,
             }
             srclocs.push((code_offset as u32, wasm_offset as u32));
         }
-        let code = CompiledFunction { bytes, alignment, traps, func_index: None, srclocs };
+        let handlers = decode_handlers(&mut reader, bytes.len())?;
+        let code = CompiledFunction { bytes, alignment, traps, func_index: None, srclocs, handlers };
         functions.push(CachedFunction { index, code });
     }
     if !reader.data.is_empty() {
         return Err(EntryError::BadRecord);
     }
     Ok(functions)
+}
+
+/// A function's exception handlers, each of whose return address and landing pad must lie
+/// inside its `code_len` bytes of code (the unwinder jumps to the pad).
+fn decode_handlers(reader: &mut Reader<'_>, code_len: usize) -> Result<Vec<ExceptionHandler>, EntryError> {
+    let count = reader.u32()?;
+    let mut handlers = Vec::with_capacity((count as usize).min(reader.data.len()));
+    let mut return_address = 0u64;
+    for _ in 0..count {
+        return_address = return_address.checked_add(reader.varint()?).ok_or(EntryError::BadRecord)?;
+        let landing_pad = reader.varint()?;
+        let frame_offset = reader.varint()?;
+        if return_address > code_len as u64 || landing_pad >= code_len as u64 || frame_offset > u64::from(u32::MAX) {
+            return Err(EntryError::BadRecord);
+        }
+        handlers.push(ExceptionHandler {
+            return_address: return_address as u32,
+            landing_pad: landing_pad as u32,
+            frame_offset: frame_offset as u32,
+        });
+    }
+    Ok(handlers)
 }
 
 /// Appends `value` as unsigned LEB128.
@@ -251,6 +284,10 @@ mod tests {
                 traps: vec![(1, Trap::Unreachable), (3, Trap::MemoryOutOfBounds)],
                 func_index: None,
                 srclocs: vec![(0, 400), (2, 42), (4, 70_000)],
+                handlers: vec![
+                    ExceptionHandler { return_address: 2, landing_pad: 3, frame_offset: 16 },
+                    ExceptionHandler { return_address: 4, landing_pad: 1, frame_offset: 32 },
+                ],
             },
         }];
         let data = encode(&key, &functions);
@@ -267,6 +304,13 @@ mod tests {
         assert_eq!(functions[0].code.alignment, 16);
         assert_eq!(functions[0].code.traps, [(1, Trap::Unreachable), (3, Trap::MemoryOutOfBounds)]);
         assert_eq!(functions[0].code.srclocs, [(0, 400), (2, 42), (4, 70_000)]);
+        assert_eq!(
+            functions[0].code.handlers,
+            [
+                ExceptionHandler { return_address: 2, landing_pad: 3, frame_offset: 16 },
+                ExceptionHandler { return_address: 4, landing_pad: 1, frame_offset: 32 },
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The engine's one error type. Each variant corresponds to one JS error class, so the
 //! binding maps errors without inspecting messages.
 
+use crate::environ::exception::Exception;
 use crate::environ::trap::Trap;
 use std::any::Any;
 use std::fmt;
@@ -21,6 +22,8 @@ pub enum Error {
     Trap(Trap),
     /// A host function failed; the payload belongs to the embedder and is passed back as is.
     Host(HostError),
+    /// A wasm exception no handler caught -> `WebAssembly.Exception`.
+    Exception(Exception),
     /// A size limit or an OS allocation failed -> `RangeError`.
     Resource(String),
 }
@@ -29,23 +32,38 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The failure of a host function. The engine never looks inside: the embedder gets it back
-/// from the outermost call (the JS binding leaves its exception pending instead).
-pub struct HostError(Option<Box<dyn Any + Send>>);
+/// from the outermost call, unless wasm catches it on the way (`catch_all`), or the host
+/// passes on a wasm exception, which wasm handlers see as the exception it is.
+pub struct HostError {
+    payload: Option<Box<dyn Any + Send>>,
+    exception: Option<Exception>,
+}
 
 impl HostError {
     /// A host error carrying `payload`.
     pub fn new(payload: impl Any + Send) -> Self {
-        HostError(Some(Box::new(payload)))
+        HostError { payload: Some(Box::new(payload)), exception: None }
     }
 
     /// A host error whose details the embedder keeps elsewhere.
     pub fn opaque() -> Self {
-        HostError(None)
+        HostError { payload: None, exception: None }
+    }
+
+    /// The host passes on `exception` (one a call into wasm it made failed with, or one
+    /// it made): its caller's handlers see that exception, not a host error.
+    pub fn exception(exception: Exception) -> Self {
+        HostError { payload: None, exception: Some(exception) }
     }
 
     /// The payload given to [`HostError::new`], if any.
     pub fn into_payload(self) -> Option<Box<dyn Any + Send>> {
-        self.0
+        self.payload
+    }
+
+    /// The exception given to [`HostError::exception`], if any.
+    pub fn as_exception(&self) -> Option<Exception> {
+        self.exception
     }
 }
 
@@ -69,6 +87,7 @@ impl fmt::Display for Error {
             Error::Link(message) | Error::Resource(message) => f.write_str(message),
             Error::Trap(trap) => f.write_str(trap.message()),
             Error::Host(_) => f.write_str("host function failed"),
+            Error::Exception(_) => f.write_str("uncaught wasm exception"),
         }
     }
 }

@@ -32,6 +32,8 @@ pub(crate) fn features() -> WasmFeatures {
         // The GC proposal's type system (rec groups, the `any` hierarchy and its null
         // values); its objects and instructions are refused after validation (`GcUse`).
         | WasmFeatures::GC
+        | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::LEGACY_EXCEPTIONS
 }
 
 /// The first use of the GC proposal beyond its type system that a module makes: heron
@@ -111,6 +113,7 @@ pub(crate) enum EntityIndex {
     Table(u32),
     Memory(u32),
     Global(u32),
+    Tag(u32),
 }
 
 /// One import of a module.
@@ -159,6 +162,9 @@ pub(crate) struct ModuleInfo {
     pub num_imported_tables: u32,
     pub num_imported_memories: u32,
     pub num_imported_globals: u32,
+    /// Type index (a function type without results) of every tag, imported ones first.
+    pub tags: Vec<u32>,
+    pub num_imported_tags: u32,
     pub imports: Vec<ImportDesc>,
     pub exports: Vec<ExportDesc>,
     pub start: Option<u32>,
@@ -177,6 +183,11 @@ impl ModuleInfo {
     /// Signature of function `index`.
     pub fn func_type(&self, index: u32) -> &FuncType {
         &self.types[self.funcs[index as usize] as usize]
+    }
+
+    /// The type of tag `index`: the values its exceptions carry, as parameters.
+    pub fn tag_type(&self, index: u32) -> &FuncType {
+        &self.types[self.tags[index as usize] as usize]
     }
 
     /// Whether function `index` is defined by this module (not imported).
@@ -203,7 +214,7 @@ impl ModuleInfo {
         for global in &mut self.globals {
             global.content = global.content.map_concrete(map);
         }
-        let (mut funcs, mut tables, mut globals) = (0, 0, 0);
+        let (mut funcs, mut tables, mut globals, mut tags) = (0, 0, 0, 0);
         for import in &mut self.imports {
             match &mut import.ty {
                 ExternType::Func(f) => {
@@ -218,6 +229,10 @@ impl ModuleInfo {
                     *g = self.globals[globals];
                     globals += 1;
                 }
+                ExternType::Tag(t) => {
+                    *t = self.types[self.tags[tags] as usize].clone();
+                    tags += 1;
+                }
                 ExternType::Memory(_) => {}
             }
         }
@@ -228,6 +243,7 @@ impl ModuleInfo {
                 EntityIndex::Table(t) => ExternType::Table(self.tables[t as usize]),
                 EntityIndex::Memory(m) => ExternType::Memory(self.memories[m as usize]),
                 EntityIndex::Global(g) => ExternType::Global(self.globals[g as usize]),
+                EntityIndex::Tag(t) => ExternType::Tag(self.tag_type(t).clone()),
             };
         }
         self.exports = exports;
@@ -340,7 +356,11 @@ impl ModuleInfo {
                             self.num_imported_globals += 1;
                             ExternType::Global(g)
                         }
-                        TypeRef::Tag(_) => return Err(Error::compile("unsupported feature: exception tags", offset)),
+                        TypeRef::Tag(tag) => {
+                            self.tags.push(tag.func_type_idx);
+                            self.num_imported_tags += 1;
+                            ExternType::Tag(self.types[tag.func_type_idx as usize].clone())
+                        }
                     };
                     self.imports.push(ImportDesc { module: import.module.into(), name: import.name.into(), ty });
                 }
@@ -370,6 +390,11 @@ impl ModuleInfo {
                     let (offset, global) = global?;
                     self.globals.push(global_type(global.ty, offset)?);
                     self.global_inits.push(const_expr(&global.init_expr)?);
+                }
+            }
+            Payload::TagSection(reader) => {
+                for tag in reader {
+                    self.tags.push(tag?.func_type_idx);
                 }
             }
             Payload::ExportSection(reader) => {
@@ -410,7 +435,7 @@ impl ModuleInfo {
             K::Table => (EntityIndex::Table(index), ExternType::Table(self.tables[index as usize])),
             K::Memory => (EntityIndex::Memory(index), ExternType::Memory(self.memories[index as usize])),
             K::Global => (EntityIndex::Global(index), ExternType::Global(self.globals[index as usize])),
-            K::Tag => unreachable!("exception tags are rejected by validation"),
+            K::Tag => (EntityIndex::Tag(index), ExternType::Tag(self.tag_type(index).clone())),
         }
     }
 }

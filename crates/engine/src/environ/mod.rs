@@ -7,6 +7,7 @@ pub(crate) mod cache_entry;
 pub(crate) mod compiled;
 pub(crate) mod config;
 pub(crate) mod error;
+pub(crate) mod exception;
 pub(crate) mod index;
 pub(crate) mod info;
 pub(crate) mod limits;

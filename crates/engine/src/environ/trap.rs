@@ -47,9 +47,11 @@ pub enum Trap {
     NullReference,
     /// `call_ref` or `return_call_ref` of null.
     NullFunctionReference,
+    /// `throw_ref` of a null exception reference.
+    NullExceptionReference,
 }
 
-const ALL: [Trap; 19] = [
+const ALL: [Trap; 20] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -69,6 +71,7 @@ const ALL: [Trap; 19] = [
     Trap::ExpectedSharedMemory,
     Trap::NullReference,
     Trap::NullFunctionReference,
+    Trap::NullExceptionReference,
 ];
 
 impl Trap {
@@ -94,6 +97,7 @@ impl Trap {
             Trap::ExpectedSharedMemory => "expected shared memory",
             Trap::NullReference => "null reference",
             Trap::NullFunctionReference => "null function reference",
+            Trap::NullExceptionReference => "null exception reference",
         }
     }
 

@@ -152,6 +152,8 @@ impl RefType {
     pub const FUNCREF: RefType = RefType { nullable: true, heap: HeapType::Func };
     /// `externref`: a nullable host reference.
     pub const EXTERNREF: RefType = RefType { nullable: true, heap: HeapType::Extern };
+    /// `exnref`: a nullable exception reference.
+    pub const EXNREF: RefType = RefType { nullable: true, heap: HeapType::Exn };
 
     /// Whether every value of `self` is a value of `other`.
     pub fn is_subtype_of(self, other: RefType) -> bool {
@@ -209,6 +211,8 @@ impl ValType {
     pub const FUNCREF: ValType = ValType::Ref(RefType::FUNCREF);
     /// `externref`.
     pub const EXTERNREF: ValType = ValType::Ref(RefType::EXTERNREF);
+    /// `exnref`.
+    pub const EXNREF: ValType = ValType::Ref(RefType::EXNREF);
 
     pub(crate) fn from_wasm(ty: wasmparser::ValType, offset: u64) -> Result<Self> {
         use wasmparser::ValType as W;
@@ -434,16 +438,19 @@ pub enum ExternType {
     Memory(MemoryType),
     /// A global.
     Global(GlobalType),
+    /// An exception tag, with the types of the values its exceptions carry (no results).
+    Tag(FuncType),
 }
 
 impl ExternType {
-    /// `function`, `table`, `memory` or `global`: the JS API's names for the kinds.
+    /// `function`, `table`, `memory`, `global` or `tag`: the JS API's names for the kinds.
     pub fn kind(&self) -> &'static str {
         match self {
             ExternType::Func(_) => "function",
             ExternType::Table(_) => "table",
             ExternType::Memory(_) => "memory",
             ExternType::Global(_) => "global",
+            ExternType::Tag(_) => "tag",
         }
     }
 }

@@ -12,6 +12,7 @@
 //!     memories: [*mut VMMemoryDefinition; n_memories],
 //!     globals:  [*mut VMGlobalDefinition; n_globals],
 //!     tables:   [*mut VMTableDefinition; n_tables],
+//!     tags:     [*const VMTag; n_tags],        // identity of each tag, imported ones first
 //!     imported_func_refs: [*const VMFuncRef; n_imported_funcs],
 //!     func_refs: [VMFuncRef; n_funcs],        // imported functions first, then defined ones
 //!     type_ids: [u32; n_types],               // engine-wide signature id of each type index
@@ -95,6 +96,22 @@ pub struct VMTableDefinition {
     pub length: u32,
 }
 
+/// A tag as compiled code sees it: only its address matters, which is its identity (two
+/// tags of the same type are different tags). The runtime's `Tag` owns it.
+#[repr(C)]
+pub struct VMTag {
+    /// Unused by compiled code; keeps the struct non-empty so every tag has its own address.
+    pub _identity: u8,
+}
+
+/// The part of an exception object compiled code reads: the tag it was thrown with and its
+/// values, one `ValRaw` slot each (the runtime's `ExceptionObject` starts with this).
+#[repr(C)]
+pub struct VMException {
+    pub tag: *const VMTag,
+    pub values: *mut crate::environ::val_raw::ValRaw,
+}
+
 /// Everything needed to call a function, whoever defined it: the value a funcref holds is
 /// a pointer to one of these.
 #[repr(C)]
@@ -145,12 +162,14 @@ pub(crate) struct VmOffsets {
     n_memories: u32,
     n_globals: u32,
     n_tables: u32,
+    n_tags: u32,
     n_funcs: u32,
     n_imported_funcs: u32,
     n_types: u32,
     memories: u32,
     globals: u32,
     tables: u32,
+    tags: u32,
     imported_func_refs: u32,
     func_refs: u32,
     type_ids: u32,
@@ -168,7 +187,9 @@ impl VmOffsets {
         let globals = memories + n_memories * PTR;
         let tables = globals + n_globals * PTR;
         let n_imported_funcs = module.num_imported_funcs;
-        let imported_func_refs = tables + n_tables * PTR;
+        let n_tags = count(module.tags.len());
+        let tags = tables + n_tables * PTR;
+        let imported_func_refs = tags + n_tags * PTR;
         // VMFuncRef is 32 bytes of pointers: 8-aligned like everything before it.
         let func_refs = imported_func_refs + n_imported_funcs * PTR;
         let type_ids = func_refs + n_funcs * size_of::<VMFuncRef>() as u32;
@@ -178,12 +199,14 @@ impl VmOffsets {
             n_memories,
             n_globals,
             n_tables,
+            n_tags,
             n_funcs,
             n_imported_funcs,
             n_types,
             memories,
             globals,
             tables,
+            tags,
             imported_func_refs,
             func_refs,
             type_ids,
@@ -250,6 +273,22 @@ impl VmOffsets {
     pub fn table_pointer(&self, index: u32) -> u32 {
         assert!(index < self.n_tables);
         self.tables + index * PTR
+    }
+
+    /// Offset of the pointer to tag `index`'s `VMTag`.
+    pub fn tag_pointer(&self, index: u32) -> u32 {
+        assert!(index < self.n_tags);
+        self.tags + index * PTR
+    }
+
+    /// Offset of an exception's tag pointer.
+    pub const fn exception_tag() -> u32 {
+        offset_of!(VMException, tag) as u32
+    }
+
+    /// Offset of the pointer to an exception's values.
+    pub const fn exception_values() -> u32 {
+        offset_of!(VMException, values) as u32
     }
 
     /// Offset of the pointer to imported function `index`'s canonical `VMFuncRef`.

@@ -9,7 +9,7 @@
 //! one only once no reader is inside `trap_at`, which the signal handler calls; a reader
 //! never blocks, allocates, or frees.
 
-use crate::environ::compiled::CompiledFunction;
+use crate::environ::compiled::{CompiledFunction, ExceptionHandler};
 use crate::environ::error::{Error, Result};
 use crate::environ::names::ModuleNames;
 use crate::environ::trap::{Trap, TrapTable};
@@ -47,6 +47,8 @@ struct FunctionCode {
     func_index: Option<u32>,
     /// (code offset, module offset of the wasm instruction), sorted by code offset.
     srclocs: Vec<(u32, u32)>,
+    /// Landing pads by return address, sorted (see `throw.rs`).
+    handlers: Vec<ExceptionHandler>,
 }
 
 /// A wasm function's frame as a stack trace shows it.
@@ -124,6 +126,7 @@ impl CodeMemory {
                 traps: TrapTable::new(f.traps),
                 func_index: f.func_index,
                 srclocs: f.srclocs,
+                handlers: f.handlers,
             })
             .collect();
         let starts: Vec<usize> = entries.iter().map(|e| e.start).collect();
@@ -186,6 +189,18 @@ fn with_function_at<T>(pc: usize, read: impl FnOnce(&CodeInfo, &FunctionCode, u3
 /// signal handler: it takes no lock, allocates nothing and frees nothing.
 pub(crate) fn trap_at(pc: usize) -> Option<Trap> {
     with_function_at(pc, |_, function, offset| function.traps.lookup(offset))
+}
+
+/// The landing pad of the call returning to `pc`, if that call is in a handler's scope:
+/// its address and the frame offset there (see `throw.rs`). Takes no lock, allocates nothing.
+pub(crate) fn handler_at(pc: usize) -> Option<(usize, u32)> {
+    // A return address belongs to the call before it, which may end the function's code.
+    with_function_at(pc.checked_sub(1)?, |_, function, offset| {
+        let return_address = offset + 1;
+        let at = function.handlers.binary_search_by_key(&return_address, |h| h.return_address).ok()?;
+        let handler = function.handlers[at];
+        Some((function.start + handler.landing_pad as usize, handler.frame_offset))
+    })
 }
 
 /// The wasm frame at `pc`, if `pc` is in a wasm function's code: at a trap site, or (with

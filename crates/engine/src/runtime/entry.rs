@@ -4,14 +4,16 @@
 //! an `Activation`, then calls a signature's array trampoline. A trap is a signal at a
 //! recorded trap site; the handler (`signals.rs`) points the interrupted context's stack
 //! pointer back at the saved one and its PC at `heron_trap_landing`, which restores the
-//! registers and returns 1 from `heron_enter`. Activations nest (wasm -> host -> wasm) and
+//! registers and returns 1 from `heron_enter`. An exception no handler catches before the
+//! entry (`throw.rs`) comes back the same way. Activations nest (wasm -> host -> wasm) and
 //! form a per-thread list.
 
 use crate::environ::error::HostError;
+use crate::environ::exception::Exception;
 use crate::environ::trap::Trap;
 use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMFuncRef;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ptr;
 
 /// One entry into compiled code on this thread.
@@ -19,7 +21,7 @@ use std::ptr;
 pub(crate) struct Activation {
     /// Stack pointer after `heron_enter` saved its registers; written by `heron_enter`.
     saved_sp: usize,
-    /// The trap the signal handler caught, as `Trap as u8`.
+    /// The trap the signal handler caught, as `Trap as u8`, or `UNCAUGHT_EXCEPTION`.
     trap: u8,
     previous: *mut Activation,
     /// The function this entry called.
@@ -112,9 +114,12 @@ impl EntryState {
 thread_local! {
     static STATE: EntryState =
         const { EntryState { current: Cell::new(ptr::null_mut()), stack_limit: Cell::new(0) } };
-    /// The error of a failed host function, until the entry it unwinds to takes it.
-    static HOST_ERROR: RefCell<Option<HostError>> = const { RefCell::new(None) };
+    /// The exception that unwound to the innermost entry, until that entry takes it.
+    static UNCAUGHT: Cell<Option<Exception>> = const { Cell::new(None) };
 }
+
+/// `Activation::trap` of an entry an exception unwound to (no `Trap` has this code).
+const UNCAUGHT_EXCEPTION: u8 = u8::MAX;
 
 /// Stack kept free below the wasm limit: host calls, the trap path and the embedder's own
 /// frames run there.
@@ -136,6 +141,8 @@ pub(crate) fn stack_left() -> usize {
 pub(crate) enum Unwind {
     Trap(Trap),
     Host(HostError),
+    /// A wasm exception no handler caught.
+    Exception(Exception),
 }
 
 /// Calls `func_ref` with the arguments in `values`, leaving the results there.
@@ -179,18 +186,37 @@ pub(crate) unsafe fn call(func_ref: *const VMFuncRef, values: *mut ValRaw) -> Re
         return Ok(());
     }
     crate::runtime::backtrace::symbolize_recorded();
-    let trap = Trap::from_u8(trap_code).unwrap_or(Trap::Unreachable);
-    if trap == Trap::HostError {
-        if let Some(error) = HOST_ERROR.with(|e| e.borrow_mut().take()) {
-            return Err(Unwind::Host(error));
-        }
+    if trap_code == UNCAUGHT_EXCEPTION {
+        let exception = UNCAUGHT.with(Cell::take).expect("the unwinder left the exception");
+        // A host function's failure goes back to the host as it was, unless wasm caught
+        // and rethrew it elsewhere (it is taken once).
+        return Err(match exception.take_host_error() {
+            Some(error) => Unwind::Host(error),
+            None => Unwind::Exception(exception),
+        });
     }
-    Err(Unwind::Trap(trap))
+    Err(Unwind::Trap(Trap::from_u8(trap_code).unwrap_or(Trap::Unreachable)))
 }
 
-/// Records a host function's failure for the entry that the coming trap unwinds to.
-pub(crate) fn set_host_error(error: HostError) {
-    HOST_ERROR.with(|e| *e.borrow_mut() = Some(error));
+/// Called by the unwinder when no handler of the innermost entry catches `exception`:
+/// records it for that entry and returns the (stack pointer, PC) to resume at.
+pub(crate) fn unwind_exception(exception: Exception) -> (usize, usize) {
+    let activation = STATE.with(|state| state.current.get());
+    assert!(!activation.is_null(), "compiled code runs inside an entry");
+    UNCAUGHT.with(|uncaught| uncaught.set(Some(exception)));
+    // SAFETY: a non-null current activation is the one of a `call` still on this stack.
+    unsafe {
+        (*activation).trap = UNCAUGHT_EXCEPTION;
+        ((*activation).saved_sp, heron_trap_landing as *const () as usize)
+    }
+}
+
+/// The frame pointer of the innermost entry's `heron_enter` frame: where the frames of
+/// compiled code it called end.
+pub(crate) fn innermost_entry_frame_pointer() -> Option<usize> {
+    let activation = STATE.with(|state| state.current.get());
+    // SAFETY: a non-null current activation is the one of a `call` still on this stack.
+    (!activation.is_null()).then(|| entry_frame_pointer(unsafe { (*activation).saved_sp }))
 }
 
 /// Called by the signal handler: if this thread is running compiled code, records `trap`

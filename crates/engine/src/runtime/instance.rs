@@ -13,7 +13,7 @@ use crate::environ::index::{DefinedGlobalIndex, FuncIndex};
 use crate::environ::info::{ConstExpr, ConstOp, ElementSegment, EntityIndex, SegmentMode};
 use crate::environ::trap::Trap;
 use crate::environ::types::{ExternType, FuncType};
-use crate::environ::vmctx::{VMContextHeader, VMControls, VMFuncRef, VmOffsets, VMCONTEXT_MAGIC};
+use crate::environ::vmctx::{VMContextHeader, VMControls, VMFuncRef, VMTag, VmOffsets, VMCONTEXT_MAGIC};
 use crate::func::Func;
 use crate::module::Module;
 use crate::runtime::global::Global;
@@ -21,6 +21,7 @@ use crate::runtime::interrupts::{InstanceControls, InterruptHandle, EPOCH};
 use crate::runtime::memory::Memory;
 use crate::runtime::store::{Store, StoreLink};
 use crate::runtime::table::Table;
+use crate::runtime::tag::Tag;
 use crate::values::Val;
 use cranelift_entity::EntityRef;
 use std::alloc::Layout;
@@ -38,16 +39,19 @@ pub enum Extern {
     Table(Table),
     /// A global.
     Global(Global),
+    /// An exception tag.
+    Tag(Tag),
 }
 
 impl Extern {
-    /// "function", "memory", "table" or "global".
+    /// "function", "memory", "table", "global" or "tag".
     pub fn kind(&self) -> &'static str {
         match self {
             Extern::Func(_) => "function",
             Extern::Memory(_) => "memory",
             Extern::Table(_) => "table",
             Extern::Global(_) => "global",
+            Extern::Tag(_) => "tag",
         }
     }
 }
@@ -67,6 +71,8 @@ pub(crate) struct InstanceInner {
     memories: Vec<Memory>,
     tables: Vec<Table>,
     globals: Vec<Global>,
+    /// Imported tags first, then one new tag per tag the module defines.
+    tags: Vec<Tag>,
     /// Imported functions (handles without a store), kept alive because `vmctx` points to
     /// their canonical `VMFuncRef`s and holds copies of them.
     imported_funcs: Vec<Func>,
@@ -108,6 +114,10 @@ impl InstanceInner {
 
     pub(crate) fn table(&self, index: u32) -> &Table {
         &self.tables[index as usize]
+    }
+
+    pub(crate) fn tag(&self, index: u32) -> &Tag {
+        &self.tags[index as usize]
     }
 
     pub(crate) fn store_link(&self) -> &StoreLink {
@@ -302,6 +312,7 @@ impl Instance {
         }
         let mut funcs = Vec::new();
         let (mut memories, mut tables, mut globals) = (Vec::new(), Vec::new(), Vec::new());
+        let mut tags = Vec::new();
         for (import, value) in info.imports.iter().zip(imports) {
             match (&import.ty, value) {
                 (ExternType::Func(expected), Extern::Func(f)) => {
@@ -337,6 +348,12 @@ impl Instance {
                     }
                     globals.push(g.with_store(None));
                 }
+                (ExternType::Tag(expected), Extern::Tag(tag)) => {
+                    if tag.ty() != expected {
+                        return Err(link_error(import, format_args!("expected tag {expected}, got {}", tag.ty())));
+                    }
+                    tags.push(tag.clone());
+                }
                 (expected, got) => {
                     return Err(link_error(
                         import,
@@ -353,7 +370,7 @@ impl Instance {
             Extern::Func(f) => f.store(),
             Extern::Table(t) => t.store().cloned(),
             Extern::Global(g) => g.store().cloned(),
-            Extern::Memory(_) => None,
+            Extern::Memory(_) | Extern::Tag(_) => None,
         });
         for other in import_stores {
             store.merge(&other);
@@ -367,6 +384,9 @@ impl Instance {
                 global.set_initial(eval_const(init, &globals))?;
             }
             globals.push(global);
+        }
+        for &type_index in &info.tags[tags.len()..] {
+            tags.push(Tag::new(info.types[type_index as usize].clone()));
         }
         for ty in &info.memories[memories.len()..] {
             memories.push(Memory::with_limit(engine, *ty, controls.memory_limit)?);
@@ -402,6 +422,7 @@ impl Instance {
             memories,
             tables,
             globals,
+            tags,
             imported_funcs: funcs,
             segments: Segments::new(module),
             flavour,
@@ -534,6 +555,7 @@ impl Instance {
             EntityIndex::Memory(m) => Extern::Memory(inner.memories[m as usize].clone()),
             EntityIndex::Table(t) => Extern::Table(inner.tables[t as usize].with_store(store)),
             EntityIndex::Global(g) => Extern::Global(inner.globals[g as usize].with_store(store)),
+            EntityIndex::Tag(t) => Extern::Tag(inner.tags[t as usize].clone()),
         }
     }
 
@@ -625,6 +647,9 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
         }
         for (i, table) in inner.tables.iter().enumerate() {
             *at(offsets.table_pointer(i as u32)).cast::<usize>() = table.definition() as usize;
+        }
+        for (i, tag) in inner.tags.iter().enumerate() {
+            *at(offsets.tag_pointer(i as u32)).cast::<*const VMTag>() = tag.vm_tag();
         }
         for (i, func) in inner.imported_funcs.iter().enumerate() {
             *at(offsets.imported_func_ref_pointer(i as u32)).cast::<*const VMFuncRef>() = func.vm_func_ref();

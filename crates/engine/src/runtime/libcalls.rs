@@ -5,12 +5,13 @@
 
 use crate::environ::builtins::{foreach_builtin, NUM_BUILTINS};
 use crate::environ::error::HostError;
+use crate::environ::exception::Exception;
 use crate::environ::val_raw::ValRaw;
-use crate::environ::vmctx::{VMContextHeader, VMFuncRef, VMMemoryDefinition};
+use crate::environ::vmctx::{VMContextHeader, VMException, VMFuncRef, VMMemoryDefinition};
 use crate::func::HostFunc;
-use crate::runtime::entry;
 use crate::runtime::instance::InstanceInner;
 use crate::runtime::shared_memory::Width;
+use crate::runtime::throw::heron_throw as throw;
 
 /// The instance whose compiled code called a libcall with its own `vmctx`.
 fn instance_of<'a>(vmctx: *mut VMContextHeader) -> &'a InstanceInner {
@@ -98,28 +99,31 @@ extern "C" fn resolve_func_ref(func_ref: *mut VMFuncRef) -> *const u8 {
 }
 
 /// Calls a host function: `vmctx` is its `HostFunc` context, `values` holds the arguments
-/// and receives the results. Returns nonzero if the host failed; the trampoline then traps.
-extern "C" fn host_call(vmctx: *mut VMContextHeader, values: *mut ValRaw) -> u32 {
+/// and receives the results. Returns null, or if the host failed the exception the
+/// trampoline throws: the wasm exception the host passed on, or one carrying its error.
+extern "C" fn host_call(vmctx: *mut VMContextHeader, values: *mut ValRaw) -> *mut VMException {
     // SAFETY: host-call trampolines are only installed with a HostFunc's own context.
     let host = unsafe { &*(*vmctx).owner.cast::<HostFunc>() };
     let len = host.slots();
     // SAFETY: the trampoline passes an array of max(params, results, 1) slots.
     let values = unsafe { std::slice::from_raw_parts_mut(values, len) };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.invoke(values)));
-    match outcome {
+    let error = match outcome {
         Ok(Ok(())) => {
             host.retain_results(values);
-            0
+            return std::ptr::null_mut();
         }
-        Ok(Err(error)) => {
-            entry::set_host_error(error);
-            1
-        }
-        Err(_) => {
-            entry::set_host_error(HostError::new("host function panicked"));
-            1
-        }
-    }
+        Ok(Err(error)) => error,
+        Err(_) => HostError::new("host function panicked"),
+    };
+    let exception = error.as_exception().unwrap_or_else(|| Exception::from_host_error(error));
+    exception.as_raw() as *mut VMException
+}
+
+/// `throw`: a new exception of the instance's tag `tag`, for compiled code to fill in.
+extern "C" fn new_exception(vmctx: *mut VMContextHeader, tag: u32) -> *mut VMException {
+    let exception = Exception::allocate(instance_of(vmctx).tag(tag).clone());
+    exception.as_raw() as *mut VMException
 }
 
 /// `table.grow`: returns the old size, or -1 (as u32) if the table cannot grow. Like every

@@ -1,5 +1,5 @@
 //! Everything that maps memory, runs code or handles signals, and the process's state: the
-//! code cache's files, code memory, signals, entry,
+//! code cache's files, code memory, signals, entry, exceptions and their unwinder,
 //! builtins (libcalls), memories, tables, globals, instances, stores, and the scheduler
 //! that fills a module's code table. Depends on `environ`; reaches the compiler only
 //! through `lazy::CodeSource`, which the API layer implements.
@@ -8,6 +8,7 @@ pub(crate) mod backtrace;
 pub(crate) mod code_cache;
 pub(crate) mod code_memory;
 pub(crate) mod entry;
+pub(crate) mod exception;
 pub(crate) mod global;
 pub(crate) mod instance;
 pub(crate) mod instance_registry;
@@ -23,3 +24,5 @@ pub(crate) mod signals;
 pub(crate) mod store;
 pub(crate) mod sys;
 pub(crate) mod table;
+pub(crate) mod tag;
+pub(crate) mod throw;

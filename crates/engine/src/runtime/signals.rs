@@ -197,6 +197,7 @@ mod tests {
             traps: vec![(2, Trap::Unreachable)],
             func_index: None,
             srclocs: Vec::new(),
+            handlers: Vec::new(),
         };
         let memory = CodeMemory::load(isa, vec![code], None).unwrap();
         let start = memory.function(0) as usize;

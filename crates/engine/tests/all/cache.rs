@@ -25,7 +25,13 @@ const MODULE: &str = r#"(module
     (func (export "divide") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
     (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
     (func $deep (param i32) (result i32) (if (local.get 0) (then unreachable)) (i32.const 1))
-    (func (export "nested") (param i32) (result i32) (call $deep (local.get 0))))"#;
+    (func (export "nested") (param i32) (result i32) (call $deep (local.get 0)))
+    (tag $e (param i32))
+    (func $thrower (param i32) (throw $e (local.get 0)))
+    (func (export "catch") (param i32) (result i32)
+        (block $h (result i32)
+            (try_table (catch $e $h) (call $thrower (local.get 0)))
+            (i32.const -1))))"#;
 
 /// A fresh, empty directory for one test.
 fn temp_dir(name: &str) -> PathBuf {
@@ -73,6 +79,8 @@ fn behaviour(module: &Module) -> Vec<String> {
     call("load", &[65535]);
     call("nested", &[0]);
     call("nested", &[1]);
+    // Caught only if the entry kept the call's landing pad.
+    call("catch", &[41]);
     seen
 }
 
@@ -84,13 +92,14 @@ fn a_hit_behaves_as_a_miss_and_compiles_nothing() {
     let module = Module::new(&cold, &bytes).expect("compiles");
     let expected = behaviour(&module);
     assert!(expected.iter().any(|line| line.contains("trapped")), "{expected:?}");
+    assert!(expected.iter().any(|line| line == "catch[I32(41)] = [I32(41)]"), "{expected:?}");
     let stats = cold.code_cache().expect("on").stats();
     assert_eq!((stats.hits, stats.misses, stats.writes, stats.entries), (0, 1, 1, 1));
 
     // On demand compiles nothing by itself: everything installed comes from the entry.
     let warm = engine(&dir, Compilation::OnDemand, DEFAULT_MAX_SIZE);
     let module = Module::new(&warm, &bytes).expect("loads");
-    assert_eq!(module.compilation_progress(), (6, 6));
+    assert_eq!(module.compilation_progress(), (8, 8));
     assert_eq!(behaviour(&module), expected);
     let stats = warm.code_cache().expect("on").stats();
     assert_eq!((stats.hits, stats.misses, stats.writes), (1, 0, 0));
@@ -112,13 +121,13 @@ fn lazily_compiled_functions_are_persisted() {
     // The second engine finds the two functions the first one ran, compiles the rest on call.
     let second = engine(&dir, Compilation::OnDemand, DEFAULT_MAX_SIZE);
     let module = Module::new(&second, &bytes).expect("loads");
-    assert_eq!(module.compilation_progress(), (2, 6));
+    assert_eq!(module.compilation_progress(), (2, 8));
     let expected =
         behaviour(&Module::new(&engine(&temp_dir("lazy-reference"), Compilation::Eager, 0), &bytes).unwrap());
     assert_eq!(behaviour(&module), expected);
     flush_code_cache();
     let third = engine(&dir, Compilation::OnDemand, DEFAULT_MAX_SIZE);
-    assert_eq!(Module::new(&third, &bytes).expect("loads").compilation_progress(), (6, 6));
+    assert_eq!(Module::new(&third, &bytes).expect("loads").compilation_progress(), (8, 8));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -140,7 +149,7 @@ fn assert_miss_and_replaced(dir: &Path, expected: &[String], what: &str) {
     assert_eq!(behaviour(&module), expected, "{what}");
     let again = self::engine(dir, Compilation::OnDemand, DEFAULT_MAX_SIZE);
     let module = Module::new(&again, &wat_to_wasm(MODULE)).expect("loads");
-    assert_eq!(module.compilation_progress(), (6, 6), "{what}: the entry was not replaced");
+    assert_eq!(module.compilation_progress(), (8, 8), "{what}: the entry was not replaced");
 }
 
 #[test]
@@ -197,7 +206,7 @@ fn concurrent_writers_leave_a_whole_entry() {
                 for _ in 0..5 {
                     let engine = engine(&dir, Compilation::Eager, DEFAULT_MAX_SIZE);
                     let module = Module::new(&engine, &bytes).expect("compiles or loads");
-                    assert_eq!(module.compilation_progress(), (6, 6));
+                    assert_eq!(module.compilation_progress(), (8, 8));
                 }
             });
         }
@@ -206,7 +215,7 @@ fn concurrent_writers_leave_a_whole_entry() {
     assert_eq!(names.len(), 1, "one entry and no temporary file: {names:?}");
     let reader = engine(&dir, Compilation::OnDemand, DEFAULT_MAX_SIZE);
     let module = Module::new(&reader, &bytes).expect("loads");
-    assert_eq!(module.compilation_progress(), (6, 6));
+    assert_eq!(module.compilation_progress(), (8, 8));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -203,6 +203,8 @@ impl Value {
             Val::V128(v) => Value::Num(ValType::V128, *v),
             Val::FuncRef(f) => Value::Func(f.as_ref().map(|f| instance.and_then(|i| i.func_index(f)))),
             Val::ExternRef(r) | Val::AnyRef(r) => Value::Extern(r.map(|r| r.0.get())),
+            // Exceptions compare by identity, which differs between runs: only null-ness.
+            Val::ExnRef(e) => Value::Num(ValType::EXNREF, u128::from(e.is_some())),
         }
     }
 }
@@ -293,6 +295,7 @@ fn synthesize_imports(
                 Global::new(engine, *ty, Val::default_for(ty.content))
                     .map_err(|e| format!("{}: Global::new: {e}", what()))?,
             ),
+            ExternType::Tag(ty) => Extern::Tag(heron_engine::Tag::new(ty.clone())),
         });
     }
     Ok(externs)
@@ -303,7 +306,9 @@ fn outcome_of_error(e: Error) -> Result<Outcome, String> {
         Error::Trap(trap) => Ok(Outcome::Trapped(trap)),
         Error::Host(_) => Ok(Outcome::HostFailed),
         Error::Resource(message) => Ok(Outcome::Resource(message)),
-        other @ (Error::Compile { .. } | Error::Link(_)) => Err(format!("unexpected error: {other:?}")),
+        other @ (Error::Compile { .. } | Error::Link(_) | Error::Exception(_)) => {
+            Err(format!("unexpected error: {other:?}"))
+        }
     }
 }
 
@@ -363,7 +368,7 @@ fn run(engine: &Engine, module: &Module, seed: u64) -> Result<Trace, String> {
                     final_state.push((format!("{name}[{i}]"), Value::of(&element, Some(&instance))));
                 }
             }
-            Extern::Func(_) => {}
+            Extern::Func(_) | Extern::Tag(_) => {}
         }
     }
     Ok(Trace { steps, host_calls: host_calls.take(), final_state })

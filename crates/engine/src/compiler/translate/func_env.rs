@@ -43,6 +43,54 @@ pub(crate) struct FuncEnv<'a> {
     offsets: &'a VmOffsets,
     vmctx: Value,
     flavour: CodeFlavour,
+    /// The landing pad of the innermost exception handler whose scope the instruction being
+    /// translated is in, if any: calls there are `try_call`s to it (`exceptions.rs`).
+    pub handler: Option<ir::Block>,
+    /// The landing pads some call unwinds to; a pad nothing reaches needs no dispatch code.
+    pub used_landing_pads: std::collections::HashSet<ir::Block>,
+}
+
+/// Calls `callee` with `args` through `sig`; inside a handler's scope (`landing_pad`), as a
+/// `try_call` whose exceptional edge goes to the pad with the exception. The results.
+pub(crate) fn emit_call(
+    b: &mut FunctionBuilder<'_>,
+    sig: ir::SigRef,
+    callee: Value,
+    args: &[Value],
+    landing_pad: Option<ir::Block>,
+) -> Vec<Value> {
+    let Some(landing_pad) = landing_pad else {
+        let call = b.ins().call_indirect(sig, callee, args);
+        return b.inst_results(call).to_vec();
+    };
+    let returns: Vec<Type> = b.func.dfg.signatures[sig].returns.iter().map(|r| r.value_type).collect();
+    let normal = b.create_block();
+    for ty in &returns {
+        b.append_block_param(normal, *ty);
+    }
+    let pool = &mut b.func.dfg.value_lists;
+    let normal_call = ir::BlockCall::new(normal, (0..returns.len() as u32).map(ir::BlockArg::TryCallRet), pool);
+    let exception_call = ir::BlockCall::new(landing_pad, [ir::BlockArg::TryCallExn(0)], pool);
+    let table = ir::ExceptionTableData::new(sig, normal_call, [ir::ExceptionTableItem::Default(exception_call)]);
+    let table = b.func.dfg.exception_tables.push(table);
+    b.ins().try_call_indirect(callee, args, table);
+    b.switch_to_block(normal);
+    b.seal_block(normal);
+    b.block_params(normal).to_vec()
+}
+
+/// Throws `exception` (an `exnref`, not null) from code whose context is `vmctx`: calls the
+/// `throw` builtin with the wasm convention (see `runtime/throw.rs`), as a `try_call` to
+/// `landing_pad` inside a handler's scope. Leaves the current block terminated.
+pub(crate) fn call_throw(b: &mut FunctionBuilder<'_>, vmctx: Value, exception: Value, landing_pad: Option<ir::Block>) {
+    let mut sig = ir::Signature::new(super::WASM_CALL_CONV);
+    sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+    let sig = b.import_signature(sig);
+    let table = b.ins().load(types::I64, readonly(), vmctx, VmOffsets::builtins() as i32);
+    let callee = b.ins().load(types::I64, readonly(), table, VmOffsets::builtin(Builtin::throw) as i32);
+    emit_call(b, sig, callee, &[vmctx, exception], landing_pad);
+    // The builtin never returns.
+    b.ins().trap(Trap::Unreachable.to_clif());
 }
 
 /// Flags for loads of runtime fields that never change while compiled code runs.
@@ -63,7 +111,7 @@ impl<'a> FuncEnv<'a> {
     }
 
     pub fn new(module: &'a ModuleInfo, offsets: &'a VmOffsets, vmctx: Value, flavour: CodeFlavour) -> Self {
-        FuncEnv { module, offsets, vmctx, flavour }
+        FuncEnv { module, offsets, vmctx, flavour, handler: None, used_landing_pads: Default::default() }
     }
 
     /// Whether this code counts fuel.
@@ -438,27 +486,27 @@ impl<'a> FuncEnv<'a> {
         b.block_params(done)[0]
     }
 
-    fn translate_call(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
+    fn translate_call(&mut self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
         let ty = self.module.func_type(index);
         let sig = b.import_signature(wasm_signature(ty));
         let (func_ref, callee_vmctx) = self.direct_callee(b, index);
         let code = self.func_ref_code(b, func_ref);
-        emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Call);
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Call);
     }
 
     /// `return_call`: like `call`, but the caller's frame is gone when the callee runs.
-    pub fn translate_return_call(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
+    pub fn translate_return_call(&mut self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, index: u32) {
         let ty = self.module.func_type(index);
         let sig = b.import_signature(wasm_signature(ty));
         let (func_ref, callee_vmctx) = self.direct_callee(b, index);
         let code = self.func_ref_code(b, func_ref);
-        emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Tail);
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Tail);
     }
 
     /// `return_call_indirect`: like `call_indirect`, but the caller's frame is gone when the
     /// callee runs.
     pub fn translate_return_call_indirect(
-        &self,
+        &mut self,
         b: &mut FunctionBuilder<'_>,
         stack: &mut Vec<Value>,
         type_index: u32,
@@ -467,13 +515,13 @@ impl<'a> FuncEnv<'a> {
         let ty = &self.module.types[type_index as usize];
         let (code, callee_vmctx) = self.indirect_callee(b, stack, type_index, table_index);
         let sig = b.import_signature(wasm_signature(ty));
-        emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Tail);
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Tail);
     }
 
     /// `call_ref` / `return_call_ref`: calls the function reference on top of the stack,
     /// of type `type_index`. Validation proved its type, so there is no signature check; a
     /// null reference traps at the first load from it (no separate compare).
-    pub fn translate_call_ref(&self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, type_index: u32, tail: bool) {
+    pub fn translate_call_ref(&mut self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, type_index: u32, tail: bool) {
         let ty = &self.module.types[type_index as usize];
         let func_ref = stack.pop().expect("validated");
         let null_check = MemFlagsData::trusted().with_trap_code(Some(Trap::NullFunctionReference.to_clif()));
@@ -482,11 +530,11 @@ impl<'a> FuncEnv<'a> {
             b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_vmctx() as i32);
         let sig = b.import_signature(wasm_signature(ty));
         let kind = if tail { CallKind::Tail } else { CallKind::Call };
-        emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), kind);
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), kind);
     }
 
     fn translate_call_indirect(
-        &self,
+        &mut self,
         b: &mut FunctionBuilder<'_>,
         stack: &mut Vec<Value>,
         type_index: u32,
@@ -495,7 +543,7 @@ impl<'a> FuncEnv<'a> {
         let ty = &self.module.types[type_index as usize];
         let (code, callee_vmctx) = self.indirect_callee(b, stack, type_index, table_index);
         let sig = b.import_signature(wasm_signature(ty));
-        emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Call);
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Call);
     }
 
     /// The `VMFuncRef` of function `index` and the vmctx to call it with. An imported
@@ -544,6 +592,64 @@ impl<'a> FuncEnv<'a> {
             b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_vmctx() as i32);
         (code, callee_vmctx)
     }
+
+    /// Calls `code` with `callee_vmctx` and the top `num_params` operands. A plain call
+    /// pushes the results and, inside a handler's scope, is a `try_call` to its landing pad;
+    /// a tail call ends the block and leaves every handler of this frame behind, as the
+    /// spec says (the frame is gone).
+    #[allow(clippy::too_many_arguments)]
+    fn emit_call(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        stack: &mut Vec<Value>,
+        sig: ir::SigRef,
+        code: Value,
+        callee_vmctx: Value,
+        num_params: usize,
+        kind: CallKind,
+    ) {
+        let at = stack.len() - num_params;
+        let mut args = vec![callee_vmctx];
+        args.extend(stack.drain(at..));
+        match kind {
+            CallKind::Call => {
+                if let Some(pad) = self.handler {
+                    self.used_landing_pads.insert(pad);
+                }
+                let results = emit_call(b, sig, code, &args, self.handler);
+                stack.extend(results);
+            }
+            CallKind::Tail => {
+                b.ins().return_call_indirect(sig, code, &args);
+            }
+        }
+    }
+
+    /// `throw` / `throw_ref` / `rethrow` of `exception`, caught by `landing_pad` if given.
+    pub fn throw(&mut self, b: &mut FunctionBuilder<'_>, exception: Value, landing_pad: Option<ir::Block>) {
+        if let Some(pad) = landing_pad {
+            self.used_landing_pads.insert(pad);
+        }
+        call_throw(b, self.vmctx, exception, landing_pad);
+    }
+
+    /// A new exception of tag `tag`, its values still to be written (`exception_values`).
+    pub fn new_exception(&self, b: &mut FunctionBuilder<'_>, tag: u32) -> Value {
+        let tag = b.ins().iconst(types::I32, i64::from(tag));
+        self.call_builtin(b, Builtin::new_exception, &[self.vmctx, tag]).expect("new_exception returns the exception")
+    }
+
+    /// The address of `exception`'s values: one 16-byte slot each.
+    pub fn exception_values(&self, b: &mut FunctionBuilder<'_>, exception: Value) -> Value {
+        b.ins().load(types::I64, readonly(), exception, VmOffsets::exception_values() as i32)
+    }
+
+    /// Whether `exception` was thrown with this instance's tag `tag` (compares identities).
+    pub fn exception_has_tag(&self, b: &mut FunctionBuilder<'_>, exception: Value, tag: u32) -> Value {
+        let thrown = b.ins().load(types::I64, readonly(), exception, VmOffsets::exception_tag() as i32);
+        let expected = b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.tag_pointer(tag) as i32);
+        b.ins().icmp(IntCC::Equal, thrown, expected)
+    }
 }
 
 /// Whether a call returns to its caller or replaces the caller's frame (`return_call*`).
@@ -556,29 +662,4 @@ enum CallKind {
     /// trampoline of that convention too (`trampoline.rs`), so a tail call to an import is a
     /// real tail call as well.
     Tail,
-}
-
-/// Calls `code` with `callee_vmctx` and the top `num_params` operands; a plain call pushes
-/// the results, a tail call ends the block.
-fn emit_call(
-    b: &mut FunctionBuilder<'_>,
-    stack: &mut Vec<Value>,
-    sig: ir::SigRef,
-    code: Value,
-    callee_vmctx: Value,
-    num_params: usize,
-    kind: CallKind,
-) {
-    let at = stack.len() - num_params;
-    let mut args = vec![callee_vmctx];
-    args.extend(stack.drain(at..));
-    match kind {
-        CallKind::Call => {
-            let call = b.ins().call_indirect(sig, code, &args);
-            stack.extend_from_slice(b.inst_results(call));
-        }
-        CallKind::Tail => {
-            b.ins().return_call_indirect(sig, code, &args);
-        }
-    }
 }

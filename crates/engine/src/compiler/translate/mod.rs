@@ -1,10 +1,12 @@
 //! Translation of one wasm function body to Cranelift IR: locals, the operand stack, and
 //! structured control flow. Scalar numeric instructions are in `numeric.rs`, `v128` instructions
-//! in `simd.rs` (the relaxed ones in `relaxed_simd.rs`), the threads proposal's in `atomics.rs`; everything that reads the runtime layout (memories, globals, tables, calls) is
-//! in `func_env.rs`.
+//! in `simd.rs` (the relaxed ones in `relaxed_simd.rs`), the threads proposal's in `atomics.rs`,
+//! exception handling in `exceptions.rs`; everything that reads the runtime layout (memories,
+//! globals, tables, calls) is in `func_env.rs`.
 #![forbid(unsafe_code)]
 
 mod atomics;
+mod exceptions;
 mod func_env;
 mod numeric;
 mod references;
@@ -24,7 +26,7 @@ use cranelift_entity::EntityRef;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use wasmparser::{BlockType, FunctionBody, Operator, OperatorsReader};
 
-pub(crate) use func_env::{call_builtin, FuncEnv};
+pub(crate) use func_env::{call_builtin, call_throw, FuncEnv};
 pub(crate) use relaxed_simd::RelaxedSimd;
 
 /// The calling convention of every function with the wasm ABI.
@@ -79,7 +81,19 @@ fn unsupported(_op: &Operator<'_>) -> Option<&'static str> {
 fn fuel_cost(op: &Operator<'_>) -> u64 {
     use Operator as O;
     match op {
-        O::Nop | O::Drop | O::Block { .. } | O::Loop { .. } | O::Unreachable | O::Return | O::Else | O::End => 0,
+        O::Nop
+        | O::Drop
+        | O::Block { .. }
+        | O::Loop { .. }
+        | O::Unreachable
+        | O::Return
+        | O::Else
+        | O::End
+        | O::TryTable { .. }
+        | O::Try { .. }
+        | O::Catch { .. }
+        | O::CatchAll
+        | O::Delegate { .. } => 0,
         _ => 1,
     }
 }
@@ -105,6 +119,14 @@ fn ends_stretch(op: &Operator<'_>) -> bool {
             | O::ReturnCallRef { .. }
             | O::BrOnNull { .. }
             | O::BrOnNonNull { .. }
+            | O::TryTable { .. }
+            | O::Throw { .. }
+            | O::ThrowRef
+            | O::Try { .. }
+            | O::Catch { .. }
+            | O::CatchAll
+            | O::Delegate { .. }
+            | O::Rethrow { .. }
     )
 }
 
@@ -122,6 +144,13 @@ enum FrameKind {
         head_reachable: bool,
         seen_else: bool,
     },
+    /// A `try_table`: its body is the scope of the handler at `landing_pad`.
+    TryTable {
+        landing_pad: Block,
+        catches: Vec<wasmparser::Catch>,
+    },
+    /// A legacy `try`.
+    Try(Box<exceptions::LegacyTry>),
 }
 
 struct Frame {
@@ -160,6 +189,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     fuel_pending: u64,
     /// How the relaxed SIMD instructions are lowered (fast or deterministic).
     relaxed_simd: RelaxedSimd,
+    /// Open frames whose body is a handler's scope (`exceptions.rs`).
+    handler_frames: usize,
 }
 
 /// Translates defined function `index` (in the function index space) into `func`.
@@ -202,6 +233,7 @@ pub(crate) fn translate_function(
         unreachable_depth: 0,
         fuel_pending: 0,
         relaxed_simd,
+        handler_frames: 0,
     };
 
     let def_index = module.defined_func(FuncIndex::from_u32(index)).expect("a defined function").index();
@@ -379,6 +411,14 @@ impl<'a> FuncTranslator<'a, '_> {
             }
             O::Else => self.translate_else(),
             O::End => self.translate_end(),
+            O::TryTable { ref try_table } => self.translate_try_table(try_table),
+            O::Throw { tag_index } => self.translate_throw(tag_index),
+            O::ThrowRef => self.translate_throw_ref(),
+            O::Try { blockty } => self.translate_try(blockty),
+            O::Catch { tag_index } => self.translate_catch(Some(tag_index)),
+            O::CatchAll => self.translate_catch(None),
+            O::Delegate { relative_depth } => self.translate_delegate(relative_depth),
+            O::Rethrow { relative_depth } => self.translate_rethrow(relative_depth),
             O::Br { relative_depth } => {
                 let (target, arity) = self.branch_to(relative_depth);
                 let args = self.peek_n(arity).to_vec();
@@ -448,6 +488,7 @@ impl<'a> FuncTranslator<'a, '_> {
                 {
                     return Ok(());
                 }
+                self.env.handler = self.current_handler();
                 if !self.env.translate_runtime_op(op, &mut self.b, &mut self.stack)? {
                     let name = unsupported(op).unwrap_or("this instruction");
                     return Err(unsupported_error(name, offset));
@@ -465,11 +506,20 @@ impl<'a> FuncTranslator<'a, '_> {
     /// In unreachable code only the nesting matters, and an `else` or `end` that closes a
     /// reachable frame.
     fn translate_unreachable_operator(&mut self, op: &Operator<'_>) -> Result<()> {
-        match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => self.unreachable_depth += 1,
+        match *op {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. }
+            | Operator::Try { .. } => self.unreachable_depth += 1,
             Operator::Else if self.unreachable_depth == 0 => self.translate_else(),
+            Operator::Catch { tag_index } if self.unreachable_depth == 0 => self.translate_catch(Some(tag_index)),
+            Operator::CatchAll if self.unreachable_depth == 0 => self.translate_catch(None),
+            Operator::Delegate { relative_depth } if self.unreachable_depth == 0 => {
+                self.translate_delegate(relative_depth)
+            }
             Operator::End if self.unreachable_depth == 0 => self.translate_end(),
-            Operator::End => self.unreachable_depth -= 1,
+            Operator::End | Operator::Delegate { .. } => self.unreachable_depth -= 1,
             _ => {}
         }
         Ok(())
@@ -509,6 +559,8 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.jump(frame.next, &params);
                 next_reached |= head_reachable;
             }
+            FrameKind::TryTable { landing_pad, ref catches } => self.finish_try_table(landing_pad, catches),
+            FrameKind::Try(ref state) => self.finish_try(state),
             _ => {}
         }
         self.b.switch_to_block(frame.next);
