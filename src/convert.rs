@@ -5,7 +5,7 @@
 use crate::error::{throw_type_error, Pending};
 use crate::napi_raw::{Env, Value};
 use crate::{export, externref};
-use heron_engine::{Val, ValRaw, ValType};
+use heron_engine::{HeapType, RefType, Val, ValRaw, ValType};
 use napi::sys;
 
 /// Converts `value` to a wasm value of type `ty` (ToWebAssemblyValue), written to `slot`.
@@ -45,19 +45,52 @@ pub(crate) unsafe fn to_wasm(
         }
         ValType::I64 => ValRaw::i64(to_bigint64(env, value)?),
         ValType::V128 => return Err(throw_type_error(raw_env, "v128 values cannot cross the JS boundary")),
-        ValType::FuncRef if is_null(env, value) => ValRaw::ptr(0),
+        // The JS API: ToWebAssemblyValue of an exnref (null included) throws a TypeError.
+        ValType::Ref(r) if r.heap.top() == HeapType::Exn => {
+            return Err(throw_type_error(raw_env, "exnref values cannot cross the JS boundary"))
+        }
+        ValType::Ref(r) if is_null(env, value) => {
+            if !r.nullable {
+                return Err(throw_type_error(raw_env, &format!("null is not a value of the non-nullable type {r}")));
+            }
+            ValRaw::ptr(0)
+        }
         // SAFETY: a live value of the current env.
-        ValType::FuncRef => match unsafe { export::exported_func(raw_env, value.0) } {
-            Some(func) => ValRaw::ptr(func.id()),
-            None => return Err(throw_type_error(raw_env, "a funcref must be null or a WebAssembly function")),
-        },
-        ValType::ExternRef if is_null(env, value) => ValRaw::ptr(0),
-        // SAFETY: a live value of the current env.
-        ValType::ExternRef => ValRaw::ptr(unsafe { externref::intern(raw_env, value.0) }.0.get()),
-        // The JS API: ToWebAssemblyValue of an exnref throws a TypeError.
-        ValType::ExnRef => return Err(throw_type_error(raw_env, "exnref values cannot cross the JS boundary")),
+        ValType::Ref(r) => ValRaw::ptr(unsafe { to_reference(raw_env, value, r) }?),
     };
     Ok(())
+}
+
+/// ToWebAssemblyValue of a non-null `value` for reference type `r`, as a raw reference.
+///
+/// # Safety
+/// `env` must be the current JS environment and `value` a live value of it.
+unsafe fn to_reference(env: sys::napi_env, value: Value, r: RefType) -> Result<usize, Pending> {
+    match r.heap {
+        // SAFETY: per this function's contract.
+        HeapType::Extern => Ok(unsafe { externref::intern(env, value.0) }.0.get()),
+        HeapType::Func | HeapType::Registered(_) => {
+            // SAFETY: per this function's contract.
+            let Some(func) = (unsafe { export::exported_func(env, value.0) }) else {
+                return Err(throw_type_error(env, &format!("a {r} must be null or a WebAssembly function")));
+            };
+            match r.heap {
+                HeapType::Registered(id) if func.type_id() != id => Err(throw_type_error(
+                    env,
+                    &format!("the WebAssembly function is of type {}, not of the expected {r}", func.ty()),
+                )),
+                _ => Ok(func.id()),
+            }
+        }
+        // A host value (or an i31 for a small integral Number, which comes back as the same
+        // Number, as V8's does, -0 included): kept as the value itself.
+        // SAFETY: per this function's contract.
+        HeapType::Any => Ok(unsafe { externref::intern(env, value.0) }.0.get()),
+        _ => Err(throw_type_error(
+            env,
+            &format!("only null is a value of {r} in heron (it implements the GC proposal's types, not its objects)"),
+        )),
+    }
 }
 
 fn is_null(env: Env, value: Value) -> bool {
@@ -109,16 +142,20 @@ pub(crate) unsafe fn to_js(env: sys::napi_env, raw: &ValRaw, ty: ValType) -> Res
         ValType::F32 => env.double(f64::from(f32::from_bits(raw.get_u32()))),
         ValType::F64 => env.double(f64::from_bits(raw.get_u64())),
         ValType::V128 => return Err(throw_type_error(raw_env, "v128 values cannot cross the JS boundary")),
+        // The JS API: ToJSValue of an exnref (null included) throws a TypeError.
+        ValType::Ref(r) if r.heap.top() == HeapType::Exn => {
+            return Err(throw_type_error(raw_env, "exnref values cannot cross the JS boundary"))
+        }
         // SAFETY: `raw` holds a value of `ty` written by wasm or the engine; a funcref there is
         // a canonical `VMFuncRef` of a live function.
-        ValType::FuncRef | ValType::ExternRef => match unsafe { Val::from_raw(*raw, ty) } {
+        ValType::Ref(_) => match unsafe { Val::from_raw(*raw, ty) } {
             Val::FuncRef(Some(function)) => return export::function_object(raw_env, function),
             // SAFETY: the current env.
-            Val::ExternRef(Some(reference)) => return Ok(unsafe { externref::value(raw_env, reference) }),
+            Val::ExternRef(Some(reference)) | Val::AnyRef(Some(reference)) => {
+                return Ok(unsafe { externref::value(raw_env, reference) })
+            }
             _ => env.null(),
         },
-        // The JS API: ToJSValue of an exnref throws a TypeError.
-        ValType::ExnRef => return Err(throw_type_error(raw_env, "exnref values cannot cross the JS boundary")),
     };
     Ok(value.0)
 }
@@ -131,8 +168,8 @@ pub(crate) fn value_type(name: &str) -> Option<ValType> {
         "f32" => ValType::F32,
         "f64" => ValType::F64,
         "v128" => ValType::V128,
-        "anyfunc" | "funcref" => ValType::FuncRef,
-        "externref" => ValType::ExternRef,
+        "anyfunc" | "funcref" => ValType::FUNCREF,
+        "externref" => ValType::EXTERNREF,
         _ => return None,
     })
 }
@@ -145,9 +182,13 @@ pub(crate) fn value_type_name(ty: ValType) -> &'static str {
         ValType::F32 => "f32",
         ValType::F64 => "f64",
         ValType::V128 => "v128",
-        ValType::FuncRef => "anyfunc",
-        ValType::ExternRef => "externref",
-        ValType::ExnRef => "exnref",
+        // Typed references have no name in the JS API: their hierarchy's top type names them.
+        ValType::Ref(r) => match r.heap.top() {
+            HeapType::Func => "anyfunc",
+            HeapType::Extern => "externref",
+            HeapType::Exn => "exnref",
+            _ => "anyref",
+        },
     }
 }
 
@@ -166,7 +207,12 @@ pub(crate) unsafe fn to_val_or_default(
     let token = unsafe { Env::from_raw(env) };
     let value = match value {
         Some(value) if token.type_of(Value(value)) != sys::ValueType::napi_undefined => value,
-        _ if ty == ValType::ExternRef => token.undefined().0,
+        _ if ty == ValType::EXTERNREF => token.undefined().0,
+        // DefaultValue is an error for a non-nullable type: a TypeError, as WebIDL's missing
+        // argument would be.
+        _ if !ty.is_defaultable() => {
+            return Err(throw_type_error(env, &format!("a value is required for the non-nullable type {ty}")));
+        }
         _ => return Ok(Val::default_for(ty)),
     };
     // SAFETY: per this function's contract, or a value just made.

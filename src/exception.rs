@@ -20,7 +20,7 @@ use crate::error::{self, Pending};
 use crate::externref;
 use crate::link;
 use crate::napi_raw::{Env as RawEnv, Reference, Value};
-use heron_engine::{Exception, Extern, FuncType, HostError, Tag, Val, ValType};
+use heron_engine::{Exception, Extern, FuncType, HeapType, HostError, Tag, Val, ValType};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -141,7 +141,7 @@ impl NativeException {
         }
         let mut values = Vec::with_capacity(types.len());
         for (value, ty) in payload.iter().zip(types) {
-            if matches!(ty, ValType::V128 | ValType::ExnRef) {
+            if *ty == ValType::V128 || ty.as_ref_type().is_some_and(|r| r.heap.top() == HeapType::Exn) {
                 let message = format!("WebAssembly.Exception(): a {} value cannot come from JS", value_type_name(*ty));
                 return Err(error::throw_type_error(env, &message).into());
             }
@@ -177,7 +177,7 @@ impl NativeException {
             return Err(error::throw_range_error(env, &message).into());
         }
         let value = values.swap_remove(index as usize);
-        if matches!(value.ty(), ValType::V128 | ValType::ExnRef) {
+        if matches!(value, Val::V128(_) | Val::ExnRef(_)) {
             let message =
                 format!("WebAssembly.Exception.getArg(): a {} value cannot go to JS", value_type_name(value.ty()));
             return Err(error::throw_type_error(env, &message).into());

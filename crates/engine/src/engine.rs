@@ -8,6 +8,8 @@ use crate::compiler;
 use crate::environ::cache_entry;
 use crate::environ::config::{CodeFlavour, Compilation, Tier};
 use crate::environ::error::{Error, Result};
+use crate::environ::info::ModuleInfo;
+use crate::environ::type_registry::TypeRegistry;
 use crate::environ::types::FuncType;
 use crate::module::ModuleInner;
 use crate::runtime::code_cache::{CacheConfig, CodeCache};
@@ -46,10 +48,26 @@ pub(crate) type LiveModuleKey = ([u8; 32], Compilation, bool);
 
 #[derive(Default)]
 struct SignatureRegistry {
-    ids: HashMap<FuncType, u32>,
+    /// The canonical types and their ids.
+    types: TypeRegistry,
+    /// The trampolines of each id.
     trampolines: Vec<Trampolines>,
     /// Code of every trampoline made so far; lives as long as the engine.
     code: Vec<CodeMemory>,
+}
+
+impl SignatureRegistry {
+    /// Makes the trampolines of the ids in `new`, just registered.
+    fn add_trampolines(&mut self, isa: &Engine, new: std::ops::Range<u32>) -> Result<()> {
+        for id in new {
+            let ty = self.types.get(id);
+            let compiled = compiler::compile_trampolines(isa.isa_for(Tier::Optimized), ty)?;
+            let code = CodeMemory::load(isa.isa_owned(), compiled.into(), None)?;
+            self.trampolines.push(Trampolines { array_call: code.function(0), host_call: code.function(1) });
+            self.code.push(code);
+        }
+        Ok(())
+    }
 }
 
 /// Entry points shared by every function of one signature.
@@ -248,21 +266,28 @@ impl Engine {
         }
     }
 
-    /// The engine-wide id of `ty`, compiling its trampolines the first time it is seen.
+    /// The engine-wide id of `ty` (its own if it came from this engine, else that of a
+    /// final type in a group of its own), compiling its trampolines the first time.
     pub(crate) fn register_signature(&self, ty: &FuncType) -> Result<u32> {
         let mut registry = self.inner.signatures.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(id) = registry.ids.get(ty) {
-            return Ok(*id);
-        }
-        let compiled = compiler::compile_trampolines(self.isa_for(Tier::Optimized), ty)?;
-        let code = CodeMemory::load(self.isa_owned(), compiled.into(), None)?;
-        let trampolines = Trampolines { array_call: code.function(0), host_call: code.function(1) };
-        let id =
-            u32::try_from(registry.trampolines.len()).map_err(|_| Error::Resource("too many signatures".into()))?;
-        registry.trampolines.push(trampolines);
-        registry.code.push(code);
-        registry.ids.insert(ty.clone(), id);
+        let (id, new) = registry.types.register_single(ty);
+        registry.add_trampolines(self, new)?;
         Ok(id)
+    }
+
+    /// The engine-wide ids of `module`'s types, by type index (see
+    /// `environ/type_registry.rs`), compiling the trampolines of new ones.
+    pub(crate) fn register_module_types(&self, module: &ModuleInfo) -> Result<Vec<u32>> {
+        let mut registry = self.inner.signatures.lock().unwrap_or_else(|e| e.into_inner());
+        let (ids, new) = registry.types.register_module(module);
+        registry.add_trampolines(self, new)?;
+        Ok(ids)
+    }
+
+    /// The registered form of type `id`.
+    pub(crate) fn registered_type(&self, id: u32) -> FuncType {
+        let registry = self.inner.signatures.lock().unwrap_or_else(|e| e.into_inner());
+        registry.types.get(id).clone()
     }
 
     /// The trampolines of a registered signature.

@@ -77,7 +77,7 @@ impl HostFunc {
 /// running in this entry (see `store.rs`), since that code may keep them. The functions must
 /// still be alive.
 fn retain_returned_funcrefs(results: &[ValType], values: &[ValRaw]) {
-    if !results.contains(&ValType::FuncRef) {
+    if !results.iter().any(|t| t.is_func_ref()) {
         return;
     }
     // SAFETY: the entered function is alive while the entry runs, and is canonical.
@@ -86,7 +86,7 @@ fn retain_returned_funcrefs(results: &[ValType], values: &[ValRaw]) {
         return;
     };
     for (ty, raw) in results.iter().zip(values) {
-        if *ty == ValType::FuncRef {
+        if ty.is_func_ref() {
             // SAFETY: the caller guarantees the functions are alive; funcref values written by
             // compiled code or by `Val::to_raw` are canonical `VMFuncRef`s.
             if let Some(func) = unsafe { Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) } {
@@ -119,7 +119,7 @@ impl Func {
             let mut results: Vec<Val> = signature.results().iter().map(|t| Val::default_for(*t)).collect();
             callback(&args, &mut results)?;
             for ((slot, value), ty) in slots.iter_mut().zip(&results).zip(signature.results()) {
-                if value.ty() != *ty {
+                if !value.matches(*ty) {
                     return Err(HostError::new(format!("host function returned a {} for a {ty} result", value.ty())));
                 }
                 *slot = value.to_raw();
@@ -142,6 +142,7 @@ impl Func {
     ) -> Func {
         let type_id = engine.register_signature(&ty).expect("signature registration only fails on absurd counts");
         let trampolines = engine.trampolines(type_id);
+        let ty = engine.registered_type(type_id);
         let host = Arc::new_cyclic(|weak: &std::sync::Weak<HostFunc>| {
             let this = weak.as_ptr();
             // SAFETY: only the address is taken; new_cyclic places the value there.
@@ -170,7 +171,7 @@ impl Func {
 
     /// A handle to function `func_ref` (canonical) of an instance, keeping `store` alive.
     pub(crate) fn from_instance(instance: Rc<InstanceInner>, func_ref: *const VMFuncRef, store: Option<Store>) -> Func {
-        let funcref_params = instance.func_type_of(func_ref).params().contains(&ValType::FuncRef);
+        let funcref_params = instance.func_type_of(func_ref).params().iter().any(|t| t.is_func_ref());
         Func { func_ref, owner: FuncOwner::Instance(instance, store), funcref_params }
     }
 
@@ -236,7 +237,7 @@ impl Func {
             };
             let funcref_params = match &owner {
                 FuncOwner::Instance(instance, _) => {
-                    instance.func_type_of(func_ref).params().contains(&ValType::FuncRef)
+                    instance.func_type_of(func_ref).params().iter().any(|t| t.is_func_ref())
                 }
                 FuncOwner::Host(_) => false,
             };
@@ -250,6 +251,12 @@ impl Func {
             FuncOwner::Host(host) => &host.ty,
             FuncOwner::Instance(instance, _) => instance.func_type_of(self.func_ref),
         }
+    }
+
+    /// The engine-wide id of the function's type (see [`FuncType::registered_id`]).
+    pub fn type_id(&self) -> u32 {
+        // SAFETY: `self` keeps its `VMFuncRef` alive; `type_id` never changes once made.
+        unsafe { (*self.func_ref).type_id }
     }
 
     pub(crate) fn vm_func_ref(&self) -> *const VMFuncRef {
@@ -278,7 +285,7 @@ impl Func {
     /// Calls the function with type-checked arguments.
     pub fn call(&self, args: &[Val]) -> Result<Vec<Val>> {
         let ty = self.ty().clone();
-        if args.len() != ty.params().len() || args.iter().zip(ty.params()).any(|(a, t)| a.ty() != *t) {
+        if args.len() != ty.params().len() || args.iter().zip(ty.params()).any(|(a, t)| !a.matches(*t)) {
             return Err(Error::Link(format!("arguments do not match the signature {ty}")));
         }
         let mut slots: Vec<ValRaw> = args.iter().map(Val::to_raw).collect();
@@ -313,7 +320,7 @@ impl Func {
                 // The callee may store its funcref arguments: they join its store.
                 let store = instance.store_link().get();
                 for (ty, raw) in params.iter().zip(slots.iter()) {
-                    if *ty == ValType::FuncRef {
+                    if ty.is_func_ref() {
                         // SAFETY: this function's contract: funcref arguments point to live
                         // functions.
                         if let Some(func) = unsafe { Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) } {

@@ -30,7 +30,9 @@ pub use environ::error::{Error, HostError, Result};
 pub use environ::exception::Exception;
 pub use environ::names::{set_v8_hash, V8Hash};
 pub use environ::trap::Trap;
-pub use environ::types::{AddressType, ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+pub use environ::types::{
+    AddressType, ExternType, FuncType, GlobalType, HeapType, Limits, MemoryType, RefType, TableType, ValType,
+};
 pub use func::Func;
 pub use module::{ExportDesc, ImportDesc, Module};
 pub use runtime::backtrace::{Backtrace, Frame};

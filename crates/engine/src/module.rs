@@ -200,14 +200,15 @@ impl Module {
             Some((cache, key)) => (cache.load(key), None),
             None => (None, None),
         };
-        let (info, cached) = match (cached, trusted) {
+        let (mut info, cached) = match (cached, trusted) {
             (Some(entry), Some(info)) if entry.records.iter().all(|f| (f.index as usize) < info.bodies.len()) => {
                 (info, Some(entry))
             }
             _ => (ModuleInfo::parse(bytes)?, None),
         };
         let read = started.elapsed();
-        let type_ids: Vec<u32> = info.types.iter().map(|ty| engine.register_signature(ty)).collect::<Result<_>>()?;
+        let type_ids = engine.register_module_types(&info)?;
+        info.register_types(&type_ids);
         let trampolines = type_ids.iter().map(|id| engine.trampolines(*id)).collect();
         let offsets = VmOffsets::new(&info);
         let code = LazyCode::new(info.bodies.len(), flavour, compilation);

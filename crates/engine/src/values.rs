@@ -2,7 +2,7 @@
 //! ABI (`environ/val_raw.rs`).
 
 use crate::environ::exception::Exception;
-use crate::environ::types::ValType;
+use crate::environ::types::{HeapType, RefType, ValType};
 pub use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMFuncRef;
 use crate::func::Func;
@@ -30,6 +30,10 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// An `externref`; `None` is null.
     ExternRef(Option<ExternRef>),
+    /// A reference of the `any` hierarchy (`anyref`, `eqref`, `nullref`...); `None` is null.
+    /// Without GC objects, a non-null one is a host value the embedder passed in, opaque as
+    /// an `externref`.
+    AnyRef(Option<ExternRef>),
     /// An `exnref`; `None` is null.
     ExnRef(Option<Exception>),
 }
@@ -43,9 +47,33 @@ impl Val {
             Val::F32(_) => ValType::F32,
             Val::F64(_) => ValType::F64,
             Val::V128(_) => ValType::V128,
-            Val::FuncRef(_) => ValType::FuncRef,
-            Val::ExternRef(_) => ValType::ExternRef,
-            Val::ExnRef(_) => ValType::ExnRef,
+            Val::FuncRef(_) => ValType::FUNCREF,
+            Val::ExternRef(_) => ValType::EXTERNREF,
+            Val::AnyRef(_) => ValType::Ref(RefType { nullable: true, heap: HeapType::Any }),
+            Val::ExnRef(_) => ValType::EXNREF,
+        }
+    }
+
+    /// Whether this value is one of type `ty`: for a function, whether its own type is `ty`'s
+    /// (or `ty` is any function), for null whether `ty` is nullable, of the same hierarchy.
+    pub fn matches(&self, ty: ValType) -> bool {
+        let ValType::Ref(expected) = ty else {
+            return self.ty() == ty;
+        };
+        let top = expected.heap.top();
+        match self {
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) => {
+                expected.nullable && self.ty().as_ref_type().is_some_and(|own| own.heap == top)
+            }
+            Val::FuncRef(Some(func)) => match expected.heap {
+                HeapType::Func => true,
+                HeapType::Registered(id) => func.type_id() == id,
+                _ => false,
+            },
+            Val::ExternRef(Some(_)) => expected.heap == HeapType::Extern,
+            Val::AnyRef(Some(_)) => expected.heap == HeapType::Any,
+            Val::ExnRef(Some(_)) => expected.heap == HeapType::Exn,
+            _ => false,
         }
     }
 
@@ -57,9 +85,12 @@ impl Val {
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
-            ValType::FuncRef => Val::FuncRef(None),
-            ValType::ExternRef => Val::ExternRef(None),
-            ValType::ExnRef => Val::ExnRef(None),
+            ValType::Ref(r) => match r.heap.top() {
+                HeapType::Func => Val::FuncRef(None),
+                HeapType::Extern => Val::ExternRef(None),
+                HeapType::Exn => Val::ExnRef(None),
+                _ => Val::AnyRef(None),
+            },
         }
     }
 
@@ -72,7 +103,7 @@ impl Val {
             Val::F64(v) => ValRaw::u64(*v),
             Val::V128(v) => ValRaw::v128(*v),
             Val::FuncRef(f) => ValRaw::ptr(f.as_ref().map_or(0, |f| f.vm_func_ref() as usize)),
-            Val::ExternRef(r) => ValRaw::ptr(r.map_or(0, |r| r.0.get())),
+            Val::ExternRef(r) | Val::AnyRef(r) => ValRaw::ptr(r.map_or(0, |r| r.0.get())),
             Val::ExnRef(e) => ValRaw::ptr(e.as_ref().map_or(0, Exception::as_raw)),
         }
     }
@@ -80,8 +111,9 @@ impl Val {
     /// Reads a raw slot as a value of type `ty`.
     ///
     /// # Safety
-    /// If `ty` is `ExnRef` and the slot is not null, it must hold an exception made on this
-    /// thread. If `ty` is `FuncRef` and the slot is not null, it must hold the address of a live
+    /// If `ty` is an exception reference type and the slot is not null, it must hold an
+    /// exception made on this thread. If `ty` is a function reference type and the slot is not
+    /// null, it must hold the address of a live
     /// `VMFuncRef` made by this engine, as every slot written by compiled code or by
     /// [`Val::to_raw`] of a live function does: the result is a handle that calls through it
     /// and keeps its owner alive. Any other slot is read as plain bits.
@@ -92,12 +124,15 @@ impl Val {
             ValType::F32 => Val::F32(raw.get_u32()),
             ValType::F64 => Val::F64(raw.get_u64()),
             ValType::V128 => Val::V128(raw.get_v128()),
-            // SAFETY: per this function's contract.
-            ValType::FuncRef => Val::FuncRef(unsafe { Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) }),
-            ValType::ExternRef => Val::ExternRef(NonZeroUsize::new(raw.get_ptr()).map(ExternRef)),
-            // SAFETY: per this function's contract, a non-null exnref slot holds an
-            // exception of this thread.
-            ValType::ExnRef => Val::ExnRef(unsafe { Exception::from_raw(raw.get_ptr()) }),
+            ValType::Ref(r) => match r.heap.top() {
+                // SAFETY: per this function's contract.
+                HeapType::Func => Val::FuncRef(unsafe { Func::from_vm_func_ref(raw.get_ptr() as *const VMFuncRef) }),
+                HeapType::Extern => Val::ExternRef(NonZeroUsize::new(raw.get_ptr()).map(ExternRef)),
+                // SAFETY: per this function's contract, a non-null exnref slot holds an
+                // exception of this thread.
+                HeapType::Exn => Val::ExnRef(unsafe { Exception::from_raw(raw.get_ptr()) }),
+                _ => Val::AnyRef(NonZeroUsize::new(raw.get_ptr()).map(ExternRef)),
+            },
         }
     }
 }

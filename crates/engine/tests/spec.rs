@@ -1092,7 +1092,7 @@ fn spectest(engine: &Engine) -> Result<HashMap<&'static str, Extern>, Error> {
         items.insert(name, Extern::Global(Global::new(engine, ty, value)?));
     }
     let table_ty =
-        TableType { element: ValType::FuncRef, limits: Limits { min: 10, max: Some(20) }, address: Default::default() };
+        TableType { element: ValType::FUNCREF, limits: Limits { min: 10, max: Some(20) }, address: Default::default() };
     items.insert("table", Extern::Table(Table::new(engine, table_ty, Val::FuncRef(None))?));
     // The reference interpreter's 64-bit table (memory64's `table64.wast` imports it).
     let table64_ty = TableType { address: AddressType::I64, ..table_ty };
@@ -1123,6 +1123,7 @@ fn arg_to_val(arg: &WastArg) -> Result<Val, String> {
         WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(heap) if is_func_heap(heap) => Val::FuncRef(None),
         WastArgCore::RefNull(heap) if is_extern_heap(heap) => Val::ExternRef(None),
+        WastArgCore::RefNull(heap) if is_any_heap(heap) => Val::AnyRef(None),
         WastArgCore::RefNull(heap) if is_exn_heap(heap) => Val::ExnRef(None),
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(host_ref(*n))),
         other => return Err(format!("unsupported argument {other:?}")),
@@ -1131,6 +1132,12 @@ fn arg_to_val(arg: &WastArg) -> Result<Val, String> {
 
 fn is_func_heap(heap: &HeapType) -> bool {
     matches!(heap, HeapType::Abstract { ty: AbstractHeapType::Func | AbstractHeapType::NoFunc, .. })
+        || matches!(heap, HeapType::Concrete(_) | HeapType::Exact(_))
+}
+
+fn is_any_heap(heap: &HeapType) -> bool {
+    use AbstractHeapType as A;
+    matches!(heap, HeapType::Abstract { ty: A::Any | A::Eq | A::I31 | A::Struct | A::Array | A::None, .. })
 }
 
 fn is_extern_heap(heap: &HeapType) -> bool {
@@ -1150,6 +1157,7 @@ fn result_matches(actual: &Val, expected: &WastRetCore) -> bool {
         (WastRetCore::V128(e), Val::V128(a)) => v128_matches(*a, e),
         (WastRetCore::RefNull(heap), Val::FuncRef(None)) => heap.as_ref().is_none_or(is_func_heap),
         (WastRetCore::RefNull(heap), Val::ExternRef(None)) => heap.as_ref().is_none_or(is_extern_heap),
+        (WastRetCore::RefNull(heap), Val::AnyRef(None)) => heap.as_ref().is_none_or(is_any_heap),
         (WastRetCore::RefNull(heap), Val::ExnRef(None)) => heap.as_ref().is_none_or(is_exn_heap),
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
@@ -1227,6 +1235,8 @@ fn show_val(value: &Val) -> String {
         Val::FuncRef(Some(_)) => "funcref".to_string(),
         Val::ExternRef(None) => "null externref".to_string(),
         Val::ExternRef(Some(r)) => format!("ref.extern {}", r.0.get() - 1),
+        Val::AnyRef(None) => "null anyref".to_string(),
+        Val::AnyRef(Some(r)) => format!("ref.host {}", r.0.get() - 1),
         Val::ExnRef(None) => "null exnref".to_string(),
         Val::ExnRef(Some(_)) => "exnref".to_string(),
     }

@@ -7,7 +7,7 @@
 use crate::environ::error::{Error, Result};
 use crate::environ::index::{DefinedFuncIndex, FuncIndex};
 use crate::environ::names::ModuleNames;
-use crate::environ::types::{AddressType, ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+use crate::environ::types::{AddressType, ExternType, FuncType, GlobalType, HeapType, Limits, MemoryType, TableType, ValType};
 use cranelift_entity::EntityRef;
 use std::ops::Range;
 use std::sync::Arc;
@@ -29,8 +29,30 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::RELAXED_SIMD
         | WasmFeatures::MEMORY64
+        | WasmFeatures::FUNCTION_REFERENCES
+        // The GC proposal's type system (rec groups, the `any` hierarchy and its null
+        // values); its objects and instructions are refused after validation (`GcUse`).
+        | WasmFeatures::GC
         | WasmFeatures::EXCEPTIONS
         | WasmFeatures::LEGACY_EXCEPTIONS
+}
+
+/// The first use of the GC proposal beyond its type system that a module makes: heron
+/// validates such a module (so an invalid one gets its validation error) and then refuses it
+/// with this, naming the proposal.
+#[derive(Clone, Debug)]
+pub(crate) struct GcUse {
+    what: String,
+    offset: u64,
+}
+
+impl GcUse {
+    fn error(&self) -> Error {
+        Error::compile(
+            format!("unsupported feature: {} (the GC proposal; heron implements its type system only)", self.what),
+            self.offset,
+        )
+    }
 }
 
 /// A constant expression as heron evaluates it at instantiation. The single-instruction forms
@@ -120,7 +142,15 @@ pub struct ExportDesc {
 #[derive(Default, Debug)]
 pub(crate) struct ModuleInfo {
     pub bytes: Vec<u8>,
+    /// Every type of the type section. Module-relative (`HeapType::Concrete`) until
+    /// `register_types` gives them their engine-wide ids.
     pub types: Vec<FuncType>,
+    /// The recursion groups of the type section, as ranges of type indices.
+    pub rec_groups: Vec<Range<u32>>,
+    /// Whether each type is final (`sub final`, or no `sub`): part of its identity.
+    pub final_types: Vec<bool>,
+    /// The initializer of each defined table that has one (`(table 1 (ref $t) (ref.func $f))`).
+    pub table_inits: Vec<Option<ConstExpr>>,
     /// Type index of every function, imported ones first.
     pub funcs: Vec<u32>,
     pub tables: Vec<TableType>,
@@ -146,6 +176,8 @@ pub(crate) struct ModuleInfo {
     /// Module and function names for stack traces and the perf map; shared with the code
     /// registry (`runtime/code_memory.rs`), which reads them without the module.
     pub names: Arc<ModuleNames>,
+    /// The first use of the GC proposal beyond its types, refused once the module validated.
+    pub gc_use: Option<GcUse>,
 }
 
 impl ModuleInfo {
@@ -167,6 +199,55 @@ impl ModuleInfo {
     /// The module's defined functions, in order.
     pub fn defined_funcs(&self) -> impl Iterator<Item = DefinedFuncIndex> {
         (0..self.bodies.len()).map(DefinedFuncIndex::new)
+    }
+
+    /// Replaces the module's type indices in every type it shows (its types, imports,
+    /// exports, tables and globals) with the engine-wide ids `ids` (one per type index),
+    /// which the engine's type registry gave them.
+    pub fn register_types(&mut self, ids: &[u32]) {
+        let map = |index: u32| HeapType::Registered(ids[index as usize]);
+        for (ty, id) in self.types.iter_mut().zip(ids) {
+            *ty = ty.map_concrete(map).with_registered_id(*id);
+        }
+        for table in &mut self.tables {
+            table.element = table.element.map_concrete(map);
+        }
+        for global in &mut self.globals {
+            global.content = global.content.map_concrete(map);
+        }
+        let (mut funcs, mut tables, mut globals, mut tags) = (0, 0, 0, 0);
+        for import in &mut self.imports {
+            match &mut import.ty {
+                ExternType::Func(f) => {
+                    *f = self.types[self.funcs[funcs] as usize].clone();
+                    funcs += 1;
+                }
+                ExternType::Table(t) => {
+                    *t = self.tables[tables];
+                    tables += 1;
+                }
+                ExternType::Global(g) => {
+                    *g = self.globals[globals];
+                    globals += 1;
+                }
+                ExternType::Tag(t) => {
+                    *t = self.types[self.tags[tags] as usize].clone();
+                    tags += 1;
+                }
+                ExternType::Memory(_) => {}
+            }
+        }
+        let mut exports = std::mem::take(&mut self.exports);
+        for export in &mut exports {
+            export.ty = match export.index {
+                EntityIndex::Func(f) => ExternType::Func(self.func_type(f).clone()),
+                EntityIndex::Table(t) => ExternType::Table(self.tables[t as usize]),
+                EntityIndex::Memory(m) => ExternType::Memory(self.memories[m as usize]),
+                EntityIndex::Global(g) => ExternType::Global(self.globals[g as usize]),
+                EntityIndex::Tag(t) => ExternType::Tag(self.tag_type(t).clone()),
+            };
+        }
+        self.exports = exports;
     }
 
     /// Type of global `index` (imported or defined).
@@ -199,8 +280,11 @@ impl ModuleInfo {
             Ok(())
         })();
         // A bad body comes before anything the walk found wrong after the code section.
-        validate_bodies(bodies)?;
+        let body_gc_use = validate_bodies(bodies)?;
         walked?;
+        if let Some(gc_use) = info.gc_use.take().or(body_gc_use) {
+            return Err(gc_use.error());
+        }
         info.names = Arc::new(ModuleNames::parse(bytes));
         Ok(info)
     }
@@ -230,9 +314,20 @@ impl ModuleInfo {
             Payload::TypeSection(reader) => {
                 for group in reader.into_iter_with_offsets() {
                     let (offset, group) = group?;
+                    let start = self.types.len() as u32;
                     for sub in group.into_types() {
-                        self.types.push(FuncType::from_wasm(sub.unwrap_func(), offset)?);
+                        if let Some(what) = gc_type_use(&sub) {
+                            self.gc_use.get_or_insert(GcUse { what: what.into(), offset });
+                        }
+                        let ty = match &sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => FuncType::from_wasm(f, offset)?,
+                            // Refused above; a placeholder keeps the type indices right.
+                            _ => FuncType::new([], []),
+                        };
+                        self.types.push(ty);
+                        self.final_types.push(sub.is_final);
                     }
+                    self.rec_groups.push(start..self.types.len() as u32);
                 }
             }
             Payload::ImportSection(reader) => {
@@ -279,9 +374,10 @@ impl ModuleInfo {
             Payload::TableSection(reader) => {
                 for table in reader.into_iter_with_offsets() {
                     let (offset, table) = table?;
-                    if let wasmparser::TableInit::Expr(_) = table.init {
-                        return Err(Error::compile("unsupported feature: table initializer expressions", offset));
-                    }
+                    self.table_inits.push(match table.init {
+                        wasmparser::TableInit::Expr(expr) => Some(const_expr(&expr)?),
+                        wasmparser::TableInit::RefNull => None,
+                    });
                     self.tables.push(table_type(table.ty, offset)?);
                 }
             }
@@ -343,6 +439,53 @@ impl ModuleInfo {
             K::Tag => (EntityIndex::Tag(index), ExternType::Tag(self.tag_type(index).clone())),
         }
     }
+}
+
+/// What in a type definition belongs to the GC proposal beyond its type system: struct and
+/// array types, and declared supertypes (which would make `call_indirect` check subtyping).
+fn gc_type_use(sub: &wasmparser::SubType) -> Option<&'static str> {
+    match sub.composite_type.inner {
+        wasmparser::CompositeInnerType::Func(_) if !sub.supertype_idxs.is_empty() => Some("declared supertypes"),
+        wasmparser::CompositeInnerType::Func(_) => None,
+        wasmparser::CompositeInnerType::Struct(_) => Some("struct types"),
+        wasmparser::CompositeInnerType::Array(_) => Some("array types"),
+        _ => Some("this composite type"),
+    }
+}
+
+/// The GC proposal's instructions, which need GC objects; heron refuses modules that use them.
+fn gc_instruction(op: &wasmparser::Operator<'_>) -> Option<&'static str> {
+    use wasmparser::Operator as O;
+    Some(match op {
+        O::RefEq => "ref.eq",
+        O::StructNew { .. }
+        | O::StructNewDefault { .. }
+        | O::StructGet { .. }
+        | O::StructGetS { .. }
+        | O::StructGetU { .. }
+        | O::StructSet { .. } => "struct instructions",
+        O::ArrayNew { .. }
+        | O::ArrayNewDefault { .. }
+        | O::ArrayNewFixed { .. }
+        | O::ArrayNewData { .. }
+        | O::ArrayNewElem { .. }
+        | O::ArrayGet { .. }
+        | O::ArrayGetS { .. }
+        | O::ArrayGetU { .. }
+        | O::ArraySet { .. }
+        | O::ArrayLen
+        | O::ArrayFill { .. }
+        | O::ArrayCopy { .. }
+        | O::ArrayInitData { .. }
+        | O::ArrayInitElem { .. } => "array instructions",
+        O::RefTestNonNull { .. } | O::RefTestNullable { .. } => "ref.test",
+        O::RefCastNonNull { .. } | O::RefCastNullable { .. } => "ref.cast",
+        O::BrOnCast { .. } | O::BrOnCastFail { .. } => "br_on_cast",
+        O::AnyConvertExtern => "any.convert_extern",
+        O::ExternConvertAny => "extern.convert_any",
+        O::RefI31 | O::I31GetS | O::I31GetU => "i31 references",
+        _ => return None,
+    })
 }
 
 fn limits(min: u64, max: Option<u64>) -> Limits {
@@ -424,22 +567,49 @@ fn element_segment(element: wasmparser::Element<'_>) -> Result<ElementSegment> {
 }
 
 /// Validates function bodies on all cores, reporting the error of the first bad body in
-/// module order (as a sequential validation would).
+/// module order (as a sequential validation would); if all are valid, returns the first use
+/// of a GC instruction, if any.
 fn validate_bodies(
     bodies: Vec<(wasmparser::FuncToValidate<wasmparser::ValidatorResources>, wasmparser::FunctionBody<'_>)>,
-) -> Result<()> {
+) -> Result<Option<GcUse>> {
     use rayon::prelude::*;
-    let outcomes: Vec<std::result::Result<(), wasmparser::BinaryReaderError>> = bodies
+    type Outcome = std::result::Result<Option<GcUse>, wasmparser::BinaryReaderError>;
+    let outcomes: Vec<Outcome> = bodies
         .into_par_iter()
         .map_init(wasmparser::FuncValidatorAllocations::default, |allocations, (to_validate, body)| {
             let mut func_validator = to_validate.into_validator(std::mem::take(allocations));
-            let outcome = func_validator.validate(&body);
+            let outcome = validate_body(&mut func_validator, &body);
             *allocations = func_validator.into_allocations();
             outcome
         })
         .collect();
+    let mut first_gc_use = None;
     for outcome in outcomes {
-        outcome?;
+        if let Some(gc_use) = outcome? {
+            first_gc_use.get_or_insert(gc_use);
+        }
     }
-    Ok(())
+    Ok(first_gc_use)
+}
+
+/// `FuncValidator::validate`, noting the first GC instruction on the way.
+fn validate_body(
+    validator: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
+    body: &wasmparser::FunctionBody<'_>,
+) -> std::result::Result<Option<GcUse>, wasmparser::BinaryReaderError> {
+    let mut reader = body.get_binary_reader();
+    validator.read_locals(&mut reader)?;
+    reader.set_features(features());
+    let mut ops = wasmparser::OperatorsReader::new(reader);
+    let mut gc_use = None;
+    while !ops.eof() {
+        let offset = ops.original_position();
+        let op = ops.read()?;
+        validator.op(offset, &op)?;
+        if gc_use.is_none() {
+            gc_use = gc_instruction(&op).map(|what| GcUse { what: what.into(), offset });
+        }
+    }
+    ops.finish()?;
+    Ok(gc_use)
 }

@@ -14,6 +14,7 @@ pub(crate) mod info;
 pub(crate) mod limits;
 pub(crate) mod names;
 pub(crate) mod trap;
+pub(crate) mod type_registry;
 pub(crate) mod types;
 pub(crate) mod val_raw;
 pub(crate) mod vmctx;

@@ -43,11 +43,15 @@ pub enum Trap {
     UnalignedAtomic,
     /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
     ExpectedSharedMemory,
+    /// `ref.as_non_null` of null.
+    NullReference,
+    /// `call_ref` or `return_call_ref` of null.
+    NullFunctionReference,
     /// `throw_ref` of a null exception reference.
     NullExceptionReference,
 }
 
-const ALL: [Trap; 18] = [
+const ALL: [Trap; 20] = [
     Trap::Unreachable,
     Trap::MemoryOutOfBounds,
     Trap::TableOutOfBounds,
@@ -65,6 +69,8 @@ const ALL: [Trap; 18] = [
     Trap::OutOfFuel,
     Trap::UnalignedAtomic,
     Trap::ExpectedSharedMemory,
+    Trap::NullReference,
+    Trap::NullFunctionReference,
     Trap::NullExceptionReference,
 ];
 
@@ -89,6 +95,8 @@ impl Trap {
             Trap::OutOfFuel => "wasm execution ran out of fuel",
             Trap::UnalignedAtomic => "unaligned atomic",
             Trap::ExpectedSharedMemory => "expected shared memory",
+            Trap::NullReference => "null reference",
+            Trap::NullFunctionReference => "null function reference",
             Trap::NullExceptionReference => "null exception reference",
         }
     }

@@ -18,16 +18,202 @@ pub enum ValType {
     F64,
     /// 128-bit vector.
     V128,
-    /// Nullable function reference.
-    FuncRef,
-    /// Nullable host reference.
-    ExternRef,
-    /// Nullable exception reference (`exnref`; `nullexnref` and `(ref exn)` are held the
-    /// same way, validation keeps them apart).
-    ExnRef,
+    /// A reference (`funcref`, `externref`, `(ref $t)`, ...).
+    Ref(RefType),
+}
+
+/// A reference type: a heap type and whether null is a value of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RefType {
+    /// Whether null is a value of this type (`(ref null ...)`).
+    pub nullable: bool,
+    /// What the reference points to.
+    pub heap: HeapType,
+}
+
+/// What a reference points to. heron implements the GC proposal's type system but not its
+/// objects: references in the `any` hierarchy are null or, from the host, opaque host
+/// values; struct and array types cannot be defined (see `environ/info.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeapType {
+    /// Any function (`func`).
+    Func,
+    /// No function: only null (`nofunc`).
+    NoFunc,
+    /// Host references (`extern`).
+    Extern,
+    /// No host reference: only null (`noextern`).
+    NoExtern,
+    /// The top of the GC hierarchy (`any`).
+    Any,
+    /// Comparable references (`eq`).
+    Eq,
+    /// Unboxed 31-bit integers (`i31`).
+    I31,
+    /// Any struct (`struct`).
+    Struct,
+    /// Any array (`array`).
+    Array,
+    /// The bottom of the GC hierarchy: only null (`none`).
+    None,
+    /// Exception references (`exn`).
+    Exn,
+    /// No exception: only null (`noexn`).
+    NoExn,
+    /// A function type of a module by its type index. Only in a `ModuleInfo` before its
+    /// types are registered with an engine; in the engine's rec-group keys, an index
+    /// relative to the group (see `engine.rs`).
+    Concrete(u32),
+    /// A function type by its engine-wide id (the id `call_indirect` compares): what every
+    /// type the API hands out uses.
+    Registered(u32),
+}
+
+impl HeapType {
+    /// The top type of this type's hierarchy: `Func`, `Extern`, `Any` or `Exn`.
+    pub fn top(self) -> HeapType {
+        use HeapType as H;
+        match self {
+            H::Func | H::NoFunc | H::Concrete(_) | H::Registered(_) => H::Func,
+            H::Extern | H::NoExtern => H::Extern,
+            H::Any | H::Eq | H::I31 | H::Struct | H::Array | H::None => H::Any,
+            H::Exn | H::NoExn => H::Exn,
+        }
+    }
+
+    /// The bottom type of this type's hierarchy, whose only value is null.
+    pub fn bottom(self) -> HeapType {
+        match self.top() {
+            HeapType::Func => HeapType::NoFunc,
+            HeapType::Extern => HeapType::NoExtern,
+            HeapType::Exn => HeapType::NoExn,
+            _ => HeapType::None,
+        }
+    }
+
+    /// Whether every reference of `self` is one of `other` (heap subtyping). Function types
+    /// have no declared supertypes in heron (`info.rs` refuses them), so a registered type
+    /// is a subtype of itself, `func`, and nothing else.
+    pub fn is_subtype_of(self, other: HeapType) -> bool {
+        use HeapType as H;
+        if self == other {
+            return true;
+        }
+        match (self, other) {
+            (H::NoFunc, H::Func | H::Concrete(_) | H::Registered(_)) => true,
+            (H::Concrete(_) | H::Registered(_), H::Func) => true,
+            (H::NoExtern, H::Extern) => true,
+            (H::None, H::Any | H::Eq | H::I31 | H::Struct | H::Array) => true,
+            (H::I31 | H::Struct | H::Array, H::Any | H::Eq) => true,
+            (H::Eq, H::Any) => true,
+            (H::NoExn, H::Exn) => true,
+            _ => false,
+        }
+    }
+
+    fn from_wasm(heap: wasmparser::HeapType, offset: u64) -> Result<Self> {
+        use wasmparser::AbstractHeapType as A;
+        Ok(match heap {
+            wasmparser::HeapType::Abstract { shared: false, ty } => match ty {
+                A::Func => HeapType::Func,
+                A::NoFunc => HeapType::NoFunc,
+                A::Extern => HeapType::Extern,
+                A::NoExtern => HeapType::NoExtern,
+                A::Any => HeapType::Any,
+                A::Eq => HeapType::Eq,
+                A::I31 => HeapType::I31,
+                A::Struct => HeapType::Struct,
+                A::Array => HeapType::Array,
+                A::None => HeapType::None,
+                A::Exn => HeapType::Exn,
+                A::NoExn => HeapType::NoExn,
+                other => return Err(Error::compile(format!("unsupported heap type {other:?}"), offset)),
+            },
+            wasmparser::HeapType::Concrete(index) | wasmparser::HeapType::Exact(index) => match index.as_module_index()
+            {
+                Some(index) => HeapType::Concrete(index),
+                None => return Err(Error::compile("unsupported canonicalized type index", offset)),
+            },
+            other => return Err(Error::compile(format!("unsupported heap type {other:?}"), offset)),
+        })
+    }
+
+    /// This type with a module's type indices replaced by `map(index)`.
+    pub(crate) fn map_concrete(self, map: impl Fn(u32) -> HeapType) -> HeapType {
+        match self {
+            HeapType::Concrete(index) => map(index),
+            other => other,
+        }
+    }
+}
+
+impl RefType {
+    /// `funcref`: a nullable reference to any function.
+    pub const FUNCREF: RefType = RefType { nullable: true, heap: HeapType::Func };
+    /// `externref`: a nullable host reference.
+    pub const EXTERNREF: RefType = RefType { nullable: true, heap: HeapType::Extern };
+    /// `exnref`: a nullable exception reference.
+    pub const EXNREF: RefType = RefType { nullable: true, heap: HeapType::Exn };
+
+    /// Whether every value of `self` is a value of `other`.
+    pub fn is_subtype_of(self, other: RefType) -> bool {
+        (!self.nullable || other.nullable) && self.heap.is_subtype_of(other.heap)
+    }
+}
+
+impl fmt::Display for HeapType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeapType::Func => f.write_str("func"),
+            HeapType::NoFunc => f.write_str("nofunc"),
+            HeapType::Extern => f.write_str("extern"),
+            HeapType::NoExtern => f.write_str("noextern"),
+            HeapType::Any => f.write_str("any"),
+            HeapType::Eq => f.write_str("eq"),
+            HeapType::I31 => f.write_str("i31"),
+            HeapType::Struct => f.write_str("struct"),
+            HeapType::Array => f.write_str("array"),
+            HeapType::None => f.write_str("none"),
+            HeapType::Exn => f.write_str("exn"),
+            HeapType::NoExn => f.write_str("noexn"),
+            HeapType::Concrete(index) | HeapType::Registered(index) => write!(f, "{index}"),
+        }
+    }
+}
+
+impl fmt::Display for RefType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short = match self.heap {
+            HeapType::Func => "funcref",
+            HeapType::Extern => "externref",
+            HeapType::Any => "anyref",
+            HeapType::Eq => "eqref",
+            HeapType::I31 => "i31ref",
+            HeapType::Struct => "structref",
+            HeapType::Array => "arrayref",
+            HeapType::None => "nullref",
+            HeapType::NoFunc => "nullfuncref",
+            HeapType::NoExtern => "nullexternref",
+            HeapType::Exn => "exnref",
+            HeapType::NoExn => "nullexnref",
+            _ => "",
+        };
+        match (self.nullable, short) {
+            (true, short) if !short.is_empty() => f.write_str(short),
+            (true, _) => write!(f, "(ref null {})", self.heap),
+            (false, _) => write!(f, "(ref {})", self.heap),
+        }
+    }
 }
 
 impl ValType {
+    /// `funcref`.
+    pub const FUNCREF: ValType = ValType::Ref(RefType::FUNCREF);
+    /// `externref`.
+    pub const EXTERNREF: ValType = ValType::Ref(RefType::EXTERNREF);
+    /// `exnref`.
+    pub const EXNREF: ValType = ValType::Ref(RefType::EXNREF);
+
     pub(crate) fn from_wasm(ty: wasmparser::ValType, offset: u64) -> Result<Self> {
         use wasmparser::ValType as W;
         Ok(match ty {
@@ -36,10 +222,7 @@ impl ValType {
             W::F32 => ValType::F32,
             W::F64 => ValType::F64,
             W::V128 => ValType::V128,
-            W::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FuncRef,
-            W::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValType::ExternRef,
-            W::Ref(r) if is_exn_heap(r.heap_type()) => ValType::ExnRef,
-            W::Ref(r) => return Err(Error::compile(format!("unsupported reference type {r}"), offset)),
+            W::Ref(r) => ValType::Ref(RefType::from_wasm(r, offset)?),
         })
     }
 
@@ -51,48 +234,102 @@ impl ValType {
             ValType::F32 => types::F32,
             ValType::F64 => types::F64,
             ValType::V128 => types::I8X16,
-            ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => types::I64,
+            ValType::Ref(_) => types::I64,
         }
     }
 
     /// Whether this is a reference type.
     pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef | ValType::ExnRef)
+        matches!(self, ValType::Ref(_))
+    }
+
+    /// The reference type, if this is one.
+    pub fn as_ref_type(self) -> Option<RefType> {
+        match self {
+            ValType::Ref(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a reference to functions (`funcref`, `(ref $t)`, `nullfuncref`...),
+    /// whose values are `VMFuncRef` pointers that keep their owners alive through stores.
+    pub fn is_func_ref(self) -> bool {
+        matches!(self, ValType::Ref(r) if r.heap.top() == HeapType::Func)
+    }
+
+    /// Whether every value of `self` is a value of `other`.
+    pub fn is_subtype_of(self, other: ValType) -> bool {
+        match (self, other) {
+            (ValType::Ref(a), ValType::Ref(b)) => a.is_subtype_of(b),
+            (a, b) => a == b,
+        }
+    }
+
+    /// Whether a value of this type has a default (zero or null), so a local of it needs no
+    /// initialization and a table of it no initializer.
+    pub fn is_defaultable(self) -> bool {
+        !matches!(self, ValType::Ref(RefType { nullable: false, .. }))
+    }
+
+    /// This type with a module's type indices replaced by `map(index)`.
+    pub(crate) fn map_concrete(self, map: impl Fn(u32) -> HeapType) -> ValType {
+        match self {
+            ValType::Ref(r) => ValType::Ref(RefType { nullable: r.nullable, heap: r.heap.map_concrete(map) }),
+            other => other,
+        }
     }
 }
 
-/// Whether `heap` is `exn` or `noexn` (the exception references).
-fn is_exn_heap(heap: wasmparser::HeapType) -> bool {
-    use wasmparser::{AbstractHeapType as A, HeapType as H};
-    matches!(heap, H::Abstract { ty: A::Exn | A::NoExn, .. })
+impl RefType {
+    pub(crate) fn from_wasm(r: wasmparser::RefType, offset: u64) -> Result<Self> {
+        Ok(RefType { nullable: r.is_nullable(), heap: HeapType::from_wasm(r.heap_type(), offset)? })
+    }
 }
 
 impl fmt::Display for ValType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ValType::I32 => "i32",
-            ValType::I64 => "i64",
-            ValType::F32 => "f32",
-            ValType::F64 => "f64",
-            ValType::V128 => "v128",
-            ValType::FuncRef => "funcref",
-            ValType::ExternRef => "externref",
-            ValType::ExnRef => "exnref",
-        })
+        match self {
+            ValType::I32 => f.write_str("i32"),
+            ValType::I64 => f.write_str("i64"),
+            ValType::F32 => f.write_str("f32"),
+            ValType::F64 => f.write_str("f64"),
+            ValType::V128 => f.write_str("v128"),
+            ValType::Ref(r) => r.fmt(f),
+        }
     }
 }
 
-/// A function signature.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A function signature. Two signatures are equal when their parameters and results are;
+/// a function's identity for linking and `call_indirect` is its type's engine-wide id
+/// ([`FuncType::registered_id`]), which also tells apart structurally equal types of
+/// different recursion groups.
+#[derive(Clone, Debug)]
 pub struct FuncType {
     params: Box<[ValType]>,
     results: Box<[ValType]>,
+    /// The engine-wide id, for every type the API hands out (see `engine.rs`).
+    registered: Option<u32>,
+}
+
+impl PartialEq for FuncType {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params && self.results == other.results
+    }
+}
+
+impl Eq for FuncType {}
+
+impl std::hash::Hash for FuncType {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.params.hash(state);
+        self.results.hash(state);
+    }
 }
 
 impl FuncType {
     /// A signature with these parameters and results.
     pub fn new(params: impl IntoIterator<Item = ValType>, results: impl IntoIterator<Item = ValType>) -> Self {
-        FuncType { params: params.into_iter().collect(), results: results.into_iter().collect() }
+        FuncType { params: params.into_iter().collect(), results: results.into_iter().collect(), registered: None }
     }
 
     /// Parameter types, in order.
@@ -105,11 +342,32 @@ impl FuncType {
         &self.results
     }
 
+    /// The engine-wide id of this type, if it came from an engine (a module's type, a
+    /// function's).
+    pub fn registered_id(&self) -> Option<u32> {
+        self.registered
+    }
+
+    /// This type with its engine-wide id.
+    pub(crate) fn with_registered_id(mut self, id: u32) -> FuncType {
+        self.registered = Some(id);
+        self
+    }
+
+    /// This type with a module's type indices replaced by `map(index)`.
+    pub(crate) fn map_concrete(&self, map: impl Fn(u32) -> HeapType + Copy) -> FuncType {
+        FuncType {
+            params: self.params.iter().map(|t| t.map_concrete(map)).collect(),
+            results: self.results.iter().map(|t| t.map_concrete(map)).collect(),
+            registered: self.registered,
+        }
+    }
+
     pub(crate) fn from_wasm(ty: &wasmparser::FuncType, offset: u64) -> Result<Self> {
         let convert = |tys: &[wasmparser::ValType]| -> Result<Box<[ValType]>> {
             tys.iter().map(|t| ValType::from_wasm(*t, offset)).collect()
         };
-        Ok(FuncType { params: convert(ty.params())?, results: convert(ty.results())? })
+        Ok(FuncType { params: convert(ty.params())?, results: convert(ty.results())?, registered: None })
     }
 }
 
@@ -196,7 +454,7 @@ pub struct MemoryType {
 /// A table's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableType {
-    /// `FuncRef` or `ExternRef`.
+    /// A reference type.
     pub element: ValType,
     /// Limits in elements.
     pub limits: Limits,

@@ -4,7 +4,7 @@
 
 use crate::engine::Engine;
 use crate::environ::error::{Error, Result};
-use crate::environ::types::{GlobalType, ValType};
+use crate::environ::types::GlobalType;
 use crate::environ::val_raw::ValRaw;
 use crate::environ::vmctx::VMGlobalDefinition;
 use crate::runtime::store::Store;
@@ -29,7 +29,7 @@ struct GlobalInner {
 impl Global {
     /// A new global of type `ty` holding `value`.
     pub fn new(_engine: &Engine, ty: GlobalType, value: Val) -> Result<Global> {
-        let store = (ty.content == ValType::FuncRef).then(Store::new);
+        let store = ty.content.is_func_ref().then(Store::new);
         let global = Global::new_in(ty, store);
         global.write(value)?;
         Ok(global)
@@ -43,7 +43,7 @@ impl Global {
 
     /// This handle with its store handle replaced (see the `store` field).
     pub(crate) fn with_store(&self, store: Option<Store>) -> Global {
-        let store = store.filter(|_| self.inner.ty.content == ValType::FuncRef);
+        let store = store.filter(|_| self.inner.ty.content.is_func_ref());
         Global { inner: self.inner.clone(), store }
     }
 
@@ -82,7 +82,7 @@ impl Global {
     }
 
     fn write(&self, value: Val) -> Result<()> {
-        if value.ty() != self.inner.ty.content {
+        if !value.matches(self.inner.ty.content) {
             return Err(Error::Link(format!("global of type {} cannot hold a {}", self.inner.ty.content, value.ty())));
         }
         // SAFETY: as in `get`; the storage has ValRaw's size and alignment.

@@ -264,12 +264,16 @@ impl InstanceInner {
 
     /// The references of an element segment, as raw table elements.
     fn element_values(&self, segment: &ElementSegment) -> Box<[usize]> {
-        let value = |item: &ConstExpr| match *item {
+        segment.items.iter().map(|item| self.const_reference(item)).collect()
+    }
+
+    /// The value of a constant expression of reference type, as a raw table element.
+    fn const_reference(&self, expr: &ConstExpr) -> usize {
+        match *expr {
             ConstExpr::RefFunc(f) => self.canonical_func_ref(f) as usize,
             ConstExpr::RefNull => 0,
             ref other => eval_const(other, &self.globals).to_raw().get_ptr(),
-        };
-        segment.items.iter().map(value).collect()
+        }
     }
 }
 
@@ -311,7 +315,7 @@ impl Instance {
         for (import, value) in info.imports.iter().zip(imports) {
             match (&import.ty, value) {
                 (ExternType::Func(expected), Extern::Func(f)) => {
-                    if f.ty() != expected {
+                    if expected.registered_id() != Some(f.type_id()) {
                         return Err(link_error(import, format_args!("expected function {expected}, got {}", f.ty())));
                     }
                     funcs.push(f.with_store(None));
@@ -346,7 +350,13 @@ impl Instance {
                     tables.push(t.with_store(None));
                 }
                 (ExternType::Global(expected), Extern::Global(g)) => {
-                    if g.ty() != *expected {
+                    let actual = g.ty();
+                    let content_matches = if expected.mutable {
+                        actual.content == expected.content
+                    } else {
+                        actual.content.is_subtype_of(expected.content)
+                    };
+                    if actual.mutable != expected.mutable || !content_matches {
                         return Err(link_error(import, "global type does not match"));
                     }
                     globals.push(g.with_store(None));
@@ -381,13 +391,11 @@ impl Instance {
 
         // Defined globals first: their initialisers may read imported globals.
         for (ty, init) in info.globals[globals.len()..].iter().zip(&info.global_inits) {
-            let value = match init {
-                // Function references are set once the vmctx exists.
-                ConstExpr::RefFunc(_) | ConstExpr::RefNull => Val::default_for(ty.content),
-                other => eval_const(other, &globals),
-            };
+            // Zero storage is null; function references are set once the vmctx exists.
             let global = Global::new_in(*ty, None);
-            global.set_initial(value)?;
+            if !matches!(init, ConstExpr::RefFunc(_) | ConstExpr::RefNull) {
+                global.set_initial(eval_const(init, &globals))?;
+            }
             globals.push(global);
         }
         for &type_index in &info.tags[tags.len()..] {
@@ -449,6 +457,7 @@ impl Instance {
         store.add_instance(inner.clone());
         let instance = Instance { inner, store };
         instance.initialize_globals();
+        instance.initialize_tables();
         instance.apply_segments()?;
         if let Some(start) = info.start {
             instance.inner.func(&instance.inner, start, Some(instance.store.clone())).call(&[])?;
@@ -464,6 +473,18 @@ impl Instance {
                 let func = self.inner.func(&self.inner, *f, None);
                 // The type was validated; storing a funcref into a funcref global cannot fail.
                 let _ = self.inner.globals[global].set_initial(Val::FuncRef(Some(func)));
+            }
+        }
+    }
+
+    /// Fills the defined tables that have an initializer expression with its value.
+    fn initialize_tables(&self) {
+        let info = &self.inner.module.inner.info;
+        let defined = &self.inner.tables[info.num_imported_tables as usize..];
+        for (table, init) in defined.iter().zip(&info.table_inits) {
+            if let Some(init) = init {
+                let value = self.inner.const_reference(init);
+                table.fill_raw(0, value, table.size()).expect("the whole table is in bounds");
             }
         }
     }

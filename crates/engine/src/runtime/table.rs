@@ -39,7 +39,7 @@ struct TableInner {
 impl Table {
     /// A new table of `ty.limits.min` elements, each `init`.
     pub fn new(_engine: &Engine, ty: TableType, init: Val) -> Result<Table> {
-        let store = (ty.element == ValType::FuncRef).then(Store::new);
+        let store = ty.element.is_func_ref().then(Store::new);
         let table = Table::new_in(ty, store)?;
         table.grow(ty.limits.min, init)?;
         Ok(table)
@@ -75,7 +75,7 @@ impl Table {
 
     /// This handle with its store handle replaced (see the `store` field).
     pub(crate) fn with_store(&self, store: Option<Store>) -> Table {
-        let store = store.filter(|_| self.inner.ty.element == ValType::FuncRef);
+        let store = store.filter(|_| self.inner.ty.element.is_func_ref());
         Table { inner: self.inner.clone(), store }
     }
 
@@ -155,7 +155,7 @@ impl Table {
     }
 
     fn check(&self, value: &Val) -> Result<()> {
-        if value.ty() != self.inner.ty.element {
+        if !value.matches(self.inner.ty.element) {
             return Err(Error::Link(format!("table of {} cannot hold a {}", self.inner.ty.element, value.ty())));
         }
         Ok(())

@@ -25,7 +25,7 @@ impl Tag {
     /// import): one `externref` value, the host's payload. The JS API's `WebAssembly.JSTag`.
     pub fn host() -> Tag {
         static HOST: OnceLock<Tag> = OnceLock::new();
-        HOST.get_or_init(|| Tag::new(FuncType::new([crate::environ::types::ValType::ExternRef], []))).clone()
+        HOST.get_or_init(|| Tag::new(FuncType::new([crate::environ::types::ValType::EXTERNREF], []))).clone()
     }
 
     /// The types of the values its exceptions carry, as parameters.

@@ -202,9 +202,9 @@ impl Value {
             Val::F64(v) => Value::Num(ValType::F64, *v as u128),
             Val::V128(v) => Value::Num(ValType::V128, *v),
             Val::FuncRef(f) => Value::Func(f.as_ref().map(|f| instance.and_then(|i| i.func_index(f)))),
-            Val::ExternRef(r) => Value::Extern(r.map(|r| r.0.get())),
+            Val::ExternRef(r) | Val::AnyRef(r) => Value::Extern(r.map(|r| r.0.get())),
             // Exceptions compare by identity, which differs between runs: only null-ness.
-            Val::ExnRef(e) => Value::Num(ValType::ExnRef, u128::from(e.is_some())),
+            Val::ExnRef(e) => Value::Num(ValType::EXNREF, u128::from(e.is_some())),
         }
     }
 }
@@ -251,12 +251,12 @@ fn arbitrary_arg(rng: &mut Rng, ty: ValType, funcs: &[Func]) -> Val {
         ValType::F32 => Val::F32(if pick_edge { (bits as f32).to_bits() } else { bits as u32 }),
         ValType::F64 => Val::F64(if pick_edge { (bits as f64).to_bits() } else { bits }),
         ValType::V128 => Val::V128(((rng.next() as u128) << 64) | bits as u128),
-        ValType::FuncRef => match rng.below(funcs.len() as u64 + 1) as usize {
+        ValType::FUNCREF => match rng.below(funcs.len() as u64 + 1) as usize {
             0 => Val::FuncRef(None),
             i => Val::FuncRef(Some(funcs[i - 1].clone())),
         },
-        ValType::ExternRef => Val::ExternRef(NonZeroUsize::new(bits as usize).map(ExternRef)),
-        ValType::ExnRef => Val::ExnRef(None),
+        ValType::EXTERNREF => Val::ExternRef(NonZeroUsize::new(bits as usize).map(ExternRef)),
+        other => Val::default_for(other),
     }
 }
 

@@ -131,7 +131,7 @@ fn a_host_table_keeps_the_functions_wasm_put_in_it() {
     let limits = Limits { min: 2, max: None };
     let host_table = Table::new(
         &engine,
-        TableType { element: ValType::FuncRef, limits, address: Default::default() },
+        TableType { element: ValType::FUNCREF, limits, address: Default::default() },
         Val::FuncRef(None),
     )
     .expect("creates");
@@ -166,7 +166,7 @@ fn funcrefs_passed_to_wasm_or_returned_by_the_host_stay_alive() {
     );
     let source = compile_wat(&engine, r#"(module (func (export "f") (result i32) (i32.const 11)))"#);
     let make_source = source.clone();
-    let make = Func::new(&engine, FuncType::new([], [ValType::FuncRef]), move |_, results| {
+    let make = Func::new(&engine, FuncType::new([], [ValType::FUNCREF]), move |_, results| {
         // A fresh instance whose only handle the host drops on return.
         let instance = Instance::new(&make_source, &[]).expect("instantiates");
         results[0] = Val::FuncRef(Some(export(&instance, "f")));

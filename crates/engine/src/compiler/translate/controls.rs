@@ -62,6 +62,10 @@ fn ends_stretch(op: &Operator<'_>) -> bool {
             | O::CallIndirect { .. }
             | O::ReturnCall { .. }
             | O::ReturnCallIndirect { .. }
+            | O::CallRef { .. }
+            | O::ReturnCallRef { .. }
+            | O::BrOnNull { .. }
+            | O::BrOnNonNull { .. }
             | O::TryTable { .. }
             | O::Throw { .. }
             | O::ThrowRef
@@ -88,13 +92,13 @@ fn bulk_length_shift(op: &Operator<'_>) -> Option<i64> {
 /// Whether `op` calls code that may read or change the instance's fuel and then returns to
 /// this function, which reads the fuel again.
 fn calls(op: &Operator<'_>) -> bool {
-    matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. })
+    matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::CallRef { .. })
 }
 
 /// Whether `op` leaves this function for code that reads the fuel, never coming back: a tail
 /// call (the callee's entry check reads what this function stored).
 fn tail_calls(op: &Operator<'_>) -> bool {
-    matches!(op, Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. })
+    matches!(op, Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. } | Operator::ReturnCallRef { .. })
 }
 
 /// Whether `op` throws: a handler in this or a calling function reads the fuel next.

@@ -503,8 +503,14 @@ impl<'a> FuncEnv<'a> {
     /// `lazy.rs`), the libcall that compiles it and fills it in, trapping if that failed.
     /// Not a read-only load: the field changes, from null to the code, while code runs.
     fn func_ref_code(&self, b: &mut FunctionBuilder<'_>, func_ref: Value) -> Value {
+        self.func_ref_code_with(b, func_ref, MemFlagsData::trusted())
+    }
+
+    /// `func_ref_code` with the first load's flags: `call_ref` makes that load its null
+    /// check (a null `func_ref` faults there, in the unmapped first page).
+    fn func_ref_code_with(&self, b: &mut FunctionBuilder<'_>, func_ref: Value, flags: MemFlagsData) -> Value {
         let offset = VmOffsets::func_ref_wasm_call() as i32;
-        let code = b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, offset);
+        let code = b.ins().load(types::I64, flags, func_ref, offset);
         let resolve = b.create_block();
         let done = b.create_block();
         b.append_block_param(done, types::I64);
@@ -551,6 +557,21 @@ impl<'a> FuncEnv<'a> {
         let (code, callee_vmctx) = self.indirect_callee(b, stack, type_index, table_index);
         let sig = b.import_signature(wasm_signature(ty));
         self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), CallKind::Tail);
+    }
+
+    /// `call_ref` / `return_call_ref`: calls the function reference on top of the stack,
+    /// of type `type_index`. Validation proved its type, so there is no signature check; a
+    /// null reference traps at the first load from it (no separate compare).
+    pub fn translate_call_ref(&mut self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, type_index: u32, tail: bool) {
+        let ty = &self.module.types[type_index as usize];
+        let func_ref = stack.pop().expect("validated");
+        let null_check = MemFlagsData::trusted().with_trap_code(Some(Trap::NullFunctionReference.to_clif()));
+        let code = self.func_ref_code_with(b, func_ref, null_check);
+        let callee_vmctx =
+            b.ins().load(types::I64, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_vmctx() as i32);
+        let sig = b.import_signature(wasm_signature(ty));
+        let kind = if tail { CallKind::Tail } else { CallKind::Call };
+        self.emit_call(b, stack, sig, code, callee_vmctx, ty.params().len(), kind);
     }
 
     fn translate_call_indirect(

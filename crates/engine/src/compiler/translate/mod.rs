@@ -12,6 +12,7 @@ mod exceptions;
 mod func_env;
 mod memory64;
 mod numeric;
+mod references;
 mod relaxed_simd;
 mod simd;
 
@@ -413,6 +414,9 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.b.def_var(self.locals[local_index as usize], value);
             }
             _ => {
+                if self.translate_reference_op(op) {
+                    return Ok(());
+                }
                 if numeric::translate_numeric(op, &mut self.b, &mut self.stack)
                     || simd::translate_simd(op, &mut self.b, &mut self.stack, &self.env)
                     || atomics::translate_atomic(op, &mut self.b, &mut self.stack, &self.env)
