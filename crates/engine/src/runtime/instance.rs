@@ -362,7 +362,13 @@ impl Instance {
                     globals.push(g.with_store(None));
                 }
                 (ExternType::Tag(expected), Extern::Tag(tag)) => {
-                    if tag.ty() != expected {
+                    // Types of wasm modules match by their engine-wide ids (which tell apart
+                    // equal types of different rec groups); a tag made by the host has none.
+                    let matches = match (tag.ty().registered_id(), expected.registered_id()) {
+                        (Some(actual), Some(expected)) => actual == expected,
+                        _ => tag.ty() == expected,
+                    };
+                    if !matches {
                         return Err(link_error(import, format_args!("expected tag {expected}, got {}", tag.ty())));
                     }
                     tags.push(tag.clone());

@@ -562,7 +562,13 @@ impl<'a> FuncEnv<'a> {
     /// `call_ref` / `return_call_ref`: calls the function reference on top of the stack,
     /// of type `type_index`. Validation proved its type, so there is no signature check; a
     /// null reference traps at the first load from it (no separate compare).
-    pub fn translate_call_ref(&mut self, b: &mut FunctionBuilder<'_>, stack: &mut Vec<Value>, type_index: u32, tail: bool) {
+    pub fn translate_call_ref(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        stack: &mut Vec<Value>,
+        type_index: u32,
+        tail: bool,
+    ) {
         let ty = &self.module.types[type_index as usize];
         let func_ref = stack.pop().expect("validated");
         let null_check = MemFlagsData::trusted().with_trap_code(Some(Trap::NullFunctionReference.to_clif()));
