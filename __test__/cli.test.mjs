@@ -105,6 +105,8 @@ before(() => {
   // Proposals heron does not run (wabt here assembles none of them), in bytes: a type () -> (),
   // a shared memory (limits flags 3), a 64-bit memory (flags 4) and a tag (section 13).
   writeFileSync(join(dir, 'proposals.wasm'), Buffer.from('0061736d01000000' + '010401600000' + '0506020301020401' + '0d03010000', 'hex'))
+  // A struct type: the GC proposal, whose objects heron does not implement.
+  writeFileSync(join(dir, 'gc.wasm'), Buffer.from('0061736d01000000' + '0106026000005f00', 'hex'))
   writeFileSync(join(dir, 'text.wat'), '(module)')
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -219,10 +221,10 @@ describe('inspect', () => {
     ])
   })
 
-  test('features of proposals heron rejects are still reported, then heron\'s reason and exit 1', () => {
+  test('features of the post-2.0 proposals heron implements are reported, and the module is valid', () => {
     const result = heron('inspect', 'proposals.wasm')
-    assertOneLineFailure(result, 1, /^heron: error: proposals\.wasm is not a valid module: /)
-    assert.match(result.stdout, /\nvalid: no \(heron rejects it, see below\)\n/)
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /\nvalid: yes \(heron accepts it\)\n/)
     const features = result.stdout.split('not from instructions):\n')[1].trimEnd().split('\n').map((line) => line.trim())
     assert.deepEqual(features, [
       'threads (shared memory)',
@@ -230,6 +232,11 @@ describe('inspect', () => {
       'multiple memories',
       'exception handling (tags)',
     ])
+  })
+
+  test('a module heron rejects (GC struct types) is one error line naming the GC proposal, exit 1', () => {
+    const result = heron('inspect', 'gc.wasm')
+    assertOneLineFailure(result, 1, /^heron: error: gc\.wasm is not a valid module: .*the GC proposal/)
   })
 
   test('an invalid module gets its report, then one error line and exit 1', () => {
