@@ -7,7 +7,9 @@
 use crate::environ::error::{Error, Result};
 use crate::environ::index::{DefinedFuncIndex, FuncIndex};
 use crate::environ::names::ModuleNames;
-use crate::environ::types::{AddressType, ExternType, FuncType, GlobalType, HeapType, Limits, MemoryType, TableType, ValType};
+use crate::environ::types::{
+    AddressType, ExternType, FuncType, GlobalType, HeapType, Limits, MemoryType, TableType, ValType,
+};
 use cranelift_entity::EntityRef;
 use std::ops::Range;
 use std::sync::Arc;
