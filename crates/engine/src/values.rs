@@ -158,7 +158,13 @@ impl Exception {
     /// The values it carries, typed by its tag.
     pub fn values(&self) -> Vec<Val> {
         let types = self.tag().ty().params().to_vec();
-        // SAFETY: the slots were written as the tag's types, by compiled code or `new`.
-        self.raw_values().into_iter().zip(types).map(|(raw, ty)| unsafe { Val::from_raw(raw, ty) }).collect()
+        self.raw_values()
+            .into_iter()
+            .zip(types)
+            .map(|(raw, ty)| {
+                // SAFETY: the slots were written as the tag's types, by compiled code or `new`.
+                unsafe { Val::from_raw(raw, ty) }
+            })
+            .collect()
     }
 }
