@@ -387,22 +387,28 @@ pub(crate) fn reserve() -> Option<*mut u8> {
         (reserved + RESERVATION <= RESERVATION_BUDGET).then_some(reserved + RESERVATION)
     });
     claimed.ok()?;
-    // SAFETY: a fresh private reservation; nothing else refers to it.
+    let Some(base) = map_inaccessible(RESERVATION) else {
+        RESERVED.fetch_sub(RESERVATION, Ordering::Relaxed);
+        return None;
+    };
+    Some(base)
+}
+
+/// Maps `bytes` of inaccessible address space (made accessible page range by page range), or
+/// `None` if the system refuses.
+pub(crate) fn map_inaccessible(bytes: usize) -> Option<*mut u8> {
+    // SAFETY: a fresh private mapping; nothing else refers to it.
     let base = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            RESERVATION,
+            bytes,
             libc::PROT_NONE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
             -1,
             0,
         )
     };
-    if base == libc::MAP_FAILED {
-        RESERVED.fetch_sub(RESERVATION, Ordering::Relaxed);
-        return None;
-    }
-    Some(base.cast())
+    (base != libc::MAP_FAILED).then(|| base.cast())
 }
 
 /// Returns a reservation's share of the budget (after unmapping it).

@@ -270,21 +270,8 @@ impl Drop for SharedMemoryInner {
 
 /// Maps `bytes` of inaccessible address space (made accessible page range by page range).
 fn map_inaccessible(bytes: usize) -> Result<*mut u8> {
-    // SAFETY: a fresh private mapping; nothing else refers to it.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        return Err(Error::Resource("could not map memory for a shared memory".into()));
-    }
-    Ok(base.cast())
+    crate::runtime::memory::map_inaccessible(bytes)
+        .ok_or_else(|| Error::Resource("could not map memory for a shared memory".into()))
 }
 
 #[cfg(test)]
