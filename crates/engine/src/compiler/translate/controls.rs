@@ -13,7 +13,7 @@
 //! only.
 #![forbid(unsafe_code)]
 
-use super::func_env::call_builtin;
+use super::func_env::{call_builtin, invariant};
 use crate::environ::builtins::Builtin;
 use crate::environ::config::CodeFlavour;
 use crate::environ::trap::Trap;
@@ -153,8 +153,8 @@ impl ControlChecks {
 
     /// A raised `due` word calls `interrupt_check`, which says whether to trap and why.
     fn make_interrupt_check(&self, b: &mut FunctionBuilder<'_>) {
-        let readonly = MemFlagsData::trusted().with_readonly();
-        let due_pointer = b.ins().load(types::I64, readonly, self.vmctx, VmOffsets::controls_interrupt_due() as i32);
+        // The pointer never changes: loaded once per function, not per loop iteration.
+        let due_pointer = b.ins().load(types::I64, invariant(), self.vmctx, VmOffsets::controls_interrupt_due() as i32);
         // Not read-only: other threads store to the word.
         let due = b.ins().load(types::I64, MemFlagsData::trusted(), due_pointer, 0);
         let check = b.create_block();

@@ -34,8 +34,8 @@ pub(crate) fn call_builtin(
     sig.params.extend(params.iter().map(|t| AbiParam::new(clif(*t))));
     sig.returns.extend(result.map(|t| AbiParam::new(clif(t))));
     let sig = b.import_signature(sig);
-    let table = b.ins().load(types::I64, readonly(), vmctx, VmOffsets::builtins() as i32);
-    let callee = b.ins().load(types::I64, readonly(), table, VmOffsets::builtin(builtin) as i32);
+    let table = b.ins().load(types::I64, invariant(), vmctx, VmOffsets::builtins() as i32);
+    let callee = b.ins().load(types::I64, invariant(), table, VmOffsets::builtin(builtin) as i32);
     let call = b.ins().call_indirect(sig, callee, args);
     b.inst_results(call).first().copied()
 }
@@ -88,8 +88,8 @@ pub(crate) fn call_throw(b: &mut FunctionBuilder<'_>, vmctx: Value, exception: V
     let mut sig = ir::Signature::new(super::WASM_CALL_CONV);
     sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
     let sig = b.import_signature(sig);
-    let table = b.ins().load(types::I64, readonly(), vmctx, VmOffsets::builtins() as i32);
-    let callee = b.ins().load(types::I64, readonly(), table, VmOffsets::builtin(Builtin::throw) as i32);
+    let table = b.ins().load(types::I64, invariant(), vmctx, VmOffsets::builtins() as i32);
+    let callee = b.ins().load(types::I64, invariant(), table, VmOffsets::builtin(Builtin::throw) as i32);
     emit_call(b, sig, callee, &[vmctx, exception], landing_pad);
     // The builtin never returns.
     b.ins().trap(Trap::Unreachable.to_clif());
@@ -98,6 +98,14 @@ pub(crate) fn call_throw(b: &mut FunctionBuilder<'_>, vmctx: Value, exception: V
 /// Flags for loads of runtime fields that never change while compiled code runs.
 fn readonly() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly()
+}
+
+/// Flags for loads of fields that never change, at addresses valid wherever the function
+/// runs (reached from the vmctx through pointers that are never null): such a load may be
+/// hoisted out of loops and shared by the whole function, as Wasmtime does with a static
+/// memory's base, instead of being repeated on every iteration.
+pub(super) fn invariant() -> MemFlagsData {
+    readonly().with_can_move()
 }
 
 /// Flags for accesses to linear memory: little-endian, and a fault is an out-of-bounds trap.
@@ -244,7 +252,7 @@ impl<'a> FuncEnv<'a> {
                     b.ins().iadd(self.vmctx, offset)
                 } else {
                     let offset = self.offsets.imported_func_ref_pointer(function_index) as i32;
-                    b.ins().load(types::I64, readonly(), self.vmctx, offset)
+                    b.ins().load(types::I64, invariant(), self.vmctx, offset)
                 };
                 stack.push(func_ref);
             }
@@ -319,11 +327,11 @@ impl<'a> FuncEnv<'a> {
     }
 
     fn global_storage(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
-        b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.global_pointer(index) as i32)
+        b.ins().load(types::I64, invariant(), self.vmctx, self.offsets.global_pointer(index) as i32)
     }
 
     fn table_definition(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
-        b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.table_pointer(index) as i32)
+        b.ins().load(types::I64, invariant(), self.vmctx, self.offsets.table_pointer(index) as i32)
     }
 
     /// The address of element `index` of a table, trapping if it is out of bounds.
@@ -348,7 +356,7 @@ impl<'a> FuncEnv<'a> {
     }
 
     fn memory_definition(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
-        b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.memory_pointer(index) as i32)
+        b.ins().load(types::I64, invariant(), self.vmctx, self.offsets.memory_pointer(index) as i32)
     }
 
     /// Whether memory `index` is a 64-bit memory.
@@ -377,7 +385,7 @@ impl<'a> FuncEnv<'a> {
     /// it grows.
     pub(super) fn memory_base(&self, b: &mut FunctionBuilder<'_>, definition: Value) -> Value {
         let flags = match self.flavour.bounds_checks {
-            BoundsChecks::GuardPages => readonly(),
+            BoundsChecks::GuardPages => invariant(),
             BoundsChecks::Explicit => MemFlagsData::trusted(),
         };
         b.ins().load(types::I64, flags, definition, VmOffsets::memory_base() as i32)
@@ -403,7 +411,7 @@ impl<'a> FuncEnv<'a> {
         let base = match self.flavour.bounds_checks {
             // The base never moves (see memory.rs), so this load is read-only too.
             BoundsChecks::GuardPages => {
-                b.ins().load(types::I64, readonly(), definition, VmOffsets::memory_base() as i32)
+                b.ins().load(types::I64, invariant(), definition, VmOffsets::memory_base() as i32)
             }
             BoundsChecks::Explicit => {
                 // At most 2^32 - 1 + 2^32 - 1 + 16: no overflow in 64 bits.
@@ -601,8 +609,8 @@ impl<'a> FuncEnv<'a> {
             (b.ins().iadd_imm_s(self.vmctx, i64::from(self.offsets.func_ref(index))), self.vmctx)
         } else {
             let pointer = self.offsets.imported_func_ref_pointer(index) as i32;
-            let func_ref = b.ins().load(types::I64, readonly(), self.vmctx, pointer);
-            let callee_vmctx = b.ins().load(types::I64, readonly(), func_ref, VmOffsets::func_ref_vmctx() as i32);
+            let func_ref = b.ins().load(types::I64, invariant(), self.vmctx, pointer);
+            let callee_vmctx = b.ins().load(types::I64, invariant(), func_ref, VmOffsets::func_ref_vmctx() as i32);
             (func_ref, callee_vmctx)
         }
     }
@@ -625,7 +633,7 @@ impl<'a> FuncEnv<'a> {
         let type_id = b.ins().load(types::I32, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_type_id() as i32);
         // The engine-wide id of the expected type comes from this instance's vmctx, not from
         // the code: ids depend on the order signatures were registered in this process.
-        let expected_id = b.ins().load(types::I32, readonly(), self.vmctx, self.offsets.type_id(type_index) as i32);
+        let expected_id = b.ins().load(types::I32, invariant(), self.vmctx, self.offsets.type_id(type_index) as i32);
         let matches = b.ins().icmp(IntCC::Equal, type_id, expected_id);
         b.ins().trapz(matches, Trap::BadSignature.to_clif());
         let code = self.func_ref_code(b, func_ref);
@@ -688,7 +696,7 @@ impl<'a> FuncEnv<'a> {
     /// Whether `exception` was thrown with this instance's tag `tag` (compares identities).
     pub fn exception_has_tag(&self, b: &mut FunctionBuilder<'_>, exception: Value, tag: u32) -> Value {
         let thrown = b.ins().load(types::I64, readonly(), exception, VmOffsets::exception_tag() as i32);
-        let expected = b.ins().load(types::I64, readonly(), self.vmctx, self.offsets.tag_pointer(tag) as i32);
+        let expected = b.ins().load(types::I64, invariant(), self.vmctx, self.offsets.tag_pointer(tag) as i32);
         b.ins().icmp(IntCC::Equal, thrown, expected)
     }
 }
