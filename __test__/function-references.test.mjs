@@ -15,6 +15,17 @@ const fixture = (name) => readFileSync(new URL(`./fixtures/${name}.wasm`, import
 const main = fixture('function-references')
 const importer = fixture('function-references-import')
 
+// `(type $t (func (param i32) (result i32)))`, a tag of `(param (ref null $t))` exported as
+// "tag" and the identity function of type $t exported as "f".
+const name = (text) => concat([text.length], [...text].map((c) => c.charCodeAt(0)))
+const typedTag = module(
+  section(1, 2, concat([0x60, 0x01, 0x7f, 0x01, 0x7f], [0x60, 0x01, 0x63, 0x00, 0x00])),
+  section(3, 1, [0x00]),
+  section(13, 1, [0x00, 0x01]),
+  section(7, 2, concat(name('f'), [0x00, 0x00], name('tag'), [0x04, 0x00])),
+  section(10, 1, [0x04, 0x00, 0x20, 0x00, 0x0b]),
+)
+
 // `(type (struct))`, and a function using `ref.i31`: the GC proposal beyond its types.
 const structType = module(section(1, 1, [0x5f, 0x00]))
 const i31Body = [0x00, 0x41, 0x00, 0xfb, 0x1c, 0x1a, 0x0b]
@@ -124,6 +135,16 @@ for (const [name, WebAssembly] of implementations) {
       assert.equal(e.anyIdentity(null), null)
       assert.equal(e.anyIsNull(null), 1)
       assert.equal(e.anyIsNull(object), 0)
+    })
+
+    test('an exception of a tag with a typed reference parameter carries a function of that type', {
+      skip: !WebAssembly.validate(typedTag) && 'this V8 lacks exceptions with typed references',
+    }, () => {
+      const { f, tag } = new WebAssembly.Instance(new WebAssembly.Module(typedTag)).exports
+      const exception = new WebAssembly.Exception(tag, [f])
+      assert.equal(exception.getArg(tag, 0), f)
+      assert.equal(new WebAssembly.Exception(tag, [null]).getArg(tag, 0), null)
+      assert.throws(() => new WebAssembly.Exception(tag, [instantiate().add]), TypeError)
     })
   })
 }

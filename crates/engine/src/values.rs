@@ -142,7 +142,7 @@ impl Exception {
     /// host to throw into wasm or hand over as an `exnref`.
     pub fn new(tag: &crate::runtime::tag::Tag, values: &[Val]) -> crate::environ::error::Result<Exception> {
         let types = tag.ty().params();
-        if values.len() != types.len() || values.iter().zip(types).any(|(v, t)| v.ty() != *t) {
+        if values.len() != types.len() || values.iter().zip(types).any(|(v, t)| !v.matches(*t)) {
             return Err(crate::environ::error::Error::Link(format!(
                 "an exception of tag type {} cannot carry these values",
                 tag.ty()
