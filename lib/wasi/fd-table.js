@@ -6,7 +6,7 @@
 // than it was granted: uvwasi's rules, with its rights sets per file type.
 
 const fs = require('node:fs')
-const tty = require('node:tty')
+// node:tty (which loads node:net and streams) is required where used: requiring heron stays cheap.
 const { errno, filetype, rights, RIGHTS_BY_FILETYPE, TTY_RIGHTS } = require('./constants.js')
 const { WasiErrno } = require('./wasi-errno.js')
 
@@ -23,7 +23,7 @@ function filetypeOf(stats) {
 
 // The most rights a descriptor of this type (opened for reading, writing or both) may have.
 function maximumRights(hostFd, type, { read, write }) {
-  const [base, inheriting] = type === filetype.CHARACTER_DEVICE && tty.isatty(hostFd)
+  const [base, inheriting] = type === filetype.CHARACTER_DEVICE && require('node:tty').isatty(hostFd)
     ? TTY_RIGHTS
     : RIGHTS_BY_FILETYPE.get(type) ?? [0n, 0n]
   let allowed = base

@@ -6,8 +6,7 @@
 // file-calls.js.
 
 const fs = require('node:fs')
-const os = require('node:os')
-const { randomFillSync } = require('node:crypto')
+// node:crypto and node:os are required where used: requiring heron stays cheap.
 const {
   errno, rights, clockid, eventtype, subclockflags, sdflags, SIGNAL_NAMES,
 } = require('./constants.js')
@@ -78,7 +77,7 @@ function systemCalls(table, { args, env, exit }) {
     },
 
     random_get(memory, buf, length) {
-      randomFillSync(memory.slice(buf, length))
+      require('node:crypto').randomFillSync(memory.slice(buf, length))
     },
 
     // Clock subscriptions block the thread until the earliest one expires; descriptor
@@ -157,7 +156,7 @@ function systemCalls(table, { args, env, exit }) {
       if (signal === 0) return
       // uvwasi's answer for a signal the host lacks, or an unknown number.
       const name = SIGNAL_NAMES[signal]
-      if (name === undefined || os.constants.signals[name] === undefined) fail(errno.NOSYS)
+      if (name === undefined || require('node:os').constants.signals[name] === undefined) fail(errno.NOSYS)
       process.kill(process.pid, name)
     },
 
