@@ -442,7 +442,7 @@ const ADDRESS_TYPES = ['i32', 'i64']
 const RESIZABLE_BUFFER_UNSUPPORTED =
   'WebAssembly.Memory.toResizableBuffer(): heron cannot make a resizable buffer over a wasm memory: ' +
   "V8's public API cannot wrap memory it did not allocate in a resizable ArrayBuffer or route " +
-  'its resize() to memory.grow. Use memory.buffer (fixed-length; read it again after the memory grows)'
+  'its resize() to memory.grow; use memory.buffer instead (fixed-length: read it again after the memory grows)'
 
 // A descriptor's `address` member: "i32" when absent.
 function addressType(descriptor, caller) {
