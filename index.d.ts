@@ -105,6 +105,14 @@ export declare class Memory {
   readonly buffer: ArrayBuffer
   /** Grows by `delta` pages and returns the old size in pages (BigInts for an "i64" memory). RangeError beyond the maximum. */
   grow(delta: AddressValue): AddressValue
+  /** The current buffer: every buffer heron hands out is fixed-length. */
+  toFixedLengthBuffer(): ArrayBuffer
+  /**
+   * Not available in heron: always throws a TypeError (also, as the spec says, for a memory
+   * without a maximum). V8's public API cannot make a resizable ArrayBuffer over memory it
+   * did not allocate; use `buffer` instead.
+   */
+  toResizableBuffer(): never
   readonly [Symbol.toStringTag]: 'WebAssembly.Memory'
 }
 

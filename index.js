@@ -438,6 +438,11 @@ const MAX_PAGES = 65536
 // The JS API's limit for 64-bit memories (16 GiB), V8's too.
 const MAX_PAGES_64 = 262144
 const ADDRESS_TYPES = ['i32', 'i64']
+// What toResizableBuffer throws for a memory that has a maximum (see the method).
+const RESIZABLE_BUFFER_UNSUPPORTED =
+  'WebAssembly.Memory.toResizableBuffer(): heron cannot make a resizable buffer over a wasm memory: ' +
+  "V8's public API cannot wrap memory it did not allocate in a resizable ArrayBuffer or route " +
+  'its resize() to memory.grow; use memory.buffer instead (fixed-length: read it again after the memory grows)'
 
 // A descriptor's `address` member: "i32" when absent.
 function addressType(descriptor, caller) {
@@ -577,9 +582,7 @@ class Memory {
   }
 
   // The JS API's toFixedLengthBuffer: the current buffer when it is fixed-length, which every
-  // buffer heron hands out is. (toResizableBuffer is missing: V8's public API can neither
-  // wrap existing memory in a resizable backing store nor route `resize()` to a grow, see
-  // README.md.)
+  // buffer heron hands out is (see toResizableBuffer).
   toFixedLengthBuffer() {
     if (!(#native in this)) {
       throw new TypeError('WebAssembly.Memory.toFixedLengthBuffer(): receiver is not a WebAssembly.Memory')
@@ -587,11 +590,27 @@ class Memory {
     return this.buffer
   }
 
+  // The JS API's toResizableBuffer, up to the point where it would make the buffer: the
+  // receiver and maximum checks as the spec orders them, then a TypeError naming what is
+  // missing. A resizable buffer over a wasm memory needs a resizable ArrayBuffer whose data is
+  // the memory and whose `resize()` grows it, and V8's public API (Node 22 to 26) makes no
+  // such buffer (README.md, "Not yet"); a lookalike that copies or lets `resize()` bypass the
+  // memory would misbehave. The memory and its current buffer are left as they were.
+  toResizableBuffer() {
+    if (!(#native in this)) {
+      throw new TypeError('WebAssembly.Memory.toResizableBuffer(): receiver is not a WebAssembly.Memory')
+    }
+    if (!this.#native.hasMaximum()) {
+      throw new TypeError('WebAssembly.Memory.toResizableBuffer(): the memory must have a maximum')
+    }
+    throw new TypeError(RESIZABLE_BUFFER_UNSUPPORTED)
+  }
+
   static {
     nativeMemoryOf = (value) => (isObject(value) && #native in value ? value.#native : undefined)
   }
 }
-makeEnumerable(Memory.prototype, ['buffer', 'grow', 'toFixedLengthBuffer'])
+makeEnumerable(Memory.prototype, ['buffer', 'grow', 'toFixedLengthBuffer', 'toResizableBuffer'])
 defineToStringTag(Memory.prototype, 'WebAssembly.Memory')
 
 // heron's table size limit, V8's too.

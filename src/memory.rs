@@ -214,6 +214,12 @@ impl NativeMemory {
         self.inner.ty().address.is_64()
     }
 
+    /// Whether the memory's type has a maximum size (`toResizableBuffer` needs one).
+    #[napi]
+    pub fn has_maximum(&self) -> bool {
+        self.inner.ty().limits.max.is_some()
+    }
+
     /// Whether the memory is shared between threads.
     #[napi]
     pub fn is_shared(&self) -> bool {
