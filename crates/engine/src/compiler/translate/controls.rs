@@ -2,9 +2,9 @@
 //! "Controls"): interrupt checks and fuel, at function entries and loop headers, in the
 //! flavours that ask for them (`CodeFlavour`); plain code gets none of this.
 //!
-//! An interrupt check is one load of the instance's `due` pointer, one load of the word and
-//! a branch to a cold block that calls `interrupt_check` with the `preserve_all` convention,
-//! so the hot path spills nothing for it. Fuel lives in a Cranelift variable for the whole
+//! An interrupt check is one load of the instance's `due` word from the vmctx, a test and a
+//! branch to a cold block that calls `interrupt_check` with the `preserve_all` convention,
+//! so the hot path holds no register and spills nothing for it. Fuel lives in a Cranelift variable for the whole
 //! function, as in Wasmtime: each straight-line stretch subtracts its cost from the variable,
 //! which is written back to `VMControls::fuel` only where something can observe it (before
 //! calls, tail calls and returns, and when it runs out) and read again after calls. A trap
@@ -13,7 +13,7 @@
 //! only.
 #![forbid(unsafe_code)]
 
-use super::func_env::{call_builtin, invariant};
+use super::func_env::call_builtin;
 use crate::environ::builtins::Builtin;
 use crate::environ::config::CodeFlavour;
 use crate::environ::trap::Trap;
@@ -153,17 +153,16 @@ impl ControlChecks {
 
     /// A raised `due` word calls `interrupt_check`, which says whether to trap and why.
     fn make_interrupt_check(&self, b: &mut FunctionBuilder<'_>) {
-        // The pointer never changes: loaded once per function, not per loop iteration.
-        let due_pointer = b.ins().load(types::I64, invariant(), self.vmctx, VmOffsets::controls_interrupt_due() as i32);
         // Not read-only: other threads store to the word.
-        let due = b.ins().load(types::I64, MemFlagsData::trusted(), due_pointer, 0);
+        let due = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_interrupt_due() as i32);
         let check = b.create_block();
         let next = b.create_block();
         b.ins().brif(due, check, &[], next, &[]);
         b.switch_to_block(check);
         b.set_cold_block(check);
         b.seal_block(check);
-        let trap = call_builtin(b, self.vmctx, Builtin::interrupt_check, &[due_pointer]);
+        let due_address = b.ins().iadd_imm_s(self.vmctx, i64::from(VmOffsets::controls_interrupt_due()));
+        let trap = call_builtin(b, self.vmctx, Builtin::interrupt_check, &[due_address]);
         let trap = trap.expect("the builtin returns a trap code");
         let timed_out = b.ins().icmp_imm_u(IntCC::Equal, trap, i64::from(Trap::Timeout as u8));
         b.ins().trapnz(timed_out, Trap::Timeout.to_clif());
