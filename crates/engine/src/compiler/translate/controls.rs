@@ -2,6 +2,12 @@
 //! "Controls"): interrupt checks and fuel, at function entries and loop headers, in the
 //! flavours that ask for them (`CodeFlavour`); plain code gets none of this.
 //!
+//! Interrupt checks sit at loop headers, and at the entry of functions that call: a
+//! function without calls runs each instruction outside its loops at most once, so its
+//! callers' checks and its own loop headers' already bound how long it runs without one
+//! (any recursion, direct, indirect or through tail calls, passes through the entries of
+//! functions that call). Fuel is checked at every entry, which its exact counts rely on.
+//!
 //! An interrupt check is one load of the instance's `due` word from the vmctx, a test and a
 //! branch to a cold block that calls `interrupt_check` with the `preserve_all` convention,
 //! so the hot path holds no register and spills nothing for it. Fuel lives in a Cranelift variable for the whole
@@ -20,7 +26,7 @@ use crate::environ::trap::Trap;
 use crate::environ::vmctx::VmOffsets;
 use cranelift_codegen::ir::{condcodes::IntCC, types, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
-use wasmparser::Operator;
+use wasmparser::{Operator, OperatorsReader};
 
 /// Fuel units an instruction costs: one, except for those that compile to no work of their
 /// own (as in Wasmtime): `nop`, `drop`, `block`, `loop`, `unreachable`, `return`, `else`
@@ -129,8 +135,37 @@ impl ControlChecks {
         ControlChecks { vmctx, interruptible: flavour.interruptible, fuel, fuel_pending: 0 }
     }
 
-    /// The checks of a function entry or a loop header: out of fuel, then interrupted.
-    pub fn make_checks(&mut self, b: &mut FunctionBuilder<'_>) {
+    /// The checks of a function's entry, given its body's operators: out of fuel, then
+    /// interrupted if the function calls.
+    pub fn function_entry(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        mut body: OperatorsReader<'_>,
+    ) -> Result<(), wasmparser::BinaryReaderError> {
+        self.make_fuel_check(b);
+        if self.interruptible {
+            let mut calls_any = false;
+            while !calls_any && !body.eof() {
+                let op = body.read()?;
+                calls_any = calls(&op) || tail_calls(&op);
+            }
+            if calls_any {
+                self.make_interrupt_check(b);
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks of a loop header: out of fuel, then interrupted.
+    pub fn loop_header(&mut self, b: &mut FunctionBuilder<'_>) {
+        self.make_fuel_check(b);
+        if self.interruptible {
+            self.make_interrupt_check(b);
+        }
+    }
+
+    /// Traps with `OutOfFuel` if the fuel counted so far is negative.
+    fn make_fuel_check(&mut self, b: &mut FunctionBuilder<'_>) {
         if let Some(var) = self.fuel {
             let fuel = b.use_var(var);
             let exhausted = b.ins().icmp_imm_s(IntCC::SignedLessThan, fuel, 0);
@@ -145,9 +180,6 @@ impl ControlChecks {
             b.ins().trap(Trap::OutOfFuel.to_clif());
             b.switch_to_block(next);
             b.seal_block(next);
-        }
-        if self.interruptible {
-            self.make_interrupt_check(b);
         }
     }
 
