@@ -9,8 +9,10 @@
 //! waiting for stores under way (`raise`, `detach`).
 //!
 //! Two things raise `due`: an interrupt, from any thread (with the `interrupted` flag), and
-//! a ticker thread that, every millisecond while some timed call runs, raises it in every
-//! instance armed with a deadline that has passed. A timed call sets its deadline to
+//! a ticker thread that, while some timed call runs, raises it in every instance armed with
+//! a deadline that has passed. The ticker sleeps until the earliest deadline (or until a
+//! new one is armed), then every millisecond while a passed one stays armed, so a long
+//! timeout costs the running code no wake-ups. A timed call sets its deadline to
 //! `now + timeout` in milliseconds; the ticker and `check` both read the clock, so a timeout
 //! never fires early, and fires about a millisecond late (more on a loaded machine).
 //!
@@ -73,6 +75,8 @@ impl Ticker {
     /// Watches `state` (armed with a deadline) until `unwatch`.
     fn watch(&self, state: &Arc<InterruptState>) {
         self.with(|ticker| ticker.watched.insert(state.id, Arc::clone(state)));
+        // The ticker may sleep past this deadline.
+        self.wake.notify_one();
     }
 
     fn unwatch(&self, state: &InterruptState) {
@@ -83,20 +87,25 @@ impl Ticker {
     }
 
     fn run(&self) {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            {
-                let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                while guard.as_ref().is_none_or(|state| state.users == 0) {
-                    guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
-                }
-                let now = now_ms();
-                for watched in guard.as_ref().into_iter().flat_map(|state| state.watched.values()) {
-                    if now >= watched.timeout_deadline.load(Ordering::Acquire) {
-                        watched.raise();
-                    }
-                }
+            while guard.as_ref().is_none_or(|state| state.users == 0) {
+                guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
             }
-            std::thread::sleep(Duration::from_millis(1));
+            let now = now_ms();
+            let mut earliest = u64::MAX;
+            for watched in guard.as_ref().into_iter().flat_map(|state| state.watched.values()) {
+                let deadline = watched.timeout_deadline.load(Ordering::Acquire);
+                if now >= deadline {
+                    watched.raise();
+                }
+                earliest = earliest.min(deadline);
+            }
+            // Every millisecond while a passed deadline stays armed (a false alarm's `check`
+            // lowers `due`); else until the earliest deadline (at most a minute), or until a
+            // `watch` or `acquire` wakes it.
+            let sleep = Duration::from_millis(earliest.saturating_sub(now).clamp(1, 60_000));
+            guard = self.wake.wait_timeout(guard, sleep).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 }
