@@ -186,7 +186,8 @@ impl ControlChecks {
     /// A raised `due` word calls `interrupt_check`, which says whether to trap and why.
     fn make_interrupt_check(&self, b: &mut FunctionBuilder<'_>) {
         // Not read-only: other threads store to the word.
-        let due = b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_interrupt_due() as i32);
+        let due =
+            b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_interrupt_due() as i32);
         let check = b.create_block();
         let next = b.create_block();
         b.ins().brif(due, check, &[], next, &[]);
