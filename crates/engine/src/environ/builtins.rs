@@ -47,7 +47,8 @@ macro_rules! foreach_builtin {
             /// called with the wasm calling convention, so that a handler in the calling
             /// frame may catch it (`runtime/throw.rs`).
             throw(vmctx, pointer);
-            /// An interrupt check found its `due` word raised: `(address of the word)`, the trap to raise (`Trap as u32`) or 0.
+            /// An interrupt check found its `due` word raised: `(address of the word in the
+            /// vmctx)`, the trap to raise (`Trap as u32`) or 0.
             interrupt_check(pointer) -> i32;
             /// `memory.copy` in interruptible code: `(vmctx, dst definition, dst, src definition, src, len)`,
             /// 0 or the trap to raise (`Trap as u32`): out of bounds, timed out or interrupted.

@@ -8,7 +8,7 @@
 //!     stack_limit: usize,                     // lowest SP wasm may use on this thread
 //!     owner: *const (),                       // Rc pointer of the instance, Arc of the host function
 //!     builtins: *const usize,                 // the process's builtins table (see builtins.rs)
-//!     controls: VMControls,                   // interrupt word and fuel (instances only)
+//!     controls: VMControls,                   // `due` word and fuel (instances only)
 //!     memories: [*mut VMMemoryDefinition; n_memories],
 //!     globals:  [*mut VMGlobalDefinition; n_globals],
 //!     tables:   [*mut VMTableDefinition; n_tables],
@@ -60,14 +60,15 @@ pub(crate) struct VMContextHeader {
 }
 
 /// What interruptible and fuel-counting code reads (see `runtime/interrupts.rs`): it calls
-/// `interrupt_check` when `*interrupt_due` is nonzero at a function entry or loop header,
+/// `interrupt_check` when `interrupt_due` is nonzero at a function entry or loop header,
 /// and subtracts each stretch of instructions from `fuel`, trapping when it is negative
 /// there. Code without checks never reads these fields.
 #[repr(C)]
 pub(crate) struct VMControls {
     /// This instance's `due` word: raised by an interrupt from any thread, or by the ticker
-    /// thread when the running call's deadline has passed.
-    pub interrupt_due: *const AtomicU64,
+    /// thread when the running call's deadline has passed. Inline, so a check is one load
+    /// from the vmctx with no pointer to keep in a register through a loop.
+    pub interrupt_due: AtomicU64,
     /// Fuel left; negative once the instance ran more instructions than its budget.
     pub fuel: i64,
 }

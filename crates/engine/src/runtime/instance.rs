@@ -284,6 +284,11 @@ fn vmctx_layout(offsets: &VmOffsets) -> Layout {
 impl Drop for InstanceInner {
     fn drop(&mut self) {
         self.module.inner.code_for(self.flavour).instances().detach(self.vmctx);
+        // Interrupt handles and the ticker may outlive the instance: no more stores to the
+        // `due` word in the vmctx.
+        if let Some(state) = &self.controls.interrupts {
+            state.detach();
+        }
         // SAFETY: allocated in `Instance::new` with this layout; no code runs with this vmctx
         // any more: every function handle holds an Rc of this instance, and so does its
         // store, which outlives every table and global that may hold its functions.
@@ -632,9 +637,6 @@ impl Instance {
     }
 }
 
-/// The `due` word of instances without interrupt checks: never raised, never read by their code.
-static NEVER_DUE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// # Safety
 /// `inner.vmctx` must be the zeroed allocation of `inner.offsets.size()` bytes made for it.
 unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<()> {
@@ -655,9 +657,15 @@ unsafe fn fill_vmctx(inner: &Rc<InstanceInner>, controls: &Controls) -> Result<(
             owner: Rc::as_ptr(inner).cast(),
             builtins: crate::runtime::libcalls::builtins_table(),
         };
-        let interrupt_due = inner.controls.interrupts.as_ref().map_or(&NEVER_DUE as *const _, |s| s.due_address());
-        *inner.vm_controls() =
-            VMControls { interrupt_due, fuel: controls.fuel.map_or(0, |fuel| i64::try_from(fuel).unwrap_or(i64::MAX)) };
+        *inner.vm_controls() = VMControls {
+            interrupt_due: std::sync::atomic::AtomicU64::new(0),
+            fuel: controls.fuel.map_or(0, |fuel| i64::try_from(fuel).unwrap_or(i64::MAX)),
+        };
+        if let Some(state) = &inner.controls.interrupts {
+            // SAFETY (attach): the word lives as long as the vmctx, and `InstanceInner::drop`
+            // detaches it before freeing the vmctx.
+            state.attach(&(*inner.vm_controls()).interrupt_due);
+        }
         for (index, id) in inner.module.inner.type_ids.iter().enumerate() {
             *at(offsets.type_id(index as u32)).cast::<u32>() = *id;
         }

@@ -1,11 +1,18 @@
 //! Timeouts and interrupts. Interruptible code (see `CodeFlavour::interruptible`) reads, at
-//! every function entry and loop header, its instance's `due` word (one load, compare and
-//! branch; `VMControls::interrupt_due`), and when it is nonzero calls
+//! every function entry and loop header, its instance's `due` word (one load from its
+//! vmctx, a test and a branch; `VMControls::interrupt_due`), and when it is nonzero calls
 //! `libcalls::interrupt_check`, which decides why (`check`) and makes the code trap.
 //!
+//! The word lives in the vmctx, so the check needs no pointer held in a register through
+//! a loop; but interrupt handles and the ticker may outlive the instance, so they store
+//! through `InterruptState::due`, which the instance clears before its vmctx is freed,
+//! waiting for stores under way (`raise`, `detach`).
+//!
 //! Two things raise `due`: an interrupt, from any thread (with the `interrupted` flag), and
-//! a ticker thread that, every millisecond while some timed call runs, raises it in every
-//! instance armed with a deadline that has passed. A timed call sets its deadline to
+//! a ticker thread that, while some timed call runs, raises it in every instance armed with
+//! a deadline that has passed. The ticker sleeps until the earliest deadline (or until a
+//! new one is armed), then every millisecond while a passed one stays armed, so a long
+//! timeout costs the running code no wake-ups. A timed call sets its deadline to
 //! `now + timeout` in milliseconds; the ticker and `check` both read the clock, so a timeout
 //! never fires early, and fires about a millisecond late (more on a loaded machine).
 //!
@@ -16,7 +23,7 @@
 use crate::runtime::instance::InstanceInner;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -68,6 +75,8 @@ impl Ticker {
     /// Watches `state` (armed with a deadline) until `unwatch`.
     fn watch(&self, state: &Arc<InterruptState>) {
         self.with(|ticker| ticker.watched.insert(state.id, Arc::clone(state)));
+        // The ticker may sleep past this deadline.
+        self.wake.notify_one();
     }
 
     fn unwatch(&self, state: &InterruptState) {
@@ -78,20 +87,25 @@ impl Ticker {
     }
 
     fn run(&self) {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            {
-                let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                while guard.as_ref().is_none_or(|state| state.users == 0) {
-                    guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
-                }
-                let now = now_ms();
-                for watched in guard.as_ref().into_iter().flat_map(|state| state.watched.values()) {
-                    if now >= watched.timeout_deadline.load(Ordering::Acquire) {
-                        watched.due.store(1, Ordering::Release);
-                    }
-                }
+            while guard.as_ref().is_none_or(|state| state.users == 0) {
+                guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
             }
-            std::thread::sleep(Duration::from_millis(1));
+            let now = now_ms();
+            let mut earliest = u64::MAX;
+            for watched in guard.as_ref().into_iter().flat_map(|state| state.watched.values()) {
+                let deadline = watched.timeout_deadline.load(Ordering::Acquire);
+                if now >= deadline {
+                    watched.raise();
+                }
+                earliest = earliest.min(deadline);
+            }
+            // Every millisecond while a passed deadline stays armed (a false alarm's `check`
+            // lowers `due`); else until the earliest deadline (at most a minute), or until a
+            // `watch` or `acquire` wakes it.
+            let sleep = Duration::from_millis(earliest.saturating_sub(now).clamp(1, 60_000));
+            guard = self.wake.wait_timeout(guard, sleep).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 }
@@ -99,8 +113,13 @@ impl Ticker {
 /// The interrupt state of one interruptible instance, shared with its interrupt handles
 /// (which other threads may hold).
 pub(crate) struct InterruptState {
-    /// What compiled code reads: nonzero sends its next check to `interrupt_check`.
-    due: AtomicU64,
+    /// The instance's `due` word in its vmctx, which compiled code reads (nonzero sends its
+    /// next check to `interrupt_check`); null before the vmctx is filled and once the
+    /// instance is gone.
+    due: AtomicPtr<AtomicU64>,
+    /// Stores through `due` under way (`with_due`): `detach` waits for 0 before the vmctx
+    /// may be freed.
+    using_due: AtomicUsize,
     /// The deadline of the timed call the instance runs in (`u64::MAX` if none), in
     /// `now_ms` units.
     timeout_deadline: AtomicU64,
@@ -121,7 +140,8 @@ impl InterruptState {
     pub(crate) fn new() -> Arc<InterruptState> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(InterruptState {
-            due: AtomicU64::new(0),
+            due: AtomicPtr::new(std::ptr::null_mut()),
+            using_due: AtomicUsize::new(0),
             timeout_deadline: AtomicU64::new(u64::MAX),
             interrupted: AtomicBool::new(false),
             id,
@@ -130,16 +150,48 @@ impl InterruptState {
         state
     }
 
-    /// The address compiled code reads the `due` word from.
-    pub(crate) fn due_address(&self) -> *const AtomicU64 {
-        &self.due
+    /// Makes `word` the `due` word.
+    ///
+    /// # Safety
+    /// `word` must stay valid until `detach` has returned.
+    pub(crate) unsafe fn attach(&self, word: &AtomicU64) {
+        self.due.store((word as *const AtomicU64).cast_mut(), Ordering::SeqCst);
+    }
+
+    /// Forgets the `due` word, once no store through it is under way: after this, the
+    /// word's memory may be freed.
+    pub(crate) fn detach(&self) {
+        self.due.store(std::ptr::null_mut(), Ordering::SeqCst);
+        // A store on another thread finishes in a few instructions; one in a signal handler
+        // on this thread finished before we resumed.
+        while self.using_due.load(Ordering::SeqCst) != 0 {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Runs `f` on the `due` word, if the instance still has one. Async-signal-safe:
+    /// atomics only, no waiting.
+    fn with_due<R>(&self, f: impl FnOnce(&AtomicU64) -> R) -> Option<R> {
+        // SeqCst on both sides: either `detach` sees this count, or this sees its null.
+        self.using_due.fetch_add(1, Ordering::SeqCst);
+        let word = self.due.load(Ordering::SeqCst);
+        // SAFETY: a non-null `due` is the attached word, valid until `detach`, which waits
+        // for `using_due` to drop back before it returns.
+        let result = (!word.is_null()).then(|| f(unsafe { &*word }));
+        self.using_due.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    /// Raises the `due` word: the running call's next check calls `check`.
+    fn raise(&self) {
+        self.with_due(|due| due.store(1, Ordering::Release));
     }
 
     /// Makes the running call (if any) trap with `Trap::Interrupted` at its next check.
-    /// Async-signal-safe: atomic stores only.
+    /// Async-signal-safe: atomics only, no waiting.
     pub(crate) fn interrupt(&self) {
         self.interrupted.store(true, Ordering::Release);
-        self.due.store(1, Ordering::Release);
+        self.raise();
     }
 
     /// Starts a call with `deadline` (`u64::MAX`: none), forgetting interrupts made while
@@ -147,7 +199,7 @@ impl InterruptState {
     fn arm(self: &Arc<Self>, deadline: u64) {
         self.interrupted.store(false, Ordering::Release);
         let previous = self.timeout_deadline.swap(deadline, Ordering::AcqRel);
-        self.due.store(0, Ordering::Release);
+        self.with_due(|due| due.store(0, Ordering::Release));
         if deadline != u64::MAX {
             TICKER.watch(self);
         } else if previous != u64::MAX {
@@ -167,10 +219,10 @@ impl InterruptState {
             LAST_TIMEOUT.with(|last| last.set(TIMED.with(|t| t.get()).map(|t| t.timeout_ms)));
             return Some(Trap::Timeout);
         }
-        self.due.store(0, Ordering::Release);
+        self.with_due(|due| due.store(0, Ordering::Release));
         // An interrupt between the swap and this store would be lost otherwise.
         if self.interrupted.load(Ordering::Acquire) {
-            self.due.store(1, Ordering::Release);
+            self.raise();
         }
         None
     }
@@ -316,18 +368,8 @@ impl Drop for CallGuard<'_> {
     }
 }
 
-/// `libcalls::interrupt_check`, given the address compiled code read a raised `due` word
-/// at: the trap to raise as a `Trap as u32`, or 0 to go on.
-pub(crate) fn check_due(due: *const AtomicU64) -> u32 {
-    let state = due.cast::<u8>().wrapping_sub(std::mem::offset_of!(InterruptState, due)).cast::<InterruptState>();
-    // SAFETY: a raised word is the `due` field of a live `InterruptState` (the one of the
-    // running instance, whose `Arc` its controls hold; `NEVER_DUE` is never raised), so
-    // `state` is that struct's address.
-    let state = unsafe { &*state };
-    state.check().map_or(0, |trap| trap as u32)
-}
-
-/// `check_due` for the instance `instance`.
+/// `libcalls::interrupt_check` for the instance `instance`, whose `due` word was raised:
+/// the trap to raise as a `Trap as u32`, or 0 to go on.
 pub(crate) fn check_instance(instance: &InstanceInner) -> u32 {
     match instance.controls().interrupts.as_ref().and_then(|state| state.check()) {
         Some(trap) => trap as u32,
@@ -338,7 +380,11 @@ pub(crate) fn check_instance(instance: &InstanceInner) -> u32 {
 /// For long operations inside a builtin of interruptible code (`libcalls.rs`), between two
 /// pieces of work: `check_instance` if the instance's `due` word is raised, else 0.
 pub(crate) fn poll_instance(instance: &InstanceInner) -> u32 {
-    let due = instance.controls().interrupts.as_ref().is_some_and(|state| state.due.load(Ordering::Acquire) != 0);
+    let due = instance
+        .controls()
+        .interrupts
+        .as_ref()
+        .is_some_and(|state| state.with_due(|due| due.load(Ordering::Acquire) != 0).unwrap_or(false));
     if due {
         check_instance(instance)
     } else {

@@ -8,7 +8,7 @@ use crate::environ::error::HostError;
 use crate::environ::exception::Exception;
 use crate::environ::trap::Trap;
 use crate::environ::val_raw::ValRaw;
-use crate::environ::vmctx::{VMContextHeader, VMException, VMFuncRef, VMMemoryDefinition};
+use crate::environ::vmctx::{VMContextHeader, VMException, VMFuncRef, VMMemoryDefinition, VmOffsets};
 use crate::func::HostFunc;
 use crate::runtime::instance::InstanceInner;
 use crate::runtime::shared_memory::Width;
@@ -150,12 +150,14 @@ extern "C" fn table_grow(vmctx: *mut VMContextHeader, table_index: u32, init: us
     instance.table(table_index).grow_raw(delta, init).unwrap_or(u64::MAX)
 }
 
-/// The check of interruptible code found the `due` word at `due` raised: returns the trap to
-/// raise (a `Trap::Timeout` or `Trap::Interrupted`, as `u32`), or 0 for a false alarm. Takes
-/// the word's address, not the vmctx, so the check's cold call constrains no long-lived value
-/// of the hot loop to an argument register.
+/// The check of interruptible code found the `due` word at `due` (in its vmctx) raised:
+/// returns the trap to raise (a `Trap::Timeout` or `Trap::Interrupted`, as `u32`), or 0 for
+/// a false alarm. Takes the word's address, computed in the cold block, not the vmctx, so
+/// the check's cold call constrains no long-lived value of the hot loop to an argument
+/// register.
 extern "C" fn interrupt_check_body(due: *const AtomicU64) -> u32 {
-    crate::runtime::interrupts::check_due(due)
+    let vmctx = due.cast::<u8>().wrapping_sub(VmOffsets::controls_interrupt_due() as usize).cast_mut();
+    crate::runtime::interrupts::check_instance(instance_of(vmctx.cast()))
 }
 
 /// `interrupt_check` as compiled code calls it, with Cranelift's `preserve_all` convention

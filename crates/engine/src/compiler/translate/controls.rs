@@ -2,9 +2,15 @@
 //! "Controls"): interrupt checks and fuel, at function entries and loop headers, in the
 //! flavours that ask for them (`CodeFlavour`); plain code gets none of this.
 //!
-//! An interrupt check is one load of the instance's `due` pointer, one load of the word and
-//! a branch to a cold block that calls `interrupt_check` with the `preserve_all` convention,
-//! so the hot path spills nothing for it. Fuel lives in a Cranelift variable for the whole
+//! Interrupt checks sit at loop headers, and at the entry of functions that call: a
+//! function without calls runs each instruction outside its loops at most once, so its
+//! callers' checks and its own loop headers' already bound how long it runs without one
+//! (any recursion, direct, indirect or through tail calls, passes through the entries of
+//! functions that call). Fuel is checked at every entry, which its exact counts rely on.
+//!
+//! An interrupt check is one load of the instance's `due` word from the vmctx, a test and a
+//! branch to a cold block that calls `interrupt_check` with the `preserve_all` convention,
+//! so the hot path holds no register and spills nothing for it. Fuel lives in a Cranelift variable for the whole
 //! function, as in Wasmtime: each straight-line stretch subtracts its cost from the variable,
 //! which is written back to `VMControls::fuel` only where something can observe it (before
 //! calls, tail calls and returns, and when it runs out) and read again after calls. A trap
@@ -13,14 +19,14 @@
 //! only.
 #![forbid(unsafe_code)]
 
-use super::func_env::{call_builtin, invariant};
+use super::func_env::call_builtin;
 use crate::environ::builtins::Builtin;
 use crate::environ::config::CodeFlavour;
 use crate::environ::trap::Trap;
 use crate::environ::vmctx::VmOffsets;
 use cranelift_codegen::ir::{condcodes::IntCC, types, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
-use wasmparser::Operator;
+use wasmparser::{Operator, OperatorsReader};
 
 /// Fuel units an instruction costs: one, except for those that compile to no work of their
 /// own (as in Wasmtime): `nop`, `drop`, `block`, `loop`, `unreachable`, `return`, `else`
@@ -129,8 +135,37 @@ impl ControlChecks {
         ControlChecks { vmctx, interruptible: flavour.interruptible, fuel, fuel_pending: 0 }
     }
 
-    /// The checks of a function entry or a loop header: out of fuel, then interrupted.
-    pub fn make_checks(&mut self, b: &mut FunctionBuilder<'_>) {
+    /// The checks of a function's entry, given its body's operators: out of fuel, then
+    /// interrupted if the function calls.
+    pub fn function_entry(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        mut body: OperatorsReader<'_>,
+    ) -> Result<(), wasmparser::BinaryReaderError> {
+        self.make_fuel_check(b);
+        if self.interruptible {
+            let mut calls_any = false;
+            while !calls_any && !body.eof() {
+                let op = body.read()?;
+                calls_any = calls(&op) || tail_calls(&op);
+            }
+            if calls_any {
+                self.make_interrupt_check(b);
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks of a loop header: out of fuel, then interrupted.
+    pub fn loop_header(&mut self, b: &mut FunctionBuilder<'_>) {
+        self.make_fuel_check(b);
+        if self.interruptible {
+            self.make_interrupt_check(b);
+        }
+    }
+
+    /// Traps with `OutOfFuel` if the fuel counted so far is negative.
+    fn make_fuel_check(&mut self, b: &mut FunctionBuilder<'_>) {
         if let Some(var) = self.fuel {
             let fuel = b.use_var(var);
             let exhausted = b.ins().icmp_imm_s(IntCC::SignedLessThan, fuel, 0);
@@ -146,24 +181,21 @@ impl ControlChecks {
             b.switch_to_block(next);
             b.seal_block(next);
         }
-        if self.interruptible {
-            self.make_interrupt_check(b);
-        }
     }
 
     /// A raised `due` word calls `interrupt_check`, which says whether to trap and why.
     fn make_interrupt_check(&self, b: &mut FunctionBuilder<'_>) {
-        // The pointer never changes: loaded once per function, not per loop iteration.
-        let due_pointer = b.ins().load(types::I64, invariant(), self.vmctx, VmOffsets::controls_interrupt_due() as i32);
         // Not read-only: other threads store to the word.
-        let due = b.ins().load(types::I64, MemFlagsData::trusted(), due_pointer, 0);
+        let due =
+            b.ins().load(types::I64, MemFlagsData::trusted(), self.vmctx, VmOffsets::controls_interrupt_due() as i32);
         let check = b.create_block();
         let next = b.create_block();
         b.ins().brif(due, check, &[], next, &[]);
         b.switch_to_block(check);
         b.set_cold_block(check);
         b.seal_block(check);
-        let trap = call_builtin(b, self.vmctx, Builtin::interrupt_check, &[due_pointer]);
+        let due_address = b.ins().iadd_imm_s(self.vmctx, i64::from(VmOffsets::controls_interrupt_due()));
+        let trap = call_builtin(b, self.vmctx, Builtin::interrupt_check, &[due_address]);
         let trap = trap.expect("the builtin returns a trap code");
         let timed_out = b.ins().icmp_imm_u(IntCC::Equal, trap, i64::from(Trap::Timeout as u8));
         b.ins().trapnz(timed_out, Trap::Timeout.to_clif());

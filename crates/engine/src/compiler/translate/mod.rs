@@ -214,7 +214,7 @@ pub(crate) fn translate_function(
         next_reached: false,
     });
 
-    t.controls.make_checks(&mut t.b);
+    t.controls.function_entry(&mut t.b, body.get_operators_reader()?)?;
 
     let mut reader: OperatorsReader<'_> = body.get_operators_reader()?;
     while !reader.eof() {
@@ -333,7 +333,7 @@ impl<'a> FuncTranslator<'a, '_> {
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
                 self.stack.extend_from_slice(self.b.block_params(header));
-                self.controls.make_checks(&mut self.b);
+                self.controls.loop_header(&mut self.b);
                 self.push_frame(FrameKind::Loop { header }, next, params.len(), results.len());
             }
             O::If { blockty } => {
