@@ -139,10 +139,12 @@ impl Builtin {
     }
 
     /// Whether compiled code calls the builtin with Cranelift's `preserve_all` convention:
-    /// its table entry saves every register it uses (`libcalls::interrupt_check`), so the
-    /// cold call in a check inside a hot loop makes the loop spill nothing.
+    /// its table entry saves every register it uses (`libcalls::interrupt_check`,
+    /// `libcalls::resolve_func_ref`), so the cold call in a check inside a hot loop (an
+    /// interrupt check, or every call's check for code not compiled yet) makes the hot path
+    /// spill nothing.
     pub(crate) fn preserves_all_registers(self) -> bool {
-        cfg!(target_arch = "x86_64") && self == Builtin::interrupt_check
+        cfg!(target_arch = "x86_64") && matches!(self, Builtin::interrupt_check | Builtin::resolve_func_ref)
     }
 }
 

@@ -134,9 +134,12 @@ impl<'a> FuncEnv<'a> {
         use Operator as O;
         match *op {
             O::GlobalGet { global_index } => {
-                let ty = self.module.global_type(global_index).content.clif();
+                let global = self.module.global_type(global_index);
+                // An immutable global keeps the value it was given at instantiation (or by
+                // its creator, for an import: linking requires the same mutability).
+                let flags = if global.mutable { MemFlagsData::trusted() } else { invariant() };
                 let storage = self.global_storage(b, global_index);
-                stack.push(b.ins().load(ty, MemFlagsData::trusted(), storage, 0));
+                stack.push(b.ins().load(global.content.clif(), flags, storage, 0));
             }
             O::GlobalSet { global_index } => {
                 let value = stack.pop().expect("validated");
@@ -268,10 +271,24 @@ impl<'a> FuncEnv<'a> {
                 b.ins().store(MemFlagsData::trusted(), value, slot, 0);
             }
             O::TableSize { table } => {
-                let definition = self.table_definition(b, table);
-                let length =
-                    b.ins().load(types::I32, MemFlagsData::trusted(), definition, VmOffsets::table_length() as i32);
-                let length = if self.table64(table) { b.ins().uextend(types::I64, length) } else { length };
+                let ty = if self.table64(table) { types::I64 } else { types::I32 };
+                let length = match self.fixed_table_length(table) {
+                    Some(length) => b.ins().iconst(ty, length as i64),
+                    None => {
+                        let definition = self.table_definition(b, table);
+                        let length = b.ins().load(
+                            types::I32,
+                            MemFlagsData::trusted(),
+                            definition,
+                            VmOffsets::table_length() as i32,
+                        );
+                        if ty == types::I64 {
+                            b.ins().uextend(types::I64, length)
+                        } else {
+                            length
+                        }
+                    }
+                };
                 stack.push(length);
             }
             O::TableGrow { table } => {
@@ -336,20 +353,38 @@ impl<'a> FuncEnv<'a> {
 
     /// The address of element `index` of a table, trapping if it is out of bounds.
     fn table_slot(&self, b: &mut FunctionBuilder<'_>, table: u32, index: Value) -> Value {
-        let definition = self.table_definition(b, table);
-        self.checked_table_slot(b, definition, index, Trap::TableOutOfBounds)
+        self.checked_table_slot(b, table, index, Trap::TableOutOfBounds)
     }
 
-    /// The address of element `index` (`i32`, or `i64` for a 64-bit table) of the table at
-    /// `definition`, trapping with `trap` if it is out of bounds.
-    fn checked_table_slot(&self, b: &mut FunctionBuilder<'_>, definition: Value, index: Value, trap: Trap) -> Value {
-        let length = b.ins().load(types::I32, MemFlagsData::trusted(), definition, VmOffsets::table_length() as i32);
+    /// The length of table `table`, if it can never change: a table whose type has a
+    /// maximum equal to its minimum. An imported table's actual limits lie within the
+    /// declared ones (checked when linking), so this holds for imports too.
+    fn fixed_table_length(&self, table: u32) -> Option<u64> {
+        let limits = self.module.tables[table as usize].limits;
+        (limits.max == Some(limits.min)).then_some(limits.min)
+    }
+
+    /// The address of element `index` (`i32`, or `i64` for a 64-bit table) of table
+    /// `table`, trapping with `trap` if it is out of bounds. A table of fixed length is
+    /// checked against that length as an immediate, and its element array, which only
+    /// `grow` moves (`runtime/table.rs`), is loaded as an invariant the function may hoist
+    /// out of loops: a `call_indirect` through such a table (what C and Rust compilers
+    /// emit) loads nothing from the table's definition in a loop.
+    fn checked_table_slot(&self, b: &mut FunctionBuilder<'_>, table: u32, index: Value, trap: Trap) -> Value {
+        let definition = self.table_definition(b, table);
         let index64 = b.func.dfg.value_type(index) == types::I64;
-        // A table's length fits in 32 bits (`runtime/table.rs`), whatever its address type.
-        let length = if index64 { b.ins().uextend(types::I64, length) } else { length };
-        let in_bounds = b.ins().icmp(IntCC::UnsignedLessThan, index, length);
+        let (in_bounds, base_flags) = match self.fixed_table_length(table) {
+            Some(length) => (b.ins().icmp_imm_u(IntCC::UnsignedLessThan, index, length as i64), invariant()),
+            None => {
+                let length =
+                    b.ins().load(types::I32, MemFlagsData::trusted(), definition, VmOffsets::table_length() as i32);
+                // A table's length fits in 32 bits (`runtime/table.rs`), whatever its address type.
+                let length = if index64 { b.ins().uextend(types::I64, length) } else { length };
+                (b.ins().icmp(IntCC::UnsignedLessThan, index, length), MemFlagsData::trusted())
+            }
+        };
         b.ins().trapz(in_bounds, trap.to_clif());
-        let base = b.ins().load(types::I64, MemFlagsData::trusted(), definition, VmOffsets::table_base() as i32);
+        let base = b.ins().load(types::I64, base_flags, definition, VmOffsets::table_base() as i32);
         let offset = widen_address(b, index);
         let offset = b.ins().ishl_imm_u(offset, 3);
         b.ins().iadd(base, offset)
@@ -626,11 +661,12 @@ impl<'a> FuncEnv<'a> {
         table_index: u32,
     ) -> (Value, Value) {
         let element_index = stack.pop().expect("validated");
-        let table = self.table_definition(b, table_index);
-        let slot = self.checked_table_slot(b, table, element_index, Trap::UndefinedElement);
+        let slot = self.checked_table_slot(b, table_index, element_index, Trap::UndefinedElement);
         let func_ref = b.ins().load(types::I64, MemFlagsData::trusted(), slot, 0);
-        b.ins().trapz(func_ref, Trap::IndirectCallToNull.to_clif());
-        let type_id = b.ins().load(types::I32, MemFlagsData::trusted(), func_ref, VmOffsets::func_ref_type_id() as i32);
+        // A null element faults at this first load from it (in the unmapped first page, as
+        // `call_ref`'s null check does): no separate compare and branch.
+        let null_check = MemFlagsData::trusted().with_trap_code(Some(Trap::IndirectCallToNull.to_clif()));
+        let type_id = b.ins().load(types::I32, null_check, func_ref, VmOffsets::func_ref_type_id() as i32);
         // The engine-wide id of the expected type comes from this instance's vmctx, not from
         // the code: ids depend on the order signatures were registered in this process.
         let expected_id = b.ins().load(types::I32, invariant(), self.vmctx, self.offsets.type_id(type_index) as i32);
