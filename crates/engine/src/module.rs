@@ -5,7 +5,7 @@
 //! Creating a module goes through two caches. The engine's map of live modules: a second
 //! `Module::new` of the same bytes and options shares the first one's code. The persistent
 //! code cache (`runtime/code_cache.rs`): on a hit, the bytes are decoded without validation
-//! (the entry's key, a SHA-256 of them, proves they were validated when it was written;
+//! (the entry's key, a SHA-256 hash of them, proves they were validated when it was written;
 //! re-parsing the 18 MB @swc/wasm this way takes a few ms, so `ModuleInfo` is not
 //! serialized) and the entry's code is made executable as one block, every cached function
 //! installed at once; functions the entry lacks compile as usual. Every
@@ -181,33 +181,42 @@ impl Module {
             Some((cache.clone(), CacheKey { wasm_hash, fingerprint }))
         });
         // On a likely hit, the entry is read and verified while the bytes are decoded (without
-        // validation: a hit proves they were validated before); on a miss, or if anything
-        // is off, the bytes are validated as usual.
+        // validation: a hit proves they were validated before) and their types registered
+        // (compiling new signatures' trampolines); on a miss, or if anything is off, the
+        // bytes are validated as usual.
         let started = std::time::Instant::now();
         let (cached, trusted) = match &cache {
             Some((cache, key)) if cache.has_entry(key) => {
                 let parse = || {
                     let started = std::time::Instant::now();
-                    let info = ModuleInfo::parse_trusted(bytes).ok();
+                    let info = ModuleInfo::parse_trusted(bytes).ok()?;
+                    let decoded = started.elapsed();
+                    let type_ids = engine.register_module_types(&info).ok()?;
                     code_cache::debug(&format!(
-                        "decoded the module in {:.1} ms",
+                        "decoded the module in {:.1} ms, registered its types by {:.1} ms",
+                        decoded.as_secs_f64() * 1e3,
                         started.elapsed().as_secs_f64() * 1e3
                     ));
-                    info
+                    Some((info, type_ids))
                 };
                 rayon::join(|| cache.load(key), parse)
             }
             Some((cache, key)) => (cache.load(key), None),
             None => (None, None),
         };
-        let (mut info, cached) = match (cached, trusted) {
-            (Some(entry), Some(info)) if entry.records.iter().all(|f| (f.index as usize) < info.bodies.len()) => {
-                (info, Some(entry))
+        let (mut info, type_ids, cached) = match (cached, trusted) {
+            (Some(entry), Some((info, type_ids)))
+                if entry.records.iter().all(|f| (f.index as usize) < info.bodies.len()) =>
+            {
+                (info, type_ids, Some(entry))
             }
-            _ => (ModuleInfo::parse(bytes)?, None),
+            _ => {
+                let info = ModuleInfo::parse(bytes)?;
+                let type_ids = engine.register_module_types(&info)?;
+                (info, type_ids, None)
+            }
         };
         let read = started.elapsed();
-        let type_ids = engine.register_module_types(&info)?;
         info.register_types(&type_ids);
         let trampolines = type_ids.iter().map(|id| engine.trampolines(*id)).collect();
         let offsets = VmOffsets::new(&info);

@@ -41,6 +41,8 @@ const STALE_TEMPORARY: Duration = Duration::from_secs(600);
 /// The longest `flush_all` waits for writes in progress on other threads.
 const FLUSH_WAIT: Duration = Duration::from_secs(10);
 const TEMPORARY_PREFIX: &str = ".tmp-";
+/// How much of an entry's code is read (and then hashed) at a time: well within L2.
+const READ_PIECE: usize = 256 << 10;
 
 /// Where the cache is and how big it may grow.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -381,9 +383,16 @@ fn load_entry(path: &Path, key: &CacheKey) -> Result<LoadedEntry, LoadError> {
     }
     let mut tables = vec![0; header.tables_len];
     file.read_exact(&mut tables)?;
+    let mut checksum = header.start_checksum();
+    checksum.update(&tables);
     let mut code = WritableCode::new(header.code_len).map_err(|_| LoadError::Memory)?;
-    file.read_exact(code.bytes_mut())?;
-    header.verify(&tables, code.bytes())?;
+    // Piece by piece, each hashed while it is still in the cache the read left it in: one
+    // pass over the code instead of two.
+    for piece in code.bytes_mut().chunks_mut(READ_PIECE) {
+        file.read_exact(piece)?;
+        checksum.update(piece);
+    }
+    header.check(&checksum)?;
     let records = header.records(&tables)?;
     Ok(LoadedEntry { records, tables, code })
 }

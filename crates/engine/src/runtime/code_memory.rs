@@ -44,9 +44,12 @@ enum Backing {
 
 /// What the signal handler and stack traces need to know about one `CodeMemory`.
 struct CodeInfo {
-    /// Each function. cranelift-jit may place a module's functions in several separate
-    /// allocations, so each is registered alone.
+    /// Each function; sorted by start address when `block` is set.
     functions: Vec<FunctionCode>,
+    /// The one range all of `functions` lie in (a cache entry's mapping), registered as a
+    /// whole; `None` for cranelift-jit's code, which may place a module's functions in
+    /// several separate allocations, so each function is registered alone.
+    block: Option<Range<usize>>,
     /// The names of the module the functions belong to; `None` for trampolines.
     names: Option<Arc<ModuleNames>>,
     /// A cache entry's tables part, which `SideTables::Encoded` ranges index; empty for
@@ -176,12 +179,6 @@ impl WritableCode {
         unsafe { std::slice::from_raw_parts_mut(self.base, self.len) }
     }
 
-    /// The memory, to check.
-    pub fn bytes(&self) -> &[u8] {
-        // SAFETY: as in `bytes_mut`, borrowed shared.
-        unsafe { std::slice::from_raw_parts(self.base, self.len) }
-    }
-
     /// Makes the block executable (and read-only) and registers `functions` in it, whose
     /// side tables are ranges of `encoded`; `names` are the module's.
     pub fn publish(
@@ -202,6 +199,7 @@ impl WritableCode {
         }
         let (base, mapped) = (self.base, self.mapped);
         std::mem::forget(self);
+        let block = Some(base as usize..base as usize + mapped);
         let entries: Vec<FunctionCode> = functions
             .into_iter()
             .map(|f| FunctionCode {
@@ -211,7 +209,7 @@ impl WritableCode {
                 tables: SideTables::Encoded { traps: f.traps, srclocs: f.srclocs, handlers: f.handlers },
             })
             .collect();
-        Ok(CodeMemory::register(Backing::Mapped { base, len: mapped }, entries, Some(names), encoded))
+        Ok(CodeMemory::register(Backing::Mapped { base, len: mapped }, entries, block, Some(names), encoded))
     }
 }
 
@@ -237,9 +235,18 @@ unsafe impl Send for CodeMemory {}
 // SAFETY: as above: no `&self` method reaches the JIT module or the mapping.
 unsafe impl Sync for CodeMemory {}
 
-/// Every function of every live `CodeMemory`, sorted by the address one past its end, with
-/// its `CodeMemory`'s info and its index there.
-type Snapshot = Vec<(usize, Arc<CodeInfo>, usize)>;
+/// Every registered range of every live `CodeMemory` (a function, or a whole cached block),
+/// sorted by the address one past its end, with its `CodeMemory`'s info and what it holds.
+type Snapshot = Vec<(usize, Arc<CodeInfo>, Registered)>;
+
+/// What one registry range holds.
+#[derive(Clone, Copy)]
+enum Registered {
+    /// The function at this index of `CodeInfo::functions`.
+    Function(usize),
+    /// `CodeInfo::block`: any of its functions, found by address.
+    Block,
+}
 
 /// The current snapshot (a leaked `Box<Snapshot>`), or null when nothing was ever loaded.
 static REGISTRY: AtomicPtr<Snapshot> = AtomicPtr::new(ptr::null_mut());
@@ -303,26 +310,49 @@ impl CodeMemory {
                 },
             })
             .collect();
-        Ok(CodeMemory::register(Backing::Jit(Some(jit)), entries, names, Vec::new()))
+        Ok(CodeMemory::register(Backing::Jit(Some(jit)), entries, None, names, Vec::new()))
     }
 
-    /// Lists `entries` (executable code owned by `backing`) in the perf map and the registry.
+    /// Lists `entries` (executable code owned by `backing`) in the perf map and the registry:
+    /// each function alone, or, if they all lie in `block`, that one range (a cached
+    /// module's thousands of functions cost the registry one entry).
     fn register(
         backing: Backing,
-        entries: Vec<FunctionCode>,
+        mut entries: Vec<FunctionCode>,
+        block: Option<Range<usize>>,
         names: Option<&Arc<ModuleNames>>,
         encoded: Vec<u8>,
     ) -> CodeMemory {
         let starts: Vec<usize> = entries.iter().map(|e| e.start).collect();
-        let info = Arc::new(CodeInfo { functions: entries, names: names.cloned(), encoded });
+        if block.is_some() {
+            // Lookups in the block search by address (already in order for an entry's code).
+            entries.sort_by_key(|e| e.start);
+        }
+        let info = Arc::new(CodeInfo { functions: entries, block, names: names.cloned(), encoded });
         if perf_map::enabled() {
             perf_map::append(&perf_map_lines(&info));
         }
         update_registry(|registry| {
-            for (index, function) in info.functions.iter().enumerate() {
-                registry.push((function.start + function.len.max(1), info.clone(), index));
+            let mut added: Vec<(usize, Arc<CodeInfo>, Registered)> = match &info.block {
+                Some(block) => vec![(block.end, info.clone(), Registered::Block)],
+                None => (info.functions.iter().enumerate())
+                    .map(|(index, f)| (f.start + f.len.max(1), info.clone(), Registered::Function(index)))
+                    .collect(),
+            };
+            added.sort_unstable_by_key(|entry| entry.0);
+            // Both sorted: one merge, not a sort of everything registered.
+            let old = std::mem::take(registry);
+            registry.reserve(old.len() + added.len());
+            let (mut old, mut added) = (old.into_iter().peekable(), added.into_iter().peekable());
+            loop {
+                let take_old = match (old.peek(), added.peek()) {
+                    (Some(a), Some(b)) => a.0 <= b.0,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => break,
+                };
+                registry.extend(if take_old { old.next() } else { added.next() });
             }
-            registry.sort_unstable_by_key(|entry| entry.0);
         });
         CodeMemory { backing, info, starts }
     }
@@ -359,8 +389,15 @@ fn with_function_at<T>(pc: usize, read: impl FnOnce(&CodeInfo, &FunctionCode, u3
         // zero; this reader was counted before it loaded the pointer, so it stays valid.
         let registry = unsafe { &*registry };
         let at = registry.partition_point(|entry| entry.0 <= pc);
-        registry.get(at).and_then(|(_, info, index)| {
-            let function = &info.functions[*index];
+        registry.get(at).and_then(|(_, info, registered)| {
+            let index = match registered {
+                Registered::Function(index) => *index,
+                Registered::Block => info.functions.partition_point(|f| f.start <= pc).checked_sub(1)?,
+            };
+            let function = &info.functions[index];
+            if pc >= function.start + function.len.max(1) {
+                return None; // between functions (alignment padding) or before the first
+            }
             let offset = u32::try_from(pc.checked_sub(function.start)?).ok()?;
             read(info, function, offset)
         })

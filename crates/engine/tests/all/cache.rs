@@ -183,6 +183,66 @@ fn a_damaged_entry_is_a_miss_and_is_replaced() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A module of more than a MiB (its key is hashed in pieces) whose code is several of the
+/// pieces an entry is read and checked in: `FUNCTIONS` exported functions of long bodies,
+/// and a megabyte and a half of passive data.
+fn large_module() -> Vec<u8> {
+    const FUNCTIONS: u32 = 120;
+    let mut wat = format!("(module (data \"{}\")", "heron".repeat(300_000));
+    for f in 0..FUNCTIONS {
+        wat.push_str(&format!("(func (export \"f{f}\") (param i32) (result i32) (local.get 0)"));
+        for k in 0..200u32 {
+            let c = f.wrapping_mul(7919).wrapping_add(k.wrapping_mul(104_729)) | 1;
+            wat.push_str(&format!(" (i32.const {c}) (i32.mul) (i32.const {k}) (i32.xor)"));
+        }
+        wat.push(')');
+    }
+    wat.push(')');
+    wat_to_wasm(&wat)
+}
+
+/// The result of every export of `large_module` for one argument.
+fn large_behaviour(module: &Module) -> Vec<i32> {
+    let instance = Instance::new(module, &[]).expect("instantiates");
+    (0..120)
+        .map(|f| match export(&instance, &format!("f{f}")).call(&[Val::I32(f + 3)]).expect("runs")[..] {
+            [Val::I32(v)] => v,
+            ref other => panic!("f{f} returned {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_entry_is_checked_whole_though_read_in_pieces() {
+    let dir = temp_dir("large");
+    let bytes = large_module();
+    assert!(bytes.len() > 1 << 20, "the key is hashed in pieces");
+    let eager = engine(&dir, Compilation::Eager, DEFAULT_MAX_SIZE);
+    let expected = large_behaviour(&Module::new(&eager, &bytes).expect("compiles"));
+    let path = entries(&dir).pop().expect("an entry was written");
+    let good = std::fs::read(&path).expect("reads");
+    // The code length (header bytes 88..96) spans more than one 256 KiB read piece.
+    let code_len = u64::from_le_bytes(good[88..96].try_into().expect("8 bytes"));
+    assert!(code_len > 256 << 10, "the code spans several read pieces: {code_len} bytes");
+    let warm = engine(&dir, Compilation::OnDemand, DEFAULT_MAX_SIZE);
+    let module = Module::new(&warm, &bytes).expect("loads");
+    assert_eq!(module.compilation_progress(), (120, 120));
+    assert_eq!(large_behaviour(&module), expected);
+    // Damage in a later piece of the code, and at its very end, is caught before any of the
+    // code is made executable.
+    for at in [good.len() / 2, good.len() - 20_000, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(&path, &bad).expect("writes");
+        let engine = engine(&dir, Compilation::Eager, DEFAULT_MAX_SIZE);
+        let module = Module::new(&engine, &bytes).expect("compiles");
+        let stats = engine.code_cache().expect("on").stats();
+        assert_eq!((stats.hits, stats.misses), (0, 1), "byte {at} flipped was not a miss");
+        assert_eq!(large_behaviour(&module), expected);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn another_engines_entry_is_a_miss() {
     let dir = temp_dir("foreign");
