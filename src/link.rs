@@ -4,10 +4,10 @@
 
 use heron_engine::Extern;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use crate::id_hash::IdMap;
 
 thread_local! {
-    static BY_LINK_ID: RefCell<HashMap<u32, Extern>> = RefCell::new(HashMap::new());
+    static BY_LINK_ID: RefCell<IdMap<u32, Extern>> = RefCell::new(IdMap::default());
     static NEXT_LINK_ID: Cell<u32> = const { Cell::new(1) };
 }
 
