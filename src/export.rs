@@ -209,14 +209,8 @@ pub(crate) fn function_object(env: sys::napi_env, func: Func) -> Result<sys::nap
         && ty.params().len().max(ty.results().len()) <= SLOT_COUNT;
     let (params, results): (Box<[ValType]>, Box<[ValType]>) = (ty.params().into(), ty.results().into());
     let table_index = fast.then(|| EXPORTS.with(|exports| exports.table.borrow_mut().reserve()));
-    let export = Rc::new(ExportData {
-        params,
-        results,
-        crosses_boundary,
-        table_index,
-        wrap_reference: Cell::new(None),
-        func,
-    });
+    let export =
+        Rc::new(ExportData { params, results, crosses_boundary, table_index, wrap_reference: Cell::new(None), func });
     let made = make_function(env, registration, &export, &signature, &name);
     match made {
         Ok(function) => {

@@ -40,4 +40,3 @@ impl Hasher for IdHasher {
         self.write_u64(value as u64);
     }
 }
-

@@ -2,9 +2,9 @@
 //! `Global` import. `index.js` passes the id of the native object instead of the object,
 //! because napi-rs cannot unwrap class instances that arrive inside an array.
 
+use crate::id_hash::IdMap;
 use heron_engine::Extern;
 use std::cell::{Cell, RefCell};
-use crate::id_hash::IdMap;
 
 thread_local! {
     static BY_LINK_ID: RefCell<IdMap<u32, Extern>> = RefCell::new(IdMap::default());

@@ -7,13 +7,13 @@
 //! engine's grow observer needs to capture nothing but the memory's id.
 
 use crate::external::external_buffer;
+use crate::id_hash::IdMap;
 use crate::{error, link};
 use heron_engine::{AddressType, Engine, Extern, Limits, Memory, MemoryType};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 use std::cell::{Cell, RefCell};
-use crate::id_hash::IdMap;
 use std::ptr;
 use std::sync::Arc;
 
