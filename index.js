@@ -88,7 +88,9 @@ const SLOT_TYPES = {
   F: { convert: (x) => `+${x}`, view: 'F64', elementBytes: Float64Array.BYTES_PER_ELEMENT },
 }
 
-const exportFunctionMakers = new Map()
+// The function that makes exported functions of each signature, for the fast path and off it.
+const fastExportFunctionMakers = new Map()
+const nativeExportFunctionMakers = new Map()
 
 // Source of a function (native, views, index, name) => exported function, for
 // signature `params:results` (letters of SLOT_TYPES; `x` for any other type),
@@ -135,13 +137,13 @@ function makeExportFunction(native, index, signature, name, length) {
     return exported
   }
   const fast = index !== null
-  const key = `${fast ? 'fast' : 'native'} ${signature}`
-  let make = exportFunctionMakers.get(key)
+  const makers = fast ? fastExportFunctionMakers : nativeExportFunctionMakers
+  let make = makers.get(signature)
   if (make === undefined) {
     // The sourceURL marks the wrapper's frame, for lib/stack-traces.js to replace.
     const source = `${exportFunctionSource(signature, fast)}\n//# sourceURL=${stackTraces.EXPORTED_FUNCTION_URL}`
     make = new Function('native', 'views', 'index', 'name', source)
-    exportFunctionMakers.set(key, make)
+    makers.set(signature, make)
   }
   return make(native, slotViews, index, name)
 }
@@ -1104,10 +1106,16 @@ function environmentControls(env) {
 const environmentDefaults = environmentControls(process.env)
 // The defaults of the current install(options), if any.
 let installDefaults = {}
+const hasEnvironmentDefaults = Object.keys(environmentDefaults).length > 0
+let hasInstallDefaults = false
 
 // The controls of a new instance: environment defaults, then install()'s, then the
 // instance's own options; undefined when there are none (the plain, check-free path).
 function instanceControls(options, caller) {
+  // The common case without allocating: no option bag and no defaults.
+  if ((options === undefined || options === null) && !hasEnvironmentDefaults && !hasInstallDefaults) {
+    return undefined
+  }
   const controls = { ...environmentDefaults, ...installDefaults, ...parseControls(options, caller) }
   for (const name of CONTROL_NAMES) {
     if (controls[name] === false) delete controls[name]
@@ -1158,19 +1166,21 @@ const { validate } = {
   },
 }
 
-// The spec's "in parallel" work happens on a later turn of the event loop:
-// callers get their promise back before any compiling starts, and every error,
-// argument errors included, arrives as a rejection.
+// The spec instantiates "in parallel", in a queued task; heron does it in a microtask:
+// still after the caller has its promise back, with every error, argument errors
+// included, arriving as a rejection, but without a turn of the event loop, which costs
+// more than instantiating a small module (tens of microseconds on a busy machine). V8
+// instantiates before returning. Every TURN_EVERY-th one still waits for a turn: N-API
+// runs the finalizers that free collected instances' memories only there, and a loop
+// awaiting nothing but instantiate() would otherwise never free one.
+const TURN_EVERY = 64
+let instantiationsSinceTurn = 0
 function later(work) {
-  return new Promise((resolve, reject) => {
-    setImmediate(() => {
-      try {
-        resolve(work())
-      } catch (error) {
-        reject(error)
-      }
-    })
-  })
+  if (++instantiationsSinceTurn < TURN_EVERY) {
+    return Promise.resolve().then(work)
+  }
+  instantiationsSinceTurn = 0
+  return new Promise((resolve) => setImmediate(resolve)).then(work)
 }
 
 const { compile } = {
@@ -1335,6 +1345,7 @@ let replacedDescriptor
 function install(options = undefined) {
   if (options !== undefined) {
     installDefaults = parseControls(options, 'heron.install()')
+    hasInstallDefaults = Object.keys(installDefaults).length > 0
   }
   const current = Object.getOwnPropertyDescriptor(globalThis, 'WebAssembly')
   if (current?.value === namespace) {
@@ -1363,6 +1374,7 @@ function uninstall() {
   }
   replacedDescriptor = undefined
   installDefaults = {}
+  hasInstallDefaults = false
   uninstallWasi()
 }
 

@@ -1,6 +1,7 @@
 // Instances, memories and tables are freed once JS drops them: more instances with memories
 // than the address space could hold at once (each memory reserves 8 GiB), created in a loop
-// that lets the event loop turn now and then (N-API finalizers run there), must all succeed.
+// that lets the event loop turn now and then (N-API finalizers run there), or that awaits
+// nothing but instantiate(), must all succeed.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setImmediate as turn } from 'node:timers/promises'
@@ -22,6 +23,18 @@ for (const [name, WebAssembly] of implementations) {
         const { touch, memory } = new WebAssembly.Instance(module).exports
         sum += touch() + new Uint8Array(memory.buffer)[0]
         if (i % 1000 === 999) await turn()
+      }
+      assert.equal(sum, 30_000 * 14)
+    })
+
+    // heron's instantiate() usually takes no turn of the event loop (a microtask), so it
+    // must take one now and then itself for the finalizers to run.
+    test('30,000 instances from instantiate(), awaiting nothing else', async () => {
+      const module = new WebAssembly.Module(bytes)
+      let sum = 0
+      for (let i = 0; i < 30_000; i++) {
+        const { touch, memory } = (await WebAssembly.instantiate(module)).exports
+        sum += touch() + new Uint8Array(memory.buffer)[0]
       }
       assert.equal(sum, 30_000 * 14)
     })

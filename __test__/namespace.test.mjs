@@ -182,7 +182,7 @@ for (const [label, wasm] of implementations) {
       })
 
       // The spec instantiates in a queued task, after instantiate() has returned;
-      // heron does. V8 instantiates (and runs the start function) before returning.
+      // heron does so in a microtask. V8 instantiates (and runs the start function) before returning.
       test('runs the start function after returning', { skip: label === 'v8' && 'V8 instantiates synchronously' }, async () => {
         const events = []
         const instantiating = wasm.instantiate(startingModule(), { host: { started: () => events.push('start function ran') } })

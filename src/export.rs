@@ -26,6 +26,7 @@
 
 use crate::convert::{to_js, to_wasm};
 use crate::error::{self, Pending};
+use crate::id_hash::IdMap;
 use crate::napi_raw::{Env, Reference, Value};
 use crate::scope::WasmEntry;
 use crate::slots::{CallSlots, SLOT_COUNT};
@@ -34,7 +35,6 @@ use napi::bindgen_prelude::Unknown;
 use napi::sys;
 use napi_derive::napi;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
@@ -127,8 +127,8 @@ thread_local! {
     /// The JS function made for each wasm function on this thread, by `Func::id`, so the
     /// same function always reaches JS as the same object (the spec's Exported Function
     /// cache). Weak references: an entry goes when its function object is collected.
-    static FUNCTION_OBJECTS: RefCell<HashMap<usize, (Reference, *const ExportData)>> =
-        RefCell::new(HashMap::new());
+    static FUNCTION_OBJECTS: RefCell<IdMap<usize, (Reference, *const ExportData)>> =
+        RefCell::new(IdMap::default());
 }
 
 /// Registers what `index.js` provides for exported functions on this thread: the function
@@ -199,23 +199,18 @@ pub(crate) fn function_object(env: sys::napi_env, func: Func) -> Result<sys::nap
     };
     let name = func.index().map(|i| i.to_string()).unwrap_or_default();
     let id = func.id();
-    let ty = func.ty().clone();
+    let ty = func.ty();
     let crosses_boundary = ty.params().iter().chain(ty.results()).all(|t| *t != ValType::V128);
-    let params: String = ty.params().iter().map(|t| type_letter(*t)).collect();
-    let results: String = ty.results().iter().map(|t| type_letter(*t)).collect();
-    let signature = format!("{params}:{results}");
+    let param_letters: String = ty.params().iter().map(|t| type_letter(*t)).collect();
+    let result_letters: String = ty.results().iter().map(|t| type_letter(*t)).collect();
+    let signature = format!("{param_letters}:{result_letters}");
     let fast = registration.layout.is_some()
         && !signature.contains('x')
         && ty.params().len().max(ty.results().len()) <= SLOT_COUNT;
+    let (params, results): (Box<[ValType]>, Box<[ValType]>) = (ty.params().into(), ty.results().into());
     let table_index = fast.then(|| EXPORTS.with(|exports| exports.table.borrow_mut().reserve()));
-    let export = Rc::new(ExportData {
-        params: ty.params().into(),
-        results: ty.results().into(),
-        crosses_boundary,
-        table_index,
-        wrap_reference: Cell::new(None),
-        func,
-    });
+    let export =
+        Rc::new(ExportData { params, results, crosses_boundary, table_index, wrap_reference: Cell::new(None), func });
     let made = make_function(env, registration, &export, &signature, &name);
     match made {
         Ok(function) => {

@@ -17,6 +17,7 @@
 //! - `exception.rs`: `NativeTag` and `NativeException`, and exceptions crossing the JS
 //!   boundary both ways.
 //! - `link.rs`: the ids by which memory, table, global and tag imports are passed in.
+//! - `id_hash.rs`: `IdMap`, the maps by id above, with a cheap hash.
 //! - `externref.rs`: the JS values behind `externref`s.
 //! - `external.rs`: ArrayBuffers over engine-owned bytes.
 //! - `atomics.rs`: `Atomics.wait`/`notify` on shared memories' buffers, in heron's parking lot.
@@ -36,6 +37,7 @@ mod export;
 mod external;
 mod externref;
 mod global;
+mod id_hash;
 mod import;
 mod instance;
 mod link;

@@ -2,12 +2,12 @@
 //! `Global` import. `index.js` passes the id of the native object instead of the object,
 //! because napi-rs cannot unwrap class instances that arrive inside an array.
 
+use crate::id_hash::IdMap;
 use heron_engine::Extern;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 thread_local! {
-    static BY_LINK_ID: RefCell<HashMap<u32, Extern>> = RefCell::new(HashMap::new());
+    static BY_LINK_ID: RefCell<IdMap<u32, Extern>> = RefCell::new(IdMap::default());
     static NEXT_LINK_ID: Cell<u32> = const { Cell::new(1) };
 }
 

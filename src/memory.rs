@@ -7,13 +7,13 @@
 //! engine's grow observer needs to capture nothing but the memory's id.
 
 use crate::external::external_buffer;
+use crate::id_hash::IdMap;
 use crate::{error, link};
 use heron_engine::{AddressType, Engine, Extern, Limits, Memory, MemoryType};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ptr;
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ struct CurrentBuffer {
 }
 
 thread_local! {
-    static CURRENT_BUFFERS: RefCell<HashMap<usize, CurrentBuffer>> = RefCell::new(HashMap::new());
+    static CURRENT_BUFFERS: RefCell<IdMap<usize, CurrentBuffer>> = RefCell::new(IdMap::default());
     static NEXT_SERIAL: Cell<u64> = const { Cell::new(0) };
 }
 

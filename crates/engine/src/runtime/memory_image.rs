@@ -8,7 +8,8 @@
 //! shared until written, and untouched ones cost nothing.
 //!
 //! Anything else (an imported memory, an offset read from a global, a segment past the
-//! initial size that must trap, a very sparse image) makes the module's segments be copied
+//! initial size that must trap, a very sparse image, images of a few pages only, which are
+//! cheaper to copy than to map) makes the module's segments be copied
 //! at instantiation as before, as does a memory that cannot take an image (one with explicit
 //! bounds checks, whose mapping must stay movable).
 
@@ -24,6 +25,12 @@ const HOST_PAGE_SIZE: u64 = 4096;
 /// one only if data covers at least half of its extent, so a segment at a high offset does
 /// not make every instance map a mostly empty file.
 const SPARSE_IMAGE_LIMIT: u64 = 1 << 20;
+
+/// Images spanning at most this many bytes (four host pages) are not made: copying their
+/// segments into each instance takes no system call and one fault per page, where mapping a
+/// file there takes a system call, splits the reservation's mapping (undone at the
+/// instance's end) and faults twice on a page read then written.
+const SMALL_IMAGE_LIMIT: u64 = 4 * HOST_PAGE_SIZE;
 
 /// The images of a module's defined memories, by defined memory index.
 pub(crate) struct MemoryImages {
@@ -87,6 +94,12 @@ impl MemoryImages {
             if size > SPARSE_IMAGE_LIMIT && size >= extent.data_bytes.saturating_mul(2) {
                 return None;
             }
+        }
+        let spans = |extent: &Extent<'_>| {
+            extent.end.div_ceil(HOST_PAGE_SIZE) * HOST_PAGE_SIZE - extent.start / HOST_PAGE_SIZE * HOST_PAGE_SIZE
+        };
+        if extents.iter().all(|extent| extent.writes.is_empty() || spans(extent) <= SMALL_IMAGE_LIMIT) {
+            return None;
         }
         let images = extents.into_iter().map(MemoryImage::new).collect::<Option<_>>()?;
         Some(MemoryImages { images })
