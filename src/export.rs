@@ -361,7 +361,7 @@ fn call_on_slots<const N: usize>(env: sys::napi_env, slots: &CallSlots, export: 
     let (params, results) = (export.params.len(), export.results.len());
     let mut values = [ValRaw::default(); N];
     // Copied out before wasm runs, since a nested call would overwrite them.
-    slots.read_values(&mut values[..params]);
+    slots.read_values(&mut values[..params], &export.params);
     let outcome = {
         let _entry = WasmEntry::enter(env);
         // SAFETY: the table holds only functions whose parameters and results are numbers,
@@ -370,7 +370,7 @@ fn call_on_slots<const N: usize>(env: sys::napi_env, slots: &CallSlots, export: 
         unsafe { export.func.call_raw(&mut values[..params.max(results).max(1)]) }
     };
     match outcome {
-        Ok(()) => slots.write_values(&values[..results]),
+        Ok(()) => slots.write_values(&values[..results], &export.results),
         Err(error) => drop(error::throw_from_wasm(env, error)),
     }
 }

@@ -128,7 +128,7 @@ unsafe fn call_js(
     // `import_scope` provides, and need not outlive this call.
     let own_scope = unsafe { import_scope(env) };
     let outcome = match callee.slots {
-        Some(call_slots) => call_adapter(callee, call_slots, params.len(), results.len(), slots),
+        Some(call_slots) => call_adapter(callee, call_slots, params, results, slots),
         // SAFETY: per this function's contract.
         None => unsafe { call_converting(callee, params, results, slots) },
     };
@@ -146,15 +146,15 @@ unsafe fn call_js(
 fn call_adapter(
     callee: &JsCallee,
     call_slots: &CallSlots,
-    params: usize,
-    results: usize,
+    params: &[ValType],
+    results: &[ValType],
     slots: &mut [ValRaw],
 ) -> Result<(), Pending> {
     let env = callee.env;
-    call_slots.write_values(&slots[..params]);
+    call_slots.write_values(&slots[..params.len()], params);
     let adapter = env.reference_value(callee.function).ok_or(Pending)?;
     env.call(env.undefined(), adapter, &[])?;
-    call_slots.read_values(&mut slots[..results]);
+    call_slots.read_values(&mut slots[..results.len()], results);
     Ok(())
 }
 
