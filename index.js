@@ -103,8 +103,7 @@ function exportFunctionSource(signature, fast) {
   if (!fast) {
     return `const exported = { [name]: (${list}) => native(exported, ${list}) }[name]\nreturn exported`
   }
-  const { slotBytes, indexOffset } = callSlots
-  const slot = (letter, i) => `${SLOT_TYPES[letter].view}[${(i * slotBytes) / SLOT_TYPES[letter].elementBytes}]`
+  const { indexOffset } = callSlots
   const body = [
     ...[...params].map((letter, i) => `${names[i]} = ${SLOT_TYPES[letter].convert(names[i])}`),
     ...[...params].map((letter, i) => `${slot(letter, i)} = ${names[i]}`),
@@ -115,6 +114,11 @@ function exportFunctionSource(signature, fast) {
   if (read.length === 1) body.push(`return ${read[0]}`)
   if (read.length > 1) body.push(`return [${read.join(', ')}]`)
   return `const { I32, I64, F32, F64, U32, asIntN } = views\nreturn { [name]: (${list}) => {\n  ${body.join('\n  ')}\n} }[name]`
+}
+
+// The typed-array element holding slot `i` as type `letter`.
+function slot(letter, i) {
+  return `${SLOT_TYPES[letter].view}[${(i * callSlots.slotBytes) / SLOT_TYPES[letter].elementBytes}]`
 }
 
 // Whether source text can be compiled here (not under
@@ -162,6 +166,40 @@ if (callSlots !== null) {
     U32: new Uint32Array(buffer),
   })
 }
+
+// --- Imported functions -------------------------------------------------------
+
+// A JS function imported with numeric parameters and at most one numeric result
+// is called by wasm through an adapter made here (src/import.rs explains why):
+// the binding stores the arguments in the call slots and calls the adapter,
+// which reads them all (an Int32Array or Float64Array read is ToJSValue's
+// Number, a BigInt64Array read its BigInt), calls the import with `undefined`
+// as `this`, converts the result as exported functions convert their
+// arguments (ToWebAssemblyValue) and only then stores it in slot 0, where the
+// binding reads it back. Its frame is marked by IMPORT_ADAPTER_URL, which
+// lib/stack-traces.js removes from stacks it rewrites.
+const importAdapterMakers = new Map()
+
+function importAdapterSource(signature) {
+  const [params, results] = signature.split(':')
+  const call = `callee(${[...params].map(slot).join(', ')})`
+  const body = results === '' ? call : `${slot(results, 0)} = ${SLOT_TYPES[results].convert(call)}`
+  return `const { I32, I64, F32, F64, asIntN } = views\nreturn () => {\n  ${body}\n}`
+}
+
+// Called by the binding for each JS function a module imports with such a
+// signature (`params:results`, letters of SLOT_TYPES).
+function makeImportAdapter(callee, signature) {
+  let make = importAdapterMakers.get(signature)
+  if (make === undefined) {
+    const source = `${importAdapterSource(signature)}\n//# sourceURL=${stackTraces.IMPORT_ADAPTER_URL}`
+    make = new Function('callee', 'views', source)
+    importAdapterMakers.set(signature, make)
+  }
+  return make(callee, slotViews)
+}
+
+if (callSlots !== null) native.setImportSupport(makeImportAdapter)
 
 // --- Arguments ----------------------------------------------------------------
 

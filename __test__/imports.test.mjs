@@ -340,6 +340,58 @@ for (const [label, wasm] of implementations) {
         assert.equal(exports.factorial(4), 24)
       })
 
+      test('an import keeps its arguments while it calls wasm that calls imports with others', () => {
+        const seen = []
+        const { exports } = instantiate(
+          wat(`(module
+            (import "host" "outer" (func $outer (param i32 i64 f32 f64) (result f64)))
+            (import "host" "inner" (func $inner (param f64 i32) (result i32)))
+            (func (export "run") (param i32 i64 f32 f64) (result f64)
+              (call $outer (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+            (func (export "nested") (param i32) (result i32)
+              (call $inner (f64.const 0.25) (local.get 0))))`),
+          {
+            host: {
+              outer(a, b, c, d) {
+                seen.push(exports.nested(a + 1))
+                seen.push([a, b, c, d])
+                return d * 2
+              },
+              inner(x, y) {
+                return y * 10 + x * 4
+              },
+            },
+          },
+        )
+        assert.equal(exports.run(3, -9n, 2.5, 0.75), 1.5)
+        assert.deepEqual(seen, [41, [3, -9n, 2.5, 0.75]])
+      })
+
+      test('a result converted by valueOf that calls wasm still reaches the caller', () => {
+        const { exports } = instantiate(
+          wat(`(module
+            (import "host" "value" (func $value (param i32) (result i32)))
+            (func (export "echo") (param i32) (result i32) (local.get 0))
+            (func (export "next") (param i32) (result i32) (i32.add (call $value (local.get 0)) (i32.const 1))))`),
+          { host: { value: (x) => ({ valueOf: () => exports.echo(x * 100) + exports.echo(7) }) } },
+        )
+        assert.equal(exports.next(2), 208)
+      })
+
+      test('an import that throws leaves no adapter frame in the stack', () => {
+        const { exports } = instantiate(callAndIncrement, {
+          host: {
+            value() {
+              throw new Error('from the import')
+            },
+          },
+        })
+        assert.throws(
+          () => exports.next(),
+          (error) => error.message === 'from the import' && !error.stack.includes('heron:import-adapter'),
+        )
+      })
+
       test('a wasm function exported by one instance can be imported by another', () => {
         const producer = instantiate(
           wat(`(module (func (export "double") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2))))`),

@@ -24,6 +24,12 @@ const { types } = require('node:util')
 // `    at 7 (heron:exported-function:3:5)` (their name is the function's index).
 const EXPORTED_FUNCTION_URL = 'heron:exported-function'
 
+// The sourceURL of the adapters through which wasm calls JS imports (index.js). V8 has no
+// such frame: an adapter's line right above the wrapper's (the wasm frames in between are
+// native, so nothing else can be there) is removed with it.
+const IMPORT_ADAPTER_URL = 'heron:import-adapter'
+const adapterFrame = /^    at (?:.* \()?heron:import-adapter:\d+:\d+\)?$/
+
 // The getter V8 (12 and later) gives errors for `stack`; older V8 use a data property.
 const nativeStackGetter = Object.getOwnPropertyDescriptor(new Error(), 'stack')?.get
 
@@ -51,7 +57,8 @@ function wasmFrameWriter(wrapperFile) {
     const wrapper = lines.findIndex((line) => wrapperFrame.test(line))
     if (wrapper === -1) return
     const firstFrame = lines.findIndex((line) => line.startsWith('    at '))
-    lines.splice(wrapper, 1, ...frames.split('\n'))
+    const adapter = wrapper > 0 && adapterFrame.test(lines[wrapper - 1]) ? 1 : 0
+    lines.splice(wrapper - adapter, 1 + adapter, ...frames.split('\n'))
     // V8 counts wasm frames in Error.stackTraceLimit too.
     const limit = Error.stackTraceLimit
     if (typeof limit === 'number' && lines.length - firstFrame > limit) {
@@ -73,4 +80,4 @@ function ownStack(error) {
   return descriptor.get !== undefined && descriptor.get === nativeStackGetter ? error.stack : undefined
 }
 
-module.exports = { EXPORTED_FUNCTION_URL, v8UsesRapidHash, wasmFrameWriter }
+module.exports = { EXPORTED_FUNCTION_URL, IMPORT_ADAPTER_URL, v8UsesRapidHash, wasmFrameWriter }

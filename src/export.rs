@@ -173,9 +173,14 @@ pub fn set_export_support<'env>(
     Ok(env.to_unknown(layout.unwrap_or_else(|| env.null())))
 }
 
+/// This thread's call slots, if `setExportSupport` turned the fast path on.
+pub(crate) fn call_slots() -> Option<&'static CallSlots> {
+    EXPORTS.with(|exports| exports.slots.get())
+}
+
 /// One letter per value type, for `makeExportFunction`: the numbers the fast path carries,
 /// and `x` for anything that must be converted natively.
-fn type_letter(ty: ValType) -> char {
+pub(crate) fn type_letter(ty: ValType) -> char {
     match ty {
         ValType::I32 => 'i',
         ValType::I64 => 'I',
@@ -331,22 +336,38 @@ unsafe extern "C" fn call_export_fast(env: sys::napi_env, _info: sys::napi_callb
         error::throw_type_error(env, "not a heron exported function: the call slots name no live function");
         return ptr::null_mut();
     };
+    // Most signatures need few slots: the local copy is made (zeroed) only as large as needed.
+    if export.params.len().max(export.results.len()) <= FEW_SLOTS {
+        call_on_slots::<FEW_SLOTS>(env, slots, &export);
+    } else {
+        call_on_slots::<SLOT_COUNT>(env, slots, &export);
+    }
+    ptr::null_mut()
+}
+
+/// Signatures with at most this many parameters and results use a smaller local copy of
+/// the call slots.
+const FEW_SLOTS: usize = 4;
+
+/// `call_export_fast`'s call, with a local copy of `N` slots (at least the function's
+/// max(params, results)).
+#[inline(always)]
+fn call_on_slots<const N: usize>(env: sys::napi_env, slots: &CallSlots, export: &ExportData) {
     let (params, results) = (export.params.len(), export.results.len());
-    let mut values = [ValRaw::default(); SLOT_COUNT];
+    let mut values = [ValRaw::default(); N];
     // Copied out before wasm runs, since a nested call would overwrite them.
-    slots.read_values(&mut values[..params]);
+    slots.read_values(&mut values[..params], &export.params);
     let outcome = {
         let _entry = WasmEntry::enter(env);
         // SAFETY: the table holds only functions whose parameters and results are numbers,
-        // at most SLOT_COUNT of each: any bits are a valid value of each parameter's type,
-        // and there is room for the results.
+        // at most N of each (the caller checked): any bits are a valid value of each
+        // parameter's type, and there is room for the results.
         unsafe { export.func.call_raw(&mut values[..params.max(results).max(1)]) }
     };
     match outcome {
-        Ok(()) => slots.write_values(&values[..results]),
+        Ok(()) => slots.write_values(&values[..results], &export.results),
         Err(error) => drop(error::throw_from_wasm(env, error)),
     }
-    ptr::null_mut()
 }
 
 /// The native function behind exported functions off the fast path, called with the

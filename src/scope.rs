@@ -39,6 +39,7 @@ pub(crate) struct WasmEntry {
 }
 
 impl WasmEntry {
+    #[inline(always)]
     pub(crate) fn enter(env: sys::napi_env) -> WasmEntry {
         let scopes = IMPORT_SCOPES.with(|scopes| {
             scopes.depth.set(scopes.depth.get() + 1);

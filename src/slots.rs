@@ -17,7 +17,7 @@
 use crate::error::Pending;
 use crate::external::external_buffer;
 use crate::napi_raw::{Env, Value};
-use heron_engine::ValRaw;
+use heron_engine::{ValRaw, ValType};
 use std::mem::{offset_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
@@ -40,6 +40,22 @@ const INDEX_OFFSET: usize = offset_of!(CallSlots, index);
 const BUFFER_BYTES: usize = size_of::<CallSlots>();
 const _: () = assert!(INDEX_OFFSET == SLOT_COUNT * SLOT_BYTES && BUFFER_BYTES.is_multiple_of(8));
 
+/// Whether values of numeric type `ty` take 4 bytes of their slot (i32, f32) rather than 8.
+#[inline(always)]
+fn is_narrow(ty: ValType) -> bool {
+    matches!(ty, ValType::I32 | ValType::F32)
+}
+
+/// The low 4 bytes of a value slot (the little-endian low half of its 64 bits).
+#[inline(always)]
+fn low_half(slot: &AtomicU64) -> &AtomicU32 {
+    // SAFETY: the pointer is to the slot's first 4 bytes, 8-aligned, valid as long as the
+    // borrowed slot; both views are atomics of this thread, whose accesses are sequenced
+    // one after another (the slots are touched only by the thread that registered them,
+    // and by JS code, which Rust treats as untrusted bits either way).
+    unsafe { AtomicU32::from_ptr(slot.as_ptr().cast::<u32>()) }
+}
+
 impl CallSlots {
     /// New slots that live as long as the process (one set per thread that registers).
     pub(crate) fn leak() -> &'static CallSlots {
@@ -55,19 +71,33 @@ impl CallSlots {
         self.index[0].load(Relaxed)
     }
 
-    /// Copies the first `values.len()` argument slots out (any bits are a valid number).
+    /// Copies the first `types.len()` slots out as values of those numeric types (any bits
+    /// are a valid number).
+    ///
+    /// Each value is read with its own width, as JS wrote it (`Int32Array` and
+    /// `Float32Array` stores are 4 bytes): an 8-byte load of 4 freshly stored bytes cannot
+    /// be forwarded from the store and waits for it to reach the cache, every call.
     #[inline(always)]
-    pub(crate) fn read_values(&self, values: &mut [ValRaw]) {
-        for (value, slot) in values.iter_mut().zip(&self.values) {
-            *value = ValRaw::u64(slot.load(Relaxed));
+    pub(crate) fn read_values(&self, values: &mut [ValRaw], types: &[ValType]) {
+        for ((value, slot), ty) in values.iter_mut().zip(&self.values).zip(types) {
+            *value = if is_narrow(*ty) {
+                ValRaw::u32(low_half(slot).load(Relaxed))
+            } else {
+                ValRaw::u64(slot.load(Relaxed))
+            };
         }
     }
 
-    /// Writes `values` (results of numeric types) to the first slots.
+    /// Writes `values`, of the numeric `types`, to the first slots, each with its own width
+    /// (as compiled code stored it in `values`, and as JS reads it back).
     #[inline(always)]
-    pub(crate) fn write_values(&self, values: &[ValRaw]) {
-        for (value, slot) in values.iter().zip(&self.values) {
-            slot.store(value.get_u64(), Relaxed);
+    pub(crate) fn write_values(&self, values: &[ValRaw], types: &[ValType]) {
+        for ((value, slot), ty) in values.iter().zip(&self.values).zip(types) {
+            if is_narrow(*ty) {
+                low_half(slot).store(value.get_u32(), Relaxed);
+            } else {
+                slot.store(value.get_u64(), Relaxed);
+            }
         }
     }
 

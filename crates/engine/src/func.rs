@@ -46,6 +46,11 @@ pub(crate) struct HostFunc {
     header: VMContextHeader,
     func_ref: VMFuncRef,
     ty: FuncType,
+    /// max(params, results, 1): the slots the trampoline passes, computed once.
+    slots: usize,
+    /// Whether a result is a `funcref` (which must then join the caller's store), computed
+    /// once so calls returning none skip the check.
+    returns_funcrefs: bool,
     callback: Box<HostCallback>,
 }
 
@@ -56,8 +61,9 @@ impl std::fmt::Debug for Func {
 }
 
 impl HostFunc {
+    #[inline]
     pub(crate) fn slots(&self) -> usize {
-        self.ty.params().len().max(self.ty.results().len()).max(1)
+        self.slots
     }
 
     pub(crate) fn invoke(&self, values: &mut [ValRaw]) -> std::result::Result<(), HostError> {
@@ -67,8 +73,11 @@ impl HostFunc {
     /// After a call from wasm: the funcrefs this function returned join the store of the wasm
     /// function that was entered, which is the store of all wasm code running in this entry
     /// (see `store.rs`), since that code may keep them.
+    #[inline]
     pub(crate) fn retain_results(&self, values: &[ValRaw]) {
-        retain_returned_funcrefs(self.ty.results(), values);
+        if self.returns_funcrefs {
+            retain_returned_funcrefs(self.ty.results(), values);
+        }
     }
 }
 
@@ -162,6 +171,8 @@ impl Func {
                     type_id,
                     func_index: 0,
                 },
+                slots: ty.params().len().max(ty.results().len()).max(1),
+                returns_funcrefs: ty.results().iter().any(|t| t.is_func_ref()),
                 ty,
                 callback: Box::new(callback),
             }
