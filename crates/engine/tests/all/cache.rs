@@ -191,7 +191,7 @@ fn large_module() -> Vec<u8> {
     let mut wat = format!("(module (data \"{}\")", "heron".repeat(300_000));
     for f in 0..FUNCTIONS {
         wat.push_str(&format!("(func (export \"f{f}\") (param i32) (result i32) (local.get 0)"));
-        for k in 0..200u32 {
+        for k in 0..320u32 {
             let c = f.wrapping_mul(7919).wrapping_add(k.wrapping_mul(104_729)) | 1;
             wat.push_str(&format!(" (i32.const {c}) (i32.mul) (i32.const {k}) (i32.xor)"));
         }
