@@ -107,6 +107,86 @@ pub(crate) unsafe fn resolve(func_ref: *mut VMFuncRef) -> *const u8 {
     code
 }
 
+/// Defines `$name`, the stub through which compiled code calls `$body` with Cranelift's
+/// `preserve_all` convention (`Builtin::preserves_all_registers`): it saves every register
+/// the host convention lets a call clobber (all but `rax`, which holds the result), calls
+/// the body with the one argument in `rdi`, and restores them. Elsewhere than x86-64,
+/// compiled code calls the body with the host convention.
+macro_rules! preserve_all_stub {
+    ($(#[$doc:meta])* fn $name:ident($arg:ident: $arg_type:ty) -> $result:ty => $body:ident) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[unsafe(naked)]
+        extern "C" fn $name($arg: $arg_type) -> $result {
+            // SAFETY: the stub keeps the stack balanced and 16-byte aligned at the call
+            // (entry at 8 mod 16, then rbp and 8 more pushes, then 256 bytes), passes `rdi`
+            // through untouched as the body's argument, and restores every register it saved
+            // before returning; the body preserves the callee-saved ones itself.
+            std::arch::naked_asm!(
+                "push rbp",
+                "mov rbp, rsp",
+                "push rcx",
+                "push rdx",
+                "push rsi",
+                "push rdi",
+                "push r8",
+                "push r9",
+                "push r10",
+                "push r11",
+                "sub rsp, 256",
+                "movdqu [rsp], xmm0",
+                "movdqu [rsp + 16], xmm1",
+                "movdqu [rsp + 32], xmm2",
+                "movdqu [rsp + 48], xmm3",
+                "movdqu [rsp + 64], xmm4",
+                "movdqu [rsp + 80], xmm5",
+                "movdqu [rsp + 96], xmm6",
+                "movdqu [rsp + 112], xmm7",
+                "movdqu [rsp + 128], xmm8",
+                "movdqu [rsp + 144], xmm9",
+                "movdqu [rsp + 160], xmm10",
+                "movdqu [rsp + 176], xmm11",
+                "movdqu [rsp + 192], xmm12",
+                "movdqu [rsp + 208], xmm13",
+                "movdqu [rsp + 224], xmm14",
+                "movdqu [rsp + 240], xmm15",
+                "call {body}",
+                "movdqu xmm0, [rsp]",
+                "movdqu xmm1, [rsp + 16]",
+                "movdqu xmm2, [rsp + 32]",
+                "movdqu xmm3, [rsp + 48]",
+                "movdqu xmm4, [rsp + 64]",
+                "movdqu xmm5, [rsp + 80]",
+                "movdqu xmm6, [rsp + 96]",
+                "movdqu xmm7, [rsp + 112]",
+                "movdqu xmm8, [rsp + 128]",
+                "movdqu xmm9, [rsp + 144]",
+                "movdqu xmm10, [rsp + 160]",
+                "movdqu xmm11, [rsp + 176]",
+                "movdqu xmm12, [rsp + 192]",
+                "movdqu xmm13, [rsp + 208]",
+                "movdqu xmm14, [rsp + 224]",
+                "movdqu xmm15, [rsp + 240]",
+                "add rsp, 256",
+                "pop r11",
+                "pop r10",
+                "pop r9",
+                "pop r8",
+                "pop rdi",
+                "pop rsi",
+                "pop rdx",
+                "pop rcx",
+                "pop rbp",
+                "ret",
+                body = sym $body,
+            )
+        }
+
+        #[cfg(not(target_arch = "x86_64"))]
+        use $body as $name;
+    };
+}
+
 /// `resolve` for compiled code, which calls it before calling through a `VMFuncRef` whose
 /// `wasm_call` is null; it traps if this returns null.
 extern "C" fn resolve_func_ref_body(func_ref: *mut VMFuncRef) -> *const u8 {
@@ -115,80 +195,13 @@ extern "C" fn resolve_func_ref_body(func_ref: *mut VMFuncRef) -> *const u8 {
     unsafe { resolve(func_ref) }
 }
 
-/// `resolve_func_ref_body` as compiled code calls it, with Cranelift's `preserve_all`
-/// convention (`Builtin::preserves_all_registers`): every call's check for code not compiled
-/// yet has this call on its cold path, and with a plain call there the register allocator
-/// spilled the call's arguments (live across both paths) to the stack on the hot path too.
-#[cfg(target_arch = "x86_64")]
-#[unsafe(naked)]
-extern "C" fn resolve_func_ref(func_ref: *mut VMFuncRef) -> *const u8 {
-    // SAFETY: the stub keeps the stack balanced and 16-byte aligned at the call (entry at
-    // 8 mod 16, then rbp and 8 more pushes, then 256 bytes), passes `rdi` through untouched
-    // as the body's argument, and restores every register it saved before returning; the
-    // body preserves the callee-saved ones itself.
-    std::arch::naked_asm!(
-        "push rbp",
-        "mov rbp, rsp",
-        "push rcx",
-        "push rdx",
-        "push rsi",
-        "push rdi",
-        "push r8",
-        "push r9",
-        "push r10",
-        "push r11",
-        "sub rsp, 256",
-        "movdqu [rsp], xmm0",
-        "movdqu [rsp + 16], xmm1",
-        "movdqu [rsp + 32], xmm2",
-        "movdqu [rsp + 48], xmm3",
-        "movdqu [rsp + 64], xmm4",
-        "movdqu [rsp + 80], xmm5",
-        "movdqu [rsp + 96], xmm6",
-        "movdqu [rsp + 112], xmm7",
-        "movdqu [rsp + 128], xmm8",
-        "movdqu [rsp + 144], xmm9",
-        "movdqu [rsp + 160], xmm10",
-        "movdqu [rsp + 176], xmm11",
-        "movdqu [rsp + 192], xmm12",
-        "movdqu [rsp + 208], xmm13",
-        "movdqu [rsp + 224], xmm14",
-        "movdqu [rsp + 240], xmm15",
-        "call {body}",
-        "movdqu xmm0, [rsp]",
-        "movdqu xmm1, [rsp + 16]",
-        "movdqu xmm2, [rsp + 32]",
-        "movdqu xmm3, [rsp + 48]",
-        "movdqu xmm4, [rsp + 64]",
-        "movdqu xmm5, [rsp + 80]",
-        "movdqu xmm6, [rsp + 96]",
-        "movdqu xmm7, [rsp + 112]",
-        "movdqu xmm8, [rsp + 128]",
-        "movdqu xmm9, [rsp + 144]",
-        "movdqu xmm10, [rsp + 160]",
-        "movdqu xmm11, [rsp + 176]",
-        "movdqu xmm12, [rsp + 192]",
-        "movdqu xmm13, [rsp + 208]",
-        "movdqu xmm14, [rsp + 224]",
-        "movdqu xmm15, [rsp + 240]",
-        "add rsp, 256",
-        "pop r11",
-        "pop r10",
-        "pop r9",
-        "pop r8",
-        "pop rdi",
-        "pop rsi",
-        "pop rdx",
-        "pop rcx",
-        "pop rbp",
-        "ret",
-        body = sym resolve_func_ref_body,
-    )
+preserve_all_stub! {
+    /// `resolve_func_ref_body` as compiled code calls it, with Cranelift's `preserve_all`
+    /// convention (`Builtin::preserves_all_registers`): every call's check for code not compiled
+    /// yet has this call on its cold path, and with a plain call there the register allocator
+    /// spilled the call's arguments (live across both paths) to the stack on the hot path too.
+    fn resolve_func_ref(func_ref: *mut VMFuncRef) -> *const u8 => resolve_func_ref_body
 }
-
-/// Elsewhere compiled code calls the body with the host convention.
-#[cfg(not(target_arch = "x86_64"))]
-use resolve_func_ref_body as resolve_func_ref;
 
 /// Calls a host function: `vmctx` is its `HostFunc` context, `values` holds the arguments
 /// and receives the results. Returns null, or if the host failed the exception the
@@ -235,80 +248,14 @@ extern "C" fn interrupt_check_body(due: *const AtomicU64) -> u32 {
     crate::runtime::interrupts::check_instance(instance_of(vmctx.cast()))
 }
 
-/// `interrupt_check` as compiled code calls it, with Cranelift's `preserve_all` convention
-/// (`Builtin::preserves_all_registers`): saves every register the host convention lets a
-/// call clobber (all but `rax`, which holds the result), calls `interrupt_check_body`, and
-/// restores them. Interrupt checks sit in hot loops; with a plain call on their cold path,
-/// the register allocator spills the loop's float values around the whole loop.
-#[cfg(target_arch = "x86_64")]
-#[unsafe(naked)]
-extern "C" fn interrupt_check(due: *const AtomicU64) -> u32 {
-    // SAFETY: the stub keeps the stack balanced and 16-byte aligned at the call (entry at
-    // 8 mod 16, then rbp and 8 more pushes, then 256 bytes), passes `rdi` through untouched
-    // as the body's argument, and restores every register it saved before returning.
-    std::arch::naked_asm!(
-        "push rbp",
-        "mov rbp, rsp",
-        "push rcx",
-        "push rdx",
-        "push rsi",
-        "push rdi",
-        "push r8",
-        "push r9",
-        "push r10",
-        "push r11",
-        "sub rsp, 256",
-        "movdqu [rsp], xmm0",
-        "movdqu [rsp + 16], xmm1",
-        "movdqu [rsp + 32], xmm2",
-        "movdqu [rsp + 48], xmm3",
-        "movdqu [rsp + 64], xmm4",
-        "movdqu [rsp + 80], xmm5",
-        "movdqu [rsp + 96], xmm6",
-        "movdqu [rsp + 112], xmm7",
-        "movdqu [rsp + 128], xmm8",
-        "movdqu [rsp + 144], xmm9",
-        "movdqu [rsp + 160], xmm10",
-        "movdqu [rsp + 176], xmm11",
-        "movdqu [rsp + 192], xmm12",
-        "movdqu [rsp + 208], xmm13",
-        "movdqu [rsp + 224], xmm14",
-        "movdqu [rsp + 240], xmm15",
-        "call {body}",
-        "movdqu xmm0, [rsp]",
-        "movdqu xmm1, [rsp + 16]",
-        "movdqu xmm2, [rsp + 32]",
-        "movdqu xmm3, [rsp + 48]",
-        "movdqu xmm4, [rsp + 64]",
-        "movdqu xmm5, [rsp + 80]",
-        "movdqu xmm6, [rsp + 96]",
-        "movdqu xmm7, [rsp + 112]",
-        "movdqu xmm8, [rsp + 128]",
-        "movdqu xmm9, [rsp + 144]",
-        "movdqu xmm10, [rsp + 160]",
-        "movdqu xmm11, [rsp + 176]",
-        "movdqu xmm12, [rsp + 192]",
-        "movdqu xmm13, [rsp + 208]",
-        "movdqu xmm14, [rsp + 224]",
-        "movdqu xmm15, [rsp + 240]",
-        "add rsp, 256",
-        "pop r11",
-        "pop r10",
-        "pop r9",
-        "pop r8",
-        "pop rdi",
-        "pop rsi",
-        "pop rdx",
-        "pop rcx",
-        "pop rbp",
-        "ret",
-        body = sym interrupt_check_body,
-    )
+preserve_all_stub! {
+    /// `interrupt_check` as compiled code calls it, with Cranelift's `preserve_all` convention
+    /// (`Builtin::preserves_all_registers`): saves every register the host convention lets a
+    /// call clobber (all but `rax`, which holds the result), calls `interrupt_check_body`, and
+    /// restores them. Interrupt checks sit in hot loops; with a plain call on their cold path,
+    /// the register allocator spills the loop's float values around the whole loop.
+    fn interrupt_check(due: *const AtomicU64) -> u32 => interrupt_check_body
 }
-
-/// Elsewhere compiled code calls the body with the host convention.
-#[cfg(not(target_arch = "x86_64"))]
-use interrupt_check_body as interrupt_check;
 
 /// `table.fill`: returns nonzero if the range is out of bounds (nothing is written then).
 extern "C" fn table_fill(vmctx: *mut VMContextHeader, table_index: u32, start: u64, value: usize, len: u64) -> u32 {
