@@ -108,15 +108,13 @@ impl Val {
         }
     }
 
-    /// Reads a raw slot as a value of type `ty`.
+    /// Reads a raw slot as a value of type `ty`. A function reference becomes a handle that
+    /// calls through the slot's `VMFuncRef` and keeps its owner alive; other slots are bits.
     ///
     /// # Safety
-    /// If `ty` is an exception reference type and the slot is not null, it must hold an
-    /// exception made on this thread. If `ty` is a function reference type and the slot is not
-    /// null, it must hold the address of a live
-    /// `VMFuncRef` made by this engine, as every slot written by compiled code or by
-    /// [`Val::to_raw`] of a live function does: the result is a handle that calls through it
-    /// and keeps its owner alive. Any other slot is read as plain bits.
+    /// A non-null slot read as an exception reference holds an exception of this thread; one
+    /// read as a function reference, a live engine-made `VMFuncRef` (as compiled code and
+    /// [`Val::to_raw`] of a live function write).
     pub unsafe fn from_raw(raw: ValRaw, ty: ValType) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw.get_i32()),
